@@ -1,0 +1,38 @@
+# The README's two commands: `make train` (main job) and `make test` (the tests).
+# Both create or reuse $(VENV) and install what they need.
+#
+# torch: installed first, from $(TORCH) (the CPU wheel by default), and only if the venv
+# has none, so a GPU user keeps their own build:
+#   make test VENV=/path/to/env/with/cuda-torch     or     make test TORCH="torch==2.13.0 --index-url <cuda index>"
+# Everything else is then installed under a constraint that pins the torch already there.
+
+PYTHON ?= python3
+VENV ?= .venv
+TORCH ?= torch==2.13.0
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.c2s-installed
+PIP := $(PY) -m pip install -q -c $(VENV)/torch-constraint.txt
+
+.PHONY: setup train test bench clean
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install -q $(TORCH)
+	@$(PY) -c "import torch; print(f'torch=={torch.__version__}')" > $(VENV)/torch-constraint.txt
+	$(PIP) -e ".[dev]"
+	@touch $@
+
+setup: $(STAMP)
+
+train: $(STAMP)
+	$(PY) -m c2s.cli.sentences
+
+test: $(STAMP)
+	$(PY) -m pytest
+
+bench: $(STAMP)
+	$(PIP) -e ".[dev,bench]"
+	$(PY) benchmarks/cell_sentences.py
+
+clean:
+	rm -rf $(VENV) outputs

@@ -1,0 +1,179 @@
+"""Open an AnnData (path, in memory or backed), pick its matrix, and stream checked,
+log-normalised CSR row chunks.
+
+This is the only place that knows AnnData's layout; later stages see row chunks,
+gene symbols and cell ids.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Iterator
+
+import anndata as ad
+import numpy as np
+import scipy.sparse as sp
+
+from c2s.data.gene_names import resolve_gene_names
+from c2s.data.matrix_checks import KINDS, check_consistent, check_finite_nonnegative, detect_kind
+from c2s.errors import C2SInputError
+
+log = logging.getLogger(__name__)
+
+BUNDLED = {"pbmc68k_reduced"}  # scanpy datasets that ship inside the wheel (no download)
+DETECT_ROWS = 1000
+
+
+def load_anndata(data: str | Path | ad.AnnData, backed: bool = False) -> ad.AnnData:
+    """Return an AnnData from an object, an ``.h5ad`` path, or ``scanpy:<bundled dataset>``.
+
+    ``backed=True`` opens the file read-only without loading the matrix (``backed="r"``).
+    """
+    if isinstance(data, ad.AnnData):
+        return data
+    text = str(data)
+    if text.startswith("scanpy:"):
+        name = text.split(":", 1)[1]
+        if name not in BUNDLED:
+            raise C2SInputError(
+                f"{text!r}: only datasets bundled inside scanpy load offline ({sorted(BUNDLED)}). "
+                "Download other data yourself and pass the .h5ad path."
+            )
+        import scanpy as sc
+
+        return getattr(sc.datasets, name)()
+    path = Path(text).expanduser()
+    if not path.is_file():
+        raise C2SInputError(f"No such h5ad file: {path}. Check data.path (relative paths are from the working dir).")
+    try:
+        return ad.read_h5ad(path, backed="r" if backed else None)
+    except Exception as exc:  # h5py/anndata raise many types for broken files
+        raise C2SInputError(
+            f"{path} could not be read as an h5ad file ({type(exc).__name__}: {exc}). "
+            "It may be truncated or not written by anndata: re-export it with adata.write_h5ad()."
+        ) from exc
+
+
+class ExpressionSource:
+    """A checked view of one expression matrix of an AnnData, read in row chunks.
+
+    Args:
+        data: AnnData, ``.h5ad`` path, or ``scanpy:pbmc68k_reduced``.
+        layer: name of a layer to use instead of ``X``.
+        use_raw: use ``adata.raw`` (its ``X`` and ``var``).
+        gene_key: ``var`` column holding gene symbols; ``None`` uses ``var_names``.
+        matrix_kind: ``auto`` (detect), ``counts`` or ``lognorm`` (skip detection).
+        backed: open a path with ``backed="r"`` (bounded memory).
+    """
+
+    def __init__(
+        self,
+        data: str | Path | ad.AnnData,
+        *,
+        layer: str | None = None,
+        use_raw: bool = False,
+        gene_key: str | None = None,
+        matrix_kind: str = "auto",
+        backed: bool = False,
+    ) -> None:
+        if matrix_kind not in KINDS:
+            raise C2SInputError(f"matrix_kind={matrix_kind!r} is not one of {KINDS}.")
+        if layer is not None and use_raw:
+            raise C2SInputError("Set either layer or use_raw, not both.")
+        self.adata = load_anndata(data, backed=backed)
+        adata = self.adata
+        if use_raw:
+            if adata.raw is None:
+                raise C2SInputError(f"use_raw=True but this AnnData has no .raw. {self._alternatives()}")
+            self.where, self._m, var, var_names = "adata.raw.X", adata.raw.X, adata.raw.var, adata.raw.var_names
+        elif layer is not None:
+            if layer not in adata.layers:
+                raise C2SInputError(
+                    f"Layer {layer!r} not found. Available layers: {sorted(adata.layers.keys())}. "
+                    f"{self._alternatives()}"
+                )
+            self.where, self._m, var, var_names = f"adata.layers[{layer!r}]", adata.layers[layer], adata.var, adata.var_names
+        else:
+            self.where, self._m, var, var_names = "adata.X", adata.X, adata.var, adata.var_names
+        if self._m is None:
+            raise C2SInputError(f"{self.where} is empty (None). {self._alternatives()}")
+        if sp.issparse(self._m) and not sp.isspmatrix_csr(self._m) and not isinstance(self._m, sp.csr_array):
+            log.warning("%s is %s; converting to CSR for row access (one copy).", self.where, type(self._m).__name__)
+            self._m = sp.csr_matrix(self._m)
+        self.gene_names = resolve_gene_names(var, var_names, gene_key)
+        self.obs_names = np.asarray(adata.obs_names, dtype=object)
+        self.kind = matrix_kind if matrix_kind != "auto" else self._detect()
+
+    @property
+    def n_obs(self) -> int:
+        return int(self._m.shape[0])
+
+    @property
+    def n_vars(self) -> int:
+        return int(self._m.shape[1])
+
+    def _alternatives(self) -> str:
+        adata = self.adata
+        options = []
+        if adata.raw is not None:
+            options.append("use_raw=True (adata.raw)")
+        options += [f"layer={name!r}" for name in adata.layers.keys()]
+        return ("Other matrices in this AnnData: " + ", ".join(options) + ".") if options else (
+            "This AnnData has no .raw and no layers to fall back on."
+        )
+
+    def _raw_rows(self, start: int, stop: int) -> sp.csr_matrix:
+        chunk = self._m[start:stop]
+        if not sp.issparse(chunk):
+            chunk = sp.csr_matrix(np.asarray(chunk))
+        return sp.csr_matrix(chunk)
+
+    def _detect(self) -> str:
+        chunk = self._raw_rows(0, min(self.n_obs, DETECT_ROWS))
+        check_finite_nonnegative(chunk, self.where, self._alternatives())
+        kind = detect_kind(chunk, self.where, self._alternatives())
+        log.info("%s detected as %s", self.where, kind)
+        return kind
+
+    def _prepare(self, chunk: sp.csr_matrix, start: int, stop: int) -> sp.csr_matrix:
+        check_finite_nonnegative(chunk, f"{self.where} (rows {start}:{stop})", self._alternatives())
+        check_consistent(chunk, self.kind, self.where, f"{start}:{stop}")
+        if self.kind == "counts":
+            chunk = lognormalise_counts(chunk)
+        elif chunk.dtype not in (np.float32, np.float64):
+            chunk = chunk.astype(np.float32)
+        return chunk
+
+    def iter_chunks(self, chunk_size: int = 4096) -> Iterator[tuple[int, int, sp.csr_matrix]]:
+        """Yield ``(start, stop, csr)``: log-normalised rows ``start:stop``, shape (rows, n_vars)."""
+        if chunk_size < 1:
+            raise C2SInputError(f"chunk_size must be >= 1, got {chunk_size}.")
+        for start in range(0, self.n_obs, chunk_size):
+            stop = min(start + chunk_size, self.n_obs)
+            yield start, stop, self._prepare(self._raw_rows(start, stop), start, stop)
+
+    def read_rows(self, rows: np.ndarray) -> sp.csr_matrix:
+        """Log-normalised rows at sorted integer positions ``rows``, shape (len(rows), n_vars)."""
+        rows = np.sort(np.asarray(rows, dtype=np.int64))
+        chunk = self._m[rows]
+        chunk = sp.csr_matrix(chunk if sp.issparse(chunk) else np.asarray(chunk))
+        return self._prepare(chunk, int(rows[0]) if rows.size else 0, int(rows[-1]) + 1 if rows.size else 0)
+
+
+def lognormalise_counts(chunk: sp.csr_matrix, target_sum: float = 1e4) -> sp.csr_matrix:
+    """scanpy ``normalize_total(target_sum)`` + ``log1p`` on a row chunk.
+
+    Both steps act per row, so chunking gives exactly the whole-matrix result.
+    All-zero rows (empty cells) stay zero; they are dropped later and counted.
+    """
+    import warnings
+
+    import scanpy as sc
+
+    part = ad.AnnData(chunk.astype(np.float32))
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*zero counts.*")
+        sc.pp.normalize_total(part, target_sum=target_sum)
+    sc.pp.log1p(part)
+    return sp.csr_matrix(part.X)
