@@ -66,3 +66,10 @@ def test_input_not_mutated(counts_adata):
     before = counts_adata.X.copy()
     cell_sentence_indices(counts_adata, top_k=10)
     assert (counts_adata.X != before).nnz == 0
+
+
+def test_float32_fast_path_equals_general_path(tied):
+    # float32 data takes the bit-key kernel; float64 the general one: same rule, same output
+    x64 = tied.X.astype(np.float64)
+    assert tied.X.dtype == np.float32
+    _same(cell_sentence_indices(tied, top_k=50), cell_sentence_indices(ad.AnnData(x64, obs=tied.obs, var=tied.var), top_k=50))

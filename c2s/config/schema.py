@@ -34,7 +34,7 @@ class SentencesConfig:
     seed: int = 0  # seeds the cells sampled for the inverse fit
     fit_cells: int = 1000  # cells sampled for the inverse fit
     fit_top_k: int | None = None  # ranks used by the fit; null = all expressed genes
-    chunk_size: int = 4096  # rows per streamed CSR chunk
+    chunk_size: int = 512  # rows per streamed CSR chunk
     out_dir: str = MISSING
 
 

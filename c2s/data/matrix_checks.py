@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sp
+from numba import njit, prange
 
 from c2s.errors import C2SInputError
 
@@ -23,37 +24,59 @@ def _values(chunk: sp.csr_matrix | np.ndarray) -> np.ndarray:
     return chunk.data if sp.issparse(chunk) else np.asarray(chunk).ravel()
 
 
-def check_finite_nonnegative(chunk: sp.csr_matrix | np.ndarray, where: str, alternatives: str) -> None:
-    """Raise if the chunk holds NaN/inf or negative values. ``where`` names the matrix."""
+@njit(parallel=True, cache=True)
+def _scan(v):
+    """One pass: (count of NaN/inf, min of finite values, count of non-integer finite values)."""
+    n_bad = 0
+    n_frac = 0
+    vmin = np.inf
+    for i in prange(v.size):
+        x = v[i]
+        if not np.isfinite(x):
+            n_bad += 1
+        else:
+            vmin = min(vmin, x)
+            if x != np.floor(x):
+                n_frac += 1
+    return n_bad, vmin, n_frac
+
+
+def scan(chunk: sp.csr_matrix | np.ndarray) -> tuple[int, float, int]:
+    """(number of NaN/inf, minimum, number of non-integer values) of a chunk's stored values."""
     v = _values(chunk)
     if v.size == 0:
-        return
-    if not np.isfinite(v).all():
-        n_bad = int((~np.isfinite(v)).sum())
+        return 0, np.inf, 0
+    if v.dtype not in (np.float32, np.float64):
+        v = v.astype(np.float64)
+    n_bad, vmin, n_frac = _scan(v)
+    return int(n_bad), float(vmin), int(n_frac)
+
+
+def check_chunk(chunk: sp.csr_matrix | np.ndarray, where: str, alternatives: str) -> int:
+    """Raise if the chunk holds NaN/inf or negative values; return its count of non-integers.
+
+    ``where`` names the matrix (and rows) in messages; ``alternatives`` lists other matrices.
+    """
+    n_bad, vmin, n_frac = scan(chunk)
+    if n_bad:
         raise C2SInputError(
             f"{where} contains {n_bad} NaN or infinite values. Cell sentences need finite expression: "
             f"fill or drop them first (e.g. np.nan_to_num), or choose another matrix. {alternatives}"
         )
-    vmin = float(v.min())
     if vmin < 0:
         raise C2SInputError(
             f"{where} has negative values (min {vmin:.3g}): it looks scaled or batch-corrected "
             f"(e.g. sc.pp.scale), which destroys the within-cell ranking. Use counts or "
             f"log-normalised expression instead. {alternatives}"
         )
-
-
-def _is_integer(v: np.ndarray) -> bool:
-    return bool(np.all(np.equal(np.mod(v, 1), 0)))
+    return n_frac
 
 
 def detect_kind(chunk: sp.csr_matrix | np.ndarray, where: str, alternatives: str) -> str:
-    """Classify a (finite, non-negative) chunk as ``counts`` or ``lognorm``, or raise."""
-    v = _values(chunk)
-    v = v[v != 0]
-    if v.size == 0 or _is_integer(v):
+    """Classify a chunk as ``counts`` or ``lognorm`` (after :func:`check_chunk`), or raise."""
+    if check_chunk(chunk, where, alternatives) == 0:
         return "counts"
-    vmax = float(v.max())
+    vmax = float(_values(chunk).max())
     if vmax > LOGNORM_MAX:
         raise C2SInputError(
             f"{where} is non-integer with values up to {vmax:.3g}: it looks normalised but not "
@@ -63,9 +86,9 @@ def detect_kind(chunk: sp.csr_matrix | np.ndarray, where: str, alternatives: str
     return "lognorm"
 
 
-def check_consistent(chunk: sp.csr_matrix | np.ndarray, kind: str, where: str, rows: str) -> None:
+def check_consistent(n_frac: int, kind: str, where: str, rows: str) -> None:
     """For counts, every later chunk must be integer too (a mixed matrix is a bug upstream)."""
-    if kind == "counts" and not _is_integer(_values(chunk)):
+    if kind == "counts" and n_frac:
         raise C2SInputError(
             f"{where} looked like integer counts in its first rows but has non-integer values in "
             f"rows {rows}. Set matrix_kind='lognorm' if it is log-normalised, or fix the matrix."

@@ -93,7 +93,7 @@ def _check_top_k(top_k: int | None, n_vars: int) -> int:
 
 
 def sentences_from_source(
-    source: ExpressionSource, top_k: int | None = 100, chunk_size: int = 4096, progress: bool = False
+    source: ExpressionSource, top_k: int | None = 100, chunk_size: int = 512, progress: bool = False
 ) -> CellSentences:
     """Stream ``source`` in row chunks and keep each cell's top-``top_k`` genes.
 
@@ -133,7 +133,7 @@ def cell_sentence_indices(
     gene_key: str | None = None,
     matrix_kind: str = "auto",
     backed: bool = False,
-    chunk_size: int = 4096,
+    chunk_size: int = 512,
     progress: bool = False,
 ) -> CellSentences:
     """Array variant for pipelines: int32 gene indices per cell (see :class:`CellSentences`).

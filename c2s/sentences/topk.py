@@ -17,49 +17,48 @@ from numba import njit, prange
 @njit(cache=True, nogil=True)
 def _row_topk(vals, cols, k, out):
     """Write the top-k columns of one row into ``out``; return how many were written."""
+    v = np.empty(vals.size, dtype=vals.dtype)
+    c = np.empty(vals.size, dtype=np.int64)
     n = 0
-    for j in range(vals.size):
-        if vals[j] > 0:
-            n += 1
-    if n == 0:
-        return 0
-    v = np.empty(n, dtype=vals.dtype)
-    c = np.empty(n, dtype=np.int64)
-    n = 0
-    for j in range(vals.size):
+    for j in range(vals.size):  # expressed entries only
         if vals[j] > 0:
             v[n] = vals[j]
             c[n] = cols[j]
             n += 1
+    if n == 0:
+        return 0
+    v = v[:n]
+    c = c[:n]
     if n > k:
-        # threshold = k-th largest value; keep everything above it, then the
-        # lowest-column ties at it until k are kept.
-        thr = -np.partition(-v, k - 1)[k - 1]
+        # thr = k-th largest value: keep everything above it, then the lowest-column
+        # ties at it until k are kept.
+        thr = np.partition(v, n - k)[n - k]
         n_above = 0
+        n_ties = 0
         for j in range(n):
             if v[j] > thr:
                 n_above += 1
-        ties = np.empty(n - n_above, dtype=np.int64)
-        t = 0
-        for j in range(n):
-            if v[j] == thr:
-                ties[t] = c[j]
-                t += 1
-        ties = ties[:t]
+            elif v[j] == thr:
+                n_ties += 1
         need = k - n_above
-        if need < t:
+        last_col = np.iinfo(np.int64).max
+        if need < n_ties:
+            ties = np.empty(n_ties, dtype=np.int64)
+            t = 0
+            for j in range(n):
+                if v[j] == thr:
+                    ties[t] = c[j]
+                    t += 1
             last_col = np.partition(ties, need - 1)[need - 1]
-        else:
-            last_col = np.iinfo(np.int64).max
-        sv = np.empty(k, dtype=vals.dtype)
-        sc = np.empty(k, dtype=np.int64)
         m = 0
-        for j in range(n):
+        for j in range(n):  # compact in place; m <= j always
             if v[j] > thr or (v[j] == thr and c[j] <= last_col):
-                sv[m] = v[j]
-                sc[m] = c[j]
+                v[m] = v[j]
+                c[m] = c[j]
                 m += 1
-        v, c, n = sv, sc, k
+        v = v[:k]
+        c = c[:k]
+        n = k
     # sort by column, then stable sort by descending value => (-value, column) order
     order = np.argsort(c)
     v = v[order]
@@ -70,11 +69,40 @@ def _row_topk(vals, cols, k, out):
     return n
 
 
+@njit(cache=True, nogil=True)
+def _row_topk_f32(bits, cols, k, out):
+    """float32 fast path, same order as ``_row_topk``. For non-negative floats the IEEE bit
+    pattern orders like the value, so key = (~bits << 32 | column) sorts ascending in
+    (-value, column) order and every key is unique: one partition + one small sort."""
+    keys = np.empty(bits.size, dtype=np.uint64)
+    n = 0
+    for j in range(bits.size):
+        b = bits[j]
+        if b != 0 and b < 0x80000000:  # > 0 (negatives were refused upstream)
+            keys[n] = (np.uint64(0xFFFFFFFF - b) << np.uint64(32)) | np.uint64(cols[j])
+            n += 1
+    keys = keys[:n]
+    if n > k:
+        keys = np.partition(keys, k - 1)[:k]
+        n = k
+    keys = np.sort(keys)
+    for j in range(n):
+        out[j] = keys[j] & np.uint64(0xFFFFFFFF)
+    return n
+
+
 @njit(parallel=True, cache=True)
 def _csr_topk(indptr, indices, data, k, out, lengths):
     for i in prange(indptr.size - 1):
         s, e = indptr[i], indptr[i + 1]
         lengths[i] = _row_topk(data[s:e], indices[s:e], k, out[i])
+
+
+@njit(parallel=True, cache=True)
+def _csr_topk_f32(indptr, indices, bits, k, out, lengths):
+    for i in prange(indptr.size - 1):
+        s, e = indptr[i], indptr[i + 1]
+        lengths[i] = _row_topk_f32(bits[s:e], indices[s:e], k, out[i])
 
 
 def topk_indices(matrix: sp.csr_matrix, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -84,15 +112,16 @@ def topk_indices(matrix: sp.csr_matrix, k: int) -> tuple[np.ndarray, np.ndarray]
     order, padded with -1, and int32 (n_rows,) counts of valid entries (< k when a cell
     expresses fewer than k genes).
     """
-    if not sp.issparse(matrix):
-        matrix = sp.csr_matrix(np.asarray(matrix))
-    matrix = sp.csr_matrix(matrix)
+    if not isinstance(matrix, (sp.csr_matrix, sp.csr_array)):  # re-wrapping a CSR would copy it
+        matrix = sp.csr_matrix(matrix if sp.issparse(matrix) else np.asarray(matrix))
     data = matrix.data
     if data.dtype not in (np.float32, np.float64):
         data = data.astype(np.float32)
     out = np.full((matrix.shape[0], k), -1, dtype=np.int32)
     lengths = np.zeros(matrix.shape[0], dtype=np.int32)
-    if matrix.shape[0]:
+    if matrix.shape[0] and data.dtype == np.float32 and matrix.shape[1] < 2**32:
+        _csr_topk_f32(matrix.indptr, matrix.indices, data.view(np.uint32), k, out, lengths)
+    elif matrix.shape[0]:
         _csr_topk(matrix.indptr, matrix.indices, data, k, out, lengths)
     return out, lengths
 
