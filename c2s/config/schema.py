@@ -23,6 +23,20 @@ class DataConfig:
     matrix_kind: str = "auto"  # auto | counts | lognorm
     backed: bool = False  # open the h5ad backed="r" (bounded memory)
     cell_type_key: str | None = None  # obs column with cell-type labels
+    tissue_key: str | None = None  # obs column: tissue
+    donor_key: str | None = None  # obs column: donor / individual
+    batch_key: str | None = None  # obs column: batch / sample
+    condition_key: str | None = None  # obs column: perturbation or condition
+    control_value: str | None = None  # value of condition_key marking control cells
+    cluster_key: str | None = None  # obs column: cluster ids (for captioning)
+    caption_key: str | None = None  # obs column: a caption per cluster
+    captions: dict[str, str] | None = None  # or captions from config: {cluster: caption}
+    niche_key: str | None = None  # obs column: spatial niche label (else derived from neighbours)
+    spatial_key: str = "spatial"  # obsm key of spatial coordinates
+    organism: str = "human"
+    description: str | None = None  # free-text dataset description (else uns['description'])
+    gene_sets_gmt: str | None = None  # GMT file; default: marker sets from the data
+    qa_path: str | None = None  # JSONL: {"question", "answer", "cell_ids" | "group"}
 
 
 @dataclass
@@ -38,9 +52,60 @@ class SentencesConfig:
     out_dir: str = MISSING
 
 
+@dataclass
+class TokenizerConfig:
+    """configs/tokenizer/: gene-aware (trained here) or a base model's."""
+
+    kind: str = "gene"  # gene | pretrained
+    name_or_path: str | None = None  # for kind=pretrained: hub id or local dir
+    add_genes: bool = True  # kind=pretrained: add every gene symbol as a token
+    text_vocab_size: int = 2048  # kind=gene: BPE entries for the text around genes
+
+
+@dataclass
+class SplitConfig:
+    val_fraction: float = 0.1
+    test_fraction: float = 0.1
+    split_by: str | None = None  # null = by cell; or donor | batch | tissue (a mapped role)
+    holdout: list[dict[str, str]] = field(default_factory=list)  # e.g. [{cell_type: B, condition: stimulated}]
+
+
+@dataclass
+class TaskOptionsConfig:
+    genes_per_cell: int = 100
+    multi_genes_per_cell: int = 20
+    max_tokens: int = 1024  # multi-cell example budget (up to 8192)
+    max_cells: int = 16
+    passes: int = 1
+    repeats: int = 5
+    neighbours: int = 5
+
+
+@dataclass
+class TasksConfig:
+    names: list[str] = field(default_factory=list)  # tasks to render (skipped if metadata is missing)
+    options: TaskOptionsConfig = field(default_factory=TaskOptionsConfig)
+    match_keys: list[str] = field(default_factory=lambda: ["cell_type"])  # perturbation control matching
+
+
+@dataclass
+class PrepareConfig:
+    """The prepare step (configs/prepare.yaml): AnnData -> prompt shards + tokenizer."""
+
+    data: DataConfig = field(default_factory=DataConfig)
+    tokenizer: TokenizerConfig = field(default_factory=TokenizerConfig)
+    split: SplitConfig = field(default_factory=SplitConfig)
+    tasks: TasksConfig = field(default_factory=TasksConfig)
+    seed: int = 0
+    top_k: int = 100
+    rows_per_shard: int = 512
+    shards_root: str = "outputs/shards"
+
+
 def register_configs() -> None:
     """Register the schemas with Hydra's ConfigStore (idempotent)."""
     if not OmegaConf.has_resolver("stem"):
         OmegaConf.register_new_resolver("stem", lambda p: Path(str(p).split(":")[-1]).stem)
     cs = ConfigStore.instance()
     cs.store(name="sentences_schema", node=SentencesConfig)
+    cs.store(name="prepare_schema", node=PrepareConfig)

@@ -27,6 +27,7 @@ class CellSentences:
         lengths: int32 (n_cells,), valid entries per row (fewer than top_k if a cell
             expresses fewer genes).
         cell_ids: (n_cells,) obs names of the kept cells (empty cells are dropped).
+        rows: int64 (n_cells,), positions of the kept cells in the source AnnData.
         gene_names: (n_genes,) unique gene symbols, one per matrix column.
         n_empty_dropped: cells dropped because they express no gene.
         matrix_kind: ``counts`` or ``lognorm``: what the source matrix held.
@@ -35,6 +36,7 @@ class CellSentences:
     indices: np.ndarray
     lengths: np.ndarray
     cell_ids: np.ndarray
+    rows: np.ndarray
     gene_names: np.ndarray
     n_empty_dropped: int
     matrix_kind: str
@@ -46,14 +48,19 @@ class CellSentences:
     def top_k(self) -> int:
         return int(self.indices.shape[1])
 
-    def genes(self, i: int) -> np.ndarray:
-        """Gene symbols of cell ``i`` in sentence order."""
-        return self.gene_names[self.indices[i, : self.lengths[i]]]
+    def genes(self, i: int, k: int | None = None) -> np.ndarray:
+        """Gene symbols of cell ``i`` in sentence order (the first ``k`` if given)."""
+        n = self.lengths[i] if k is None else min(int(k), int(self.lengths[i]))
+        return self.gene_names[self.indices[i, :n]]
+
+    def sentence(self, i: int, k: int | None = None) -> str:
+        """Space-joined sentence of cell ``i`` (its first ``k`` genes if given)."""
+        return " ".join(self.genes(i, k))
 
     def render(self, rows: np.ndarray | None = None) -> list[str]:
         """Space-joined sentences for ``rows`` (all cells by default)."""
         rows = range(len(self)) if rows is None else rows
-        return [" ".join(self.genes(i)) for i in rows]
+        return [self.sentence(i) for i in rows]
 
     def save(self, path: str | Path) -> None:
         """Write an ``.npz`` atomically (indices stay int32; names as unicode arrays)."""
@@ -63,6 +70,7 @@ class CellSentences:
                 indices=self.indices,
                 lengths=self.lengths,
                 cell_ids=self.cell_ids.astype(str),
+                rows=self.rows,
                 gene_names=self.gene_names.astype(str),
                 n_empty_dropped=np.int64(self.n_empty_dropped),
                 matrix_kind=np.str_(self.matrix_kind),
@@ -75,6 +83,7 @@ class CellSentences:
                 indices=z["indices"],
                 lengths=z["lengths"],
                 cell_ids=z["cell_ids"].astype(object),
+                rows=z["rows"],
                 gene_names=z["gene_names"].astype(object),
                 n_empty_dropped=int(z["n_empty_dropped"]),
                 matrix_kind=str(z["matrix_kind"]),
@@ -118,6 +127,7 @@ def sentences_from_source(
         indices=np.concatenate(parts_idx) if parts_idx else np.zeros((0, k), np.int32),
         lengths=np.concatenate(parts_len) if parts_len else np.zeros(0, np.int32),
         cell_ids=source.obs_names[kept],
+        rows=kept,
         gene_names=source.gene_names,
         n_empty_dropped=int(n_empty),
         matrix_kind=source.kind,

@@ -1,0 +1,48 @@
+"""Tasks: the preprint's 12 pre-training tasks and the downstream tasks, one class each."""
+
+from __future__ import annotations
+
+from c2s.errors import C2SInputError
+from c2s.tasks.base import KINDS, Task, TaskOptions
+from c2s.tasks.gene_sets import GeneSetEnumeration, GeneSetNaming
+from c2s.tasks.multi_cell import (
+    MultiCellLanguageModelling,
+    NaturalLanguageInterpretation,
+    SampleCellTypeAnnotation,
+    SampleGenerationByCellTypes,
+    SampleGenerationByDescription,
+    SampleGenerationByTissue,
+    TissueAnnotation,
+)
+from c2s.tasks.perturbation import PerturbationResponse
+from c2s.tasks.single_cell import CellLanguageModelling, CellTypeAnnotation, ConditionalCellGeneration
+from c2s.tasks.spatial import SpatialNeighbourGeneration, SpatialNeighbourIdentification, SpatialNicheLabel
+from c2s.tasks.text import ClusterCaptioning, DatasetInterpretation, QuestionAnswering
+
+PRETRAINING = (  # Table 1 of the preprint, in its order
+    CellLanguageModelling, CellTypeAnnotation, ConditionalCellGeneration, MultiCellLanguageModelling,
+    TissueAnnotation, SampleCellTypeAnnotation, SampleGenerationByTissue, SampleGenerationByCellTypes,
+    SampleGenerationByDescription, NaturalLanguageInterpretation, GeneSetEnumeration, GeneSetNaming,
+)
+DOWNSTREAM = (
+    PerturbationResponse, ClusterCaptioning, DatasetInterpretation, SpatialNicheLabel,
+    SpatialNeighbourGeneration, SpatialNeighbourIdentification, QuestionAnswering,
+)
+REGISTRY: dict[str, type[Task]] = {cls.name: cls for cls in PRETRAINING + DOWNSTREAM}
+
+
+def build_tasks(names: list[str], options: TaskOptions | None = None, match_keys: list[str] | None = None) -> list[Task]:
+    """Instantiate tasks by name; unknown names raise with the list of known ones."""
+    unknown = [n for n in names if n not in REGISTRY]
+    if unknown:
+        raise C2SInputError(f"Unknown task(s) {unknown}. Known tasks: {sorted(REGISTRY)}.")
+    tasks = []
+    for n in names:
+        if n == PerturbationResponse.name and match_keys is not None:
+            tasks.append(PerturbationResponse(options, match_keys=match_keys))
+        else:
+            tasks.append(REGISTRY[n](options))
+    return tasks
+
+
+__all__ = ["DOWNSTREAM", "KINDS", "PRETRAINING", "REGISTRY", "Task", "TaskOptions", "build_tasks"]

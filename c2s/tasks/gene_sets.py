@@ -1,0 +1,60 @@
+"""Gene-set tasks of Table 1: enumerate the genes of a named set; name a set from its genes."""
+
+from __future__ import annotations
+
+from typing import Any, Iterator
+
+import numpy as np
+
+from c2s.data.corpus import Corpus
+from c2s.tasks.base import Task
+
+
+class _PerGeneSet(Task):
+    kind = "gene_set"
+    requires = ("gene_sets",)
+
+    def records(self, corpus: Corpus, split: str, rng: np.random.Generator) -> Iterator[dict[str, Any]]:
+        for name in sorted(corpus.gene_sets):
+            if corpus.gene_set_split.get(name) != split:
+                continue
+            genes = corpus.gene_sets[name]
+            for _ in range(self.opt.repeats):
+                yield {
+                    "cell_ids": [],
+                    "set_name": name,
+                    "genes": " ".join(genes),
+                    "shuffled": " ".join(rng.permutation(genes)),
+                    "n_genes": len(genes),
+                    "organism": corpus.organism,
+                }
+
+
+class GeneSetEnumeration(_PerGeneSet):
+    name = "gene_set_enumeration"
+    metric = "overlap"
+    templates = (
+        "List the genes of the gene set \"{set_name}\".",
+        "Which {n_genes} genes make up {set_name}?",
+        "Enumerate the members of the {organism} gene set {set_name}.",
+        "Gene set: {set_name}. Give its genes, space-separated.",
+        "Name the {n_genes} genes in \"{set_name}\".",
+    )
+
+    def target(self, record: dict[str, Any]) -> str:
+        return record["genes"]
+
+
+class GeneSetNaming(_PerGeneSet):
+    name = "gene_set_naming"
+    metric = "accuracy"
+    templates = (
+        "What gene set do these genes form? {shuffled}",
+        "Name the gene set containing: {shuffled}",
+        "These {n_genes} {organism} genes belong to one set: {shuffled}\nWhich set is it?",
+        "Genes: {shuffled}\nGive the name of this gene set.",
+        "Identify the gene program made of {shuffled}",
+    )
+
+    def target(self, record: dict[str, Any]) -> str:
+        return record["set_name"]

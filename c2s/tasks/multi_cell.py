@@ -1,0 +1,144 @@
+"""Multi-cell tasks of Table 1: sample language modelling, tissue and cell-type annotation of
+samples, conditional sample generation (by tissue, cell types, description), interpretation."""
+
+from __future__ import annotations
+
+from typing import Any, Iterator
+
+import numpy as np
+
+from c2s.data.corpus import Corpus
+from c2s.tasks.base import Task, group_samples, multi_sentences
+
+
+class _PerSample(Task):
+    kind = "multi_cell"
+
+    def records(self, corpus: Corpus, split: str, rng: np.random.Generator) -> Iterator[dict[str, Any]]:
+        k = self.opt.multi_genes_per_cell
+        for cells in group_samples(corpus, split, rng, self.opt):
+            obs = corpus.obs.iloc[cells]
+            rec = {
+                "cell_ids": list(obs.index),
+                "cells": multi_sentences(corpus, cells, k),
+                "n_cells": len(cells),
+                "n_genes": k,
+                "organism": corpus.organism,
+                "description": corpus.description or "",
+            }
+            if "cell_type" in obs:
+                rec["cell_types"] = ", ".join(obs["cell_type"])
+            if "tissue" in obs:
+                rec["tissue"] = obs["tissue"].mode().iloc[0]
+            yield rec
+
+
+class MultiCellLanguageModelling(_PerSample):
+    name = "multi_cell_lm"
+    metric = "overlap"
+    templates = (
+        "Generate {n_cells} cells from one {organism} sample, each as its top {n_genes} genes.",
+        "Write {n_cells} cell sentences ({n_genes} genes each) of cells drawn from the same {organism} sample.",
+        "Sample {n_cells} cells from a single {organism} tissue sample; list each cell's {n_genes} highest genes.",
+        "Produce a set of {n_cells} related {organism} cells as cell sentences of {n_genes} genes.",
+        "List {n_cells} cells from one {organism} sample, one per line, top {n_genes} genes by expression.",
+    )
+
+    def target(self, record: dict[str, Any]) -> str:
+        return record["cells"]
+
+
+class TissueAnnotation(_PerSample):
+    name = "tissue_annotation"
+    metric = "accuracy"
+    requires = ("tissue",)
+    templates = (
+        "These {n_cells} {organism} cells come from one sample:\n{cells}\nWhich tissue is the sample from?",
+        "Identify the tissue of origin of this sample of {n_cells} cells.\n{cells}\nTissue:",
+        "{cells}\nThe cells above were profiled together. Name their tissue.",
+        "Cell sentences from a single {organism} sample:\n{cells}\nWhat tissue is this?",
+        "Annotate the tissue of the sample containing these cells:\n{cells}",
+    )
+
+    def target(self, record: dict[str, Any]) -> str:
+        return record["tissue"]
+
+
+class SampleCellTypeAnnotation(_PerSample):
+    name = "sample_cell_type_annotation"
+    metric = "accuracy"
+    requires = ("cell_type",)
+    templates = (
+        "Annotate the cell type of each of these {n_cells} {organism} cells, in order, comma-separated.\n{cells}",
+        "{cells}\nGive the cell type of every cell above, separated by commas.",
+        "Here are {n_cells} cells from one sample:\n{cells}\nList their cell types in order.",
+        "Label each cell of this {organism} sample with its cell type (comma-separated, same order):\n{cells}",
+        "Cell sentences:\n{cells}\nCell types, one per cell, in order:",
+    )
+
+    def target(self, record: dict[str, Any]) -> str:
+        return record["cell_types"]
+
+
+class SampleGenerationByTissue(_PerSample):
+    name = "sample_generation_tissue"
+    metric = "overlap"
+    requires = ("tissue",)
+    templates = (
+        "Generate {n_cells} cells from a {organism} {tissue} sample, each as its top {n_genes} genes.",
+        "Write {n_cells} cell sentences for cells of {organism} {tissue}.",
+        "Sample {n_cells} cells from {tissue} ({organism}); list {n_genes} genes per cell.",
+        "Tissue: {tissue}. Produce {n_cells} cells from one sample as cell sentences.",
+        "Simulate a {tissue} sample of {n_cells} {organism} cells, one cell sentence per line.",
+    )
+
+    def target(self, record: dict[str, Any]) -> str:
+        return record["cells"]
+
+
+class SampleGenerationByCellTypes(_PerSample):
+    name = "sample_generation_cell_types"
+    metric = "overlap"
+    requires = ("cell_type",)
+    templates = (
+        "Generate cells of these types, in order, each as its top {n_genes} genes: {cell_types}.",
+        "Write one {organism} cell sentence for each cell type listed: {cell_types}.",
+        "Cell types: {cell_types}. Produce a cell sentence of {n_genes} genes for each, in order.",
+        "Simulate a {organism} sample with cells of types {cell_types}; one cell sentence per line.",
+        "For each of {cell_types}, generate a {organism} cell ({n_genes} genes, descending expression).",
+    )
+
+    def target(self, record: dict[str, Any]) -> str:
+        return record["cells"]
+
+
+class SampleGenerationByDescription(_PerSample):
+    name = "sample_generation_description"
+    metric = "overlap"
+    requires = ("description",)
+    templates = (
+        "Study description: {description}\nGenerate {n_cells} cells from this study as cell sentences.",
+        "{description}\nWrite {n_cells} cell sentences ({n_genes} genes each) consistent with the study above.",
+        "Generate {n_cells} {organism} cells that could come from the dataset described here: {description}",
+        "Abstract: {description}\nSample {n_cells} cells, one cell sentence per line.",
+        "Given this dataset summary, produce {n_cells} cells of {n_genes} genes each.\n{description}",
+    )
+
+    def target(self, record: dict[str, Any]) -> str:
+        return record["cells"]
+
+
+class NaturalLanguageInterpretation(_PerSample):
+    name = "nl_interpretation"
+    metric = "bertscore"
+    requires = ("description",)
+    templates = (
+        "Describe the study these {organism} cells come from.\n{cells}",
+        "{cells}\nWrite a short description of the dataset these cells were sampled from.",
+        "Here are {n_cells} cells from one study:\n{cells}\nSummarise the study in plain language.",
+        "Interpret this sample of cell sentences and describe its biological context:\n{cells}",
+        "Cells:\n{cells}\nWhat experiment and tissue could these cells come from? Describe it.",
+    )
+
+    def target(self, record: dict[str, Any]) -> str:
+        return record["description"]

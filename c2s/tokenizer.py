@@ -1,0 +1,102 @@
+"""Tokenizers: a gene-aware one trained locally, or a base model's (optionally + gene tokens).
+
+Gene-aware tokenizer: BPE over Metaspace pre-tokenization for text, plus every gene symbol as
+two added tokens, ``" GENE"`` and ``"GENE"``, so a gene costs exactly one token whether or not a
+space precedes it, and decoding is lossless. (``AddedToken(single_word=True)`` would cost a
+separate space token per gene; a byte-level BPE splits ``CD3D`` into ~2.4 tokens.)
+Added tokens are matched before BPE, leftmost-longest, so ``CD3`` never shadows ``CD3D``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from pathlib import Path
+from typing import Iterable, Sequence
+
+from c2s.errors import C2SInputError
+
+log = logging.getLogger(__name__)
+SPECIALS = {"pad_token": "<pad>", "unk_token": "<unk>", "bos_token": "<s>", "eos_token": "</s>"}
+
+
+def _wrap(tok):
+    from transformers import PreTrainedTokenizerFast
+
+    return PreTrainedTokenizerFast(tokenizer_object=tok, **SPECIALS)
+
+
+def train_gene_tokenizer(texts: Iterable[str], genes: Sequence[str], text_vocab_size: int = 2048):
+    """Train BPE on ``texts`` (gene tokens excluded) and add each gene as one token.
+
+    Returns a ``transformers.PreTrainedTokenizerFast``; its vocabulary is at most
+    ``text_vocab_size`` BPE entries, 256 byte-fallback tokens, 4 specials and 2 × len(genes) gene tokens.
+    """
+    from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers, trainers
+
+    genes = [str(g) for g in genes]
+    gene_set = set(genes)
+    tok = Tokenizer(models.BPE(unk_token=SPECIALS["unk_token"], byte_fallback=True))
+    tok.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="first")
+    tok.decoder = decoders.Sequence([decoders.ByteFallback(), decoders.Metaspace(replacement="▁", prepend_scheme="first")])
+    # <0xNN> byte tokens in the model vocab: any character outside the learned merges still
+    # round-trips (byte fallback) instead of becoming <unk>.
+    byte_tokens = [f"<0x{b:02X}>" for b in range(256)]
+    trainer = trainers.BpeTrainer(
+        vocab_size=text_vocab_size + len(byte_tokens), special_tokens=list(SPECIALS.values()) + byte_tokens,
+        show_progress=False, min_frequency=2,
+    )
+    # train on the text around the genes; genes are added afterwards as whole tokens
+    tok.train_from_iterator((" ".join(w for w in t.split(" ") if w not in gene_set) for t in texts), trainer)
+    tok.add_tokens([AddedToken(" " + g, normalized=False) for g in genes] + [AddedToken(g, normalized=False) for g in genes])
+    return _wrap(tok)
+
+
+def train_byte_bpe(texts: Iterable[str], vocab_size: int):
+    """A GPT-2-style byte-level BPE trained on the same texts: the baseline tokenizer."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size, special_tokens=list(SPECIALS.values()), show_progress=False,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+    )
+    tok.train_from_iterator(texts, trainer)
+    return _wrap(tok)
+
+
+def load_tokenizer(name_or_path: str, add_genes: Sequence[str] = (), trust_remote_code: bool = False):
+    """A base model's tokenizer (hub id or local dir), optionally with genes added as tokens.
+
+    Missing pad/bos/eos are set from what the tokenizer has (pad falls back to eos).
+    """
+    from tokenizers import AddedToken
+    from transformers import AutoTokenizer
+
+    try:
+        tok = AutoTokenizer.from_pretrained(name_or_path, trust_remote_code=trust_remote_code)
+    except (OSError, ValueError) as exc:
+        raise C2SInputError(
+            f"Could not load a tokenizer from {name_or_path!r} ({exc}). Offline, give a local directory "
+            "that holds tokenizer.json / tokenizer_config.json, or use tokenizer.kind=gene."
+        ) from exc
+    if tok.eos_token is None:
+        raise C2SInputError(f"Tokenizer {name_or_path!r} has no EOS token; generation needs one. Set tokenizer.kind=gene.")
+    if tok.pad_token is None:
+        tok.pad_token = tok.eos_token
+    if add_genes:
+        n = tok.add_tokens([AddedToken(" " + g, normalized=False) for g in add_genes] + [AddedToken(g, normalized=False) for g in add_genes])
+        log.info("Added %d gene tokens to %s (resize the model's embeddings).", n, name_or_path)
+    return tok
+
+
+def tokenizer_id(tokenizer) -> str:
+    """Content hash of a tokenizer (its serialised ``tokenizer.json``): identifies it in manifests."""
+    return hashlib.sha256(tokenizer.backend_tokenizer.to_str().encode()).hexdigest()[:16]
+
+
+def save_tokenizer(tokenizer, path: str | Path) -> None:
+    """``save_pretrained`` into ``path`` (callers write into a temp dir and rename it)."""
+    tokenizer.save_pretrained(str(path))
