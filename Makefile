@@ -25,7 +25,7 @@ $(STAMP): pyproject.toml
 setup: $(STAMP)
 
 train: $(STAMP)
-	$(PY) -m c2s.cli.sentences
+	$(PY) -m c2s.cli.prepare
 
 test: $(STAMP)
 	$(PY) -m pytest
@@ -33,6 +33,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(PIP) -e ".[dev,bench]"
 	$(PY) benchmarks/cell_sentences.py
+	$(PY) benchmarks/tokens_and_packing.py
 
 clean:
 	rm -rf $(VENV) outputs

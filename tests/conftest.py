@@ -45,3 +45,59 @@ def reference_topk(row: np.ndarray, k: int) -> np.ndarray:
     cols = np.flatnonzero(row > 0)
     order = np.lexsort((cols, -row[cols]))
     return cols[order][:k]
+
+
+SYNTHETIC_DATA = {
+    "name": "synthetic", "path": "synthetic:0", "cell_type_key": "cell_type", "tissue_key": "tissue",
+    "donor_key": "donor", "batch_key": "batch", "condition_key": "condition", "control_value": "control",
+    "cluster_key": "cluster", "caption_key": "caption", "organism": "human",
+}
+PBMC_DATA = {"name": "pbmc68k_reduced", "path": "scanpy:pbmc68k_reduced", "use_raw": True,
+             "cell_type_key": "bulk_labels", "description": "Human PBMCs."}
+
+
+@pytest.fixture(scope="session")
+def qa_file(tmp_path_factory):
+    import json
+
+    path = tmp_path_factory.mktemp("qa") / "qa.jsonl"
+    items = [{"question": f"Which donor is this? ({i})", "answer": "donor1", "group": {"donor": "donor1"}} for i in range(10)]
+    items += [{"question": "Are these cells stimulated?", "answer": "yes", "cell_ids": ["cell1", "cell3", "cell5"]}]
+    path.write_text("\n".join(json.dumps(x) for x in items))
+    return path
+
+
+@pytest.fixture(scope="session")
+def synthetic_corpus(qa_file):
+    from c2s.data.corpus import build_corpus
+
+    return build_corpus(dict(SYNTHETIC_DATA, qa_path=str(qa_file)), top_k=50, seed=0)
+
+
+@pytest.fixture(scope="session")
+def pbmc_corpus():
+    from c2s.data.corpus import build_corpus
+
+    return build_corpus(PBMC_DATA, top_k=100, seed=0)
+
+
+def compose(config_name: str, overrides: list[str]):
+    """Compose a shipped config in process, as the entry points do."""
+    from c2s.config.compose import compose_config
+
+    return compose_config(config_name, overrides)
+
+
+def prepare_dict(tmp_path, *overrides: str) -> dict:
+    from omegaconf import OmegaConf
+
+    cfg = compose("prepare", ["data=synthetic", f"shards_root={tmp_path}/shards", "tasks.options.repeats=2",
+                              "tokenizer.text_vocab_size=300", *overrides])
+    return OmegaConf.to_container(cfg, resolve=True)
+
+
+@pytest.fixture(scope="session")
+def synthetic_shards(tmp_path_factory):
+    from c2s.data.prepare import prepare
+
+    return prepare(prepare_dict(tmp_path_factory.mktemp("prep"), "rows_per_shard=128"))

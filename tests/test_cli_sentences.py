@@ -11,7 +11,8 @@ from hydra import compose, initialize_config_dir
 from hydra.errors import ConfigCompositionException
 from omegaconf.errors import ConfigKeyError, ValidationError
 
-from c2s.cli.sentences import CONFIG_DIR, run
+from c2s.cli.sentences import run
+from c2s.config.compose import CONFIG_DIR
 from c2s.config import register_configs
 from c2s.sentences import CellSentences, InverseFit
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
-from c2s.cli.sentences import CONFIG_DIR
+from c2s.config.compose import CONFIG_DIR
 from c2s.config import register_configs
 from c2s.data.prepare import prepare
 

@@ -18,13 +18,13 @@ from omegaconf import DictConfig, OmegaConf
 
 from c2s.atomic import write_json_atomic
 from c2s.config import register_configs
+from c2s.config.compose import CONFIG_DIR
 from c2s.data import ExpressionSource
 from c2s.sentences.convert import sentences_from_source
 from c2s.sentences.inverse import fit_points, sample_rank_expression
 from c2s.sentences.plots import plot_inverse_fit
 
 log = logging.getLogger(__name__)
-CONFIG_DIR = str(Path(__file__).resolve().parents[2] / "configs")
 
 
 def run(cfg: DictConfig) -> dict:

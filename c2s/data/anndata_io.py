@@ -26,13 +26,18 @@ DETECT_ROWS = 1000
 
 
 def load_anndata(data: str | Path | ad.AnnData, backed: bool = False) -> ad.AnnData:
-    """Return an AnnData from an object, an ``.h5ad`` path, or ``scanpy:<bundled dataset>``.
+    """Return an AnnData from an object, an ``.h5ad`` path, ``scanpy:<bundled dataset>`` or
+    ``synthetic:<seed>`` (see :mod:`c2s.data.synthetic`).
 
     ``backed=True`` opens the file read-only without loading the matrix (``backed="r"``).
     """
     if isinstance(data, ad.AnnData):
         return data
     text = str(data)
+    if text.startswith("synthetic:"):
+        from c2s.data.synthetic import make_synthetic
+
+        return make_synthetic(seed=int(text.split(":", 1)[1] or 0))
     if text.startswith("scanpy:"):
         name = text.split(":", 1)[1]
         if name not in BUNDLED:

@@ -32,7 +32,9 @@ class ClusterCaptioning(Task):
         obs = corpus.obs.iloc[cells]
         n = cells_per_sample(self.opt)
         for cluster, members in sorted(obs.groupby("cluster", observed=True).indices.items()):
-            caption = corpus.captions.get(str(cluster)) or (obs["caption"].iloc[members[0]] if "caption" in obs else None)
+            caption = corpus.captions.get(str(cluster))
+            if not caption and "caption" in obs:  # the most common caption of the cluster's cells
+                caption = obs["caption"].iloc[members].mode().iloc[0]
             if not caption:
                 continue
             for _ in range(self.opt.repeats):

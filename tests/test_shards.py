@@ -1,0 +1,94 @@
+"""Prepare step: shards + manifest written atomically, reused, checked; errors name the file."""
+
+import json
+import shutil
+
+import pyarrow.parquet as pq
+import pytest
+
+from c2s.data.prepare import prepare, shard_dir
+from c2s.data.shards import ShardSet
+from c2s.errors import C2SInputError
+from tests.conftest import prepare_dict
+
+
+def test_manifest_contents(synthetic_shards):
+    m = json.loads((synthetic_shards / "manifest.json").read_text())
+    assert set(m["counts"]) == {"train", "val", "test"}
+    assert m["counts"]["train"]["cell_type_annotation"] == m["cells_per_split"]["train"]
+    assert m["skipped_tasks"] == {"qa": "no qa (set it in the data config)"}
+    assert len(m["tokenizer_id"]) == 16 and len(m["config_hash"]) == 12 and m["seed"] == 0
+    total = sum(info["rows"] for info in m["files"].values())
+    assert total == sum(sum(c.values()) for c in m["counts"].values())
+    rows = sum(pq.read_metadata(synthetic_shards / f).num_rows for f in m["files"])
+    assert rows == total
+    assert (synthetic_shards / "inverse_fit.json").exists() and (synthetic_shards / "tokenizer" / "tokenizer.json").exists()
+    assert not list(synthetic_shards.parent.glob(".*tmp*"))
+
+
+def test_token_columns_round_trip(synthetic_shards):
+    shards = ShardSet(synthetic_shards)
+    tok = shards.tokenizer()
+    tab = shards.read(shards.files("val")[0]).to_pylist()
+    for row in tab[:20]:
+        assert tok.decode(row["prompt_ids"]) == row["prompt"]
+        assert tok.decode(row["target_ids"]) == row["target"]
+        assert row["n_tokens"] == 2 + len(row["prompt_ids"]) + len(row["target_ids"])
+
+
+def test_reuse_and_new_dir_on_change(tmp_path):
+    cfg = prepare_dict(tmp_path, "tasks.names=[cell_type_annotation]")
+    out = prepare(cfg)
+    stamp = (out / "manifest.json").stat().st_mtime_ns
+    assert prepare(cfg) == out and (out / "manifest.json").stat().st_mtime_ns == stamp
+    other = prepare(prepare_dict(tmp_path, "tasks.names=[cell_type_annotation]", "seed=1"))
+    assert other != out and other.parent == out.parent
+    assert shard_dir(cfg) == out
+
+
+def _copy(src, tmp_path):
+    dst = tmp_path / "copy"
+    shutil.copytree(src, dst)
+    return dst
+
+
+def test_corrupt_shard_named(synthetic_shards, tmp_path):
+    d = _copy(synthetic_shards, tmp_path)
+    f = sorted(d.glob("train-*.parquet"))[0]
+    data = bytearray(f.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    f.write_bytes(bytes(data))
+    with pytest.raises(C2SInputError, match=f"Shard .*{f.name} does not match its manifest checksum"):
+        ShardSet(d)
+
+
+def test_truncated_shard_named(synthetic_shards, tmp_path):
+    d = _copy(synthetic_shards, tmp_path)
+    f = sorted(d.glob("val-*.parquet"))[0]
+    f.write_bytes(f.read_bytes()[:100])
+    with pytest.raises(C2SInputError, match=f"{f.name}"):
+        ShardSet(d)
+    shards = ShardSet(d, verify=False)  # unchecked: the reader still names the file
+    with pytest.raises(C2SInputError, match=f"Shard .*{f.name} could not be read"):
+        shards.read(f)
+
+
+def test_manifest_problems(synthetic_shards, tmp_path):
+    d = _copy(synthetic_shards, tmp_path)
+    m = json.loads((d / "manifest.json").read_text())
+    name = next(iter(m["files"]))
+    m["files"][name]["sha256"] = "0" * 64
+    (d / "manifest.json").write_text(json.dumps(m))
+    with pytest.raises(C2SInputError, match=name):
+        ShardSet(d)
+    (d / "manifest.json").write_text("{not json")
+    with pytest.raises(C2SInputError, match="manifest.json is corrupt"):
+        ShardSet(d)
+    with pytest.raises(C2SInputError, match="No manifest.json"):
+        ShardSet(tmp_path)
+
+
+def test_missing_obs_key_fails_before_work(tmp_path):
+    with pytest.raises(C2SInputError, match=r"data.donor_key='individual' is not an obs column. Available columns"):
+        prepare(prepare_dict(tmp_path, "data.donor_key=individual"))
+    assert not (tmp_path / "shards").exists() or not any((tmp_path / "shards").iterdir())

@@ -1,0 +1,144 @@
+"""Every task renders, and its targets agree with the source data."""
+
+import re
+import string
+from collections import Counter
+
+import numpy as np
+import pytest
+
+from c2s.data.synthetic import make_synthetic
+from c2s.tasks import DOWNSTREAM, PRETRAINING, REGISTRY, TaskOptions, build_tasks
+from c2s.tasks.render import render_all
+
+OPT = TaskOptions(genes_per_cell=50, multi_genes_per_cell=10, max_tokens=400, repeats=2)
+
+
+def _render(corpus, names=None):
+    tasks = build_tasks(names or list(REGISTRY), OPT)
+    examples, skipped = render_all(corpus, tasks, seed=0)
+    by_task = {}
+    for e in examples:
+        by_task.setdefault(e.task, []).append(e)
+    return by_task, skipped
+
+
+def test_registry_shape():
+    assert len(PRETRAINING) == 12 and len(DOWNSTREAM) == 7
+    for cls in REGISTRY.values():
+        assert len(cls.templates) >= 5, cls.name
+        assert cls.kind in ("single_cell", "multi_cell", "gene_set", "downstream")
+        assert cls.metric
+
+
+def test_all_tasks_render_on_synthetic(synthetic_corpus):
+    by_task, skipped = _render(synthetic_corpus)
+    assert skipped == {}
+    assert set(by_task) == set(REGISTRY)
+    for name, exs in by_task.items():
+        for e in exs:
+            assert e.prompt and e.target, name
+            assert not re.search(r"\{[a-z_]+\}", e.prompt), f"{name}: unfilled placeholder in {e.prompt!r}"
+        used = Counter(e.prompt.split("\n")[0][:20] for e in exs)
+        if len(exs) >= 20:
+            assert len(used) >= 3, f"{name} uses too few templates"
+
+
+def test_pbmc_renders_and_skips_with_reasons(pbmc_corpus):
+    by_task, skipped = _render(pbmc_corpus)
+    assert {"cell_lm", "cell_type_annotation", "conditional_cell_generation", "multi_cell_lm",
+            "sample_cell_type_annotation", "sample_generation_cell_types", "sample_generation_description",
+            "nl_interpretation", "gene_set_enumeration", "gene_set_naming", "dataset_interpretation"} <= set(by_task)
+    assert "tissue" in skipped["tissue_annotation"] and "condition" in skipped["perturbation_response"]
+    assert "spatial" in skipped["spatial_niche"] and "qa" in skipped["qa"]
+
+
+def test_single_cell_targets_match_source(pbmc, pbmc_corpus):
+    by_task, _ = _render(pbmc_corpus, ["cell_type_annotation", "cell_lm", "conditional_cell_generation"])
+    x = pbmc.raw.X.toarray()
+    names = np.asarray(pbmc.raw.var_names)
+    pos = {c: i for i, c in enumerate(pbmc.obs_names)}
+    for e in by_task["cell_type_annotation"]:
+        assert e.target == pbmc.obs["bulk_labels"].iloc[pos[e.cell_ids[0]]]
+        assert e.meta["cell_type"] == e.target
+    for e in by_task["cell_lm"][:50] + by_task["conditional_cell_generation"][:50]:
+        row = x[pos[e.cell_ids[0]]]
+        genes = e.target.split()
+        assert len(genes) == 50
+        vals = row[[list(names).index(g) for g in genes]]
+        assert np.all(np.diff(vals) <= 0)
+    for e in by_task["conditional_cell_generation"]:
+        assert pbmc.obs["bulk_labels"].iloc[pos[e.cell_ids[0]]] in e.prompt
+
+
+def test_multi_cell_targets(synthetic_corpus):
+    by_task, _ = _render(synthetic_corpus, ["tissue_annotation", "sample_cell_type_annotation", "multi_cell_lm"])
+    obs = synthetic_corpus.obs
+    for e in by_task["tissue_annotation"]:
+        tissues = obs.loc[e.cell_ids, "tissue"]
+        assert tissues.nunique() == 1 and e.target == tissues.iloc[0]  # samples never mix groups
+        assert obs.loc[e.cell_ids, "split"].nunique() == 1
+    for e in by_task["sample_cell_type_annotation"]:
+        assert e.target.split(", ") == list(obs.loc[e.cell_ids, "cell_type"])
+    for e in by_task["multi_cell_lm"]:
+        lines = e.target.split("\n")
+        assert len(lines) == len(e.cell_ids) >= 2
+        assert all(len(line.split(": ", 1)[1].split()) <= 10 for line in lines)
+
+
+def test_gene_set_targets(pbmc_corpus):
+    by_task, _ = _render(pbmc_corpus, ["gene_set_enumeration", "gene_set_naming"])
+    sets = pbmc_corpus.gene_sets
+    assert "CD14+ Monocyte markers" in sets and len(sets["CD14+ Monocyte markers"]) == 20
+    for e in by_task["gene_set_naming"]:
+        assert e.target in sets and sorted(sets[e.target]) == sorted(w for w in sets[e.target] if w in e.prompt.split())
+    for e in by_task["gene_set_enumeration"]:
+        name = next(n for n in sets if n in e.prompt)
+        assert e.target.split() == sets[name]
+    # markers are real: monocyte markers include classic monocyte genes
+    assert {"FCN1", "CST3", "LST1"} & set(sets["CD14+ Monocyte markers"])
+
+
+def test_perturbation_pairs(synthetic_corpus):
+    by_task, _ = _render(synthetic_corpus, ["perturbation_response"])
+    obs = synthetic_corpus.obs
+    exs = by_task["perturbation_response"]
+    assert len(exs) == (obs["condition"] == "stimulated").sum()
+    for e in exs:
+        control, perturbed = e.cell_ids
+        assert obs.loc[control, "condition"] == "control" and obs.loc[perturbed, "condition"] == "stimulated"
+        assert obs.loc[control, "cell_type"] == obs.loc[perturbed, "cell_type"]
+        i = obs.index.get_loc(perturbed)
+        assert e.target == synthetic_corpus.sentences.sentence(i, 50)
+        assert "stimulated" in e.prompt
+
+
+def test_spatial_and_text_tasks(synthetic_corpus):
+    by_task, _ = _render(synthetic_corpus, ["spatial_niche", "spatial_neighbour_identification", "qa",
+                                            "cluster_captioning", "dataset_interpretation"])
+    obs, xy = synthetic_corpus.obs, synthetic_corpus.spatial
+    for e in by_task["spatial_niche"][:50]:
+        assert e.target.endswith("-rich niche") and e.target[: -len("-rich niche")] in set(obs["cell_type"])
+    for e in by_task["spatial_neighbour_identification"][:50]:
+        assert re.fullmatch(r"Cell \d(, Cell \d)*", e.target)
+    for e in by_task["qa"]:
+        if e.target == "donor1":
+            assert set(obs.loc[e.cell_ids, "donor"]) == {"donor1"}
+    assert {e.target for e in by_task["qa"]} <= {"donor1", "yes"}
+    for e in by_task["cluster_captioning"]:
+        assert set(obs.loc[e.cell_ids, "caption"]) == {e.target}
+    assert all("Cell types in this sample" in e.target for e in by_task["dataset_interpretation"])
+
+
+def test_rendering_is_seeded(synthetic_corpus):
+    a, _ = _render(synthetic_corpus, ["cell_type_annotation", "multi_cell_lm"])
+    b, _ = _render(synthetic_corpus, ["multi_cell_lm", "cell_type_annotation"])  # order does not matter
+    for t in a:
+        assert [(e.prompt, e.target) for e in a[t]] == [(e.prompt, e.target) for e in b[t]]
+
+
+def test_unknown_task_name():
+    from c2s.errors import C2SInputError
+
+    with pytest.raises(C2SInputError, match="Unknown task.*Known tasks"):
+        build_tasks(["cell_typ_annotation"])
