@@ -101,3 +101,12 @@ def synthetic_shards(tmp_path_factory):
     from c2s.data.prepare import prepare
 
     return prepare(prepare_dict(tmp_path_factory.mktemp("prep"), "rows_per_shard=128"))
+
+
+def train_overrides(tmp_path, *extra: str) -> list[str]:
+    """A small, fast training config on the synthetic data (tests only)."""
+    return ["data=synthetic", f"shards_root={tmp_path}/shards", f"run_dir={tmp_path}/run", "logger=none",
+            "tasks.names=[cell_lm,cell_type_annotation,multi_cell_lm]", "tasks.options.max_tokens=256",
+            "tasks.options.genes_per_cell=30", "top_k=30", "tokenizer.text_vocab_size=300",
+            "stages.pretrain.max_seq_len=256", "stages.sft.max_seq_len=256",
+            "stages.pretrain.batch_size=4", "stages.sft.batch_size=4", *extra]

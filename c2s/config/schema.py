@@ -109,3 +109,6 @@ def register_configs() -> None:
     cs = ConfigStore.instance()
     cs.store(name="sentences_schema", node=SentencesConfig)
     cs.store(name="prepare_schema", node=PrepareConfig)
+    from c2s.config.train_schema import TrainConfig
+
+    cs.store(name="train_schema", node=TrainConfig)

@@ -1,0 +1,160 @@
+"""Schemas of train.py's configs. Unknown keys and wrong types fail at compose time;
+impossible combinations fail in ``__post_init__`` when ``validate`` builds the objects —
+both before any data or model work."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from c2s.config.schema import PrepareConfig
+
+
+def _check(value: Any, allowed: tuple, key: str) -> None:
+    if value not in allowed:
+        raise ValueError(f"{key}={value!r} is not one of {allowed}.")
+
+
+@dataclass
+class ModelConfig:
+    """configs/model/: a decoder built from config (scratch) or loaded (pretrained)."""
+
+    name: str = "tiny"
+    arch: str = "gpt_neox"  # gpt_neox | gemma2
+    init: str = "scratch"  # scratch | pretrained
+    name_or_path: str | None = None  # hub id or local dir (init=pretrained)
+    attn_implementation: str = "sdpa"  # sdpa | eager (Gemma-2 needs eager)
+    dtype: str = "float32"  # float32 | bfloat16 | float16 (weights as loaded)
+    gradient_checkpointing: bool = False
+    hidden_size: int = 128
+    num_layers: int = 2
+    num_heads: int = 4
+    num_kv_heads: int | None = None  # gemma2 (grouped-query attention)
+    head_dim: int | None = None  # gemma2
+    intermediate_size: int = 512
+    max_position_embeddings: int = 2048
+    rotary_pct: float = 0.25  # gpt_neox
+    sliding_window: int | None = None  # gemma2
+    query_pre_attn_scalar: float | None = None  # gemma2
+    trust_remote_code: bool = False
+
+    def __post_init__(self) -> None:
+        _check(self.arch, ("gpt_neox", "gemma2"), "model.arch")
+        _check(self.init, ("scratch", "pretrained"), "model.init")
+        _check(self.attn_implementation, ("sdpa", "eager"), "model.attn_implementation")
+        _check(self.dtype, ("float32", "bfloat16", "float16"), "model.dtype")
+        if self.arch == "gemma2" and self.attn_implementation != "eager":
+            raise ValueError("model.attn_implementation must be 'eager' for Gemma-2 (sdpa fails with its soft-capping).")
+        if self.init == "pretrained" and not self.name_or_path:
+            raise ValueError("model.init=pretrained needs model.name_or_path (a hub id or a local directory).")
+
+
+@dataclass
+class LoraConfig:
+    enabled: bool = False
+    r: int = 8
+    alpha: int = 16
+    dropout: float = 0.05
+    target_modules: list[str] | None = None  # null: per-architecture default; [all-linear] also works
+
+
+@dataclass
+class OptimizerConfig:
+    _target_: str = "torch.optim.AdamW"
+    _partial_: bool = True
+    lr: float = 1e-3
+    weight_decay: float = 0.01
+    betas: list[float] = field(default_factory=lambda: [0.9, 0.95])
+    eps: float = 1e-8
+
+
+@dataclass
+class SchedulerConfig:
+    """Linear warm-up, then cosine decay to ``min_lr_ratio`` × lr at the last step."""
+
+    warmup_steps: int = 10
+    min_lr_ratio: float = 0.1
+
+
+@dataclass
+class TaskMixConfig:
+    default_weight: float = 1.0
+    weights: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class StageConfig:
+    """configs/stage/: one training stage. Budget: max_steps, else max_tokens, else max_epochs."""
+
+    mode: str = "pretrain"  # pretrain (loss on all tokens) | sft (loss on targets) | grpo (later)
+    task_mix: TaskMixConfig = field(default_factory=TaskMixConfig)
+    lora: LoraConfig = field(default_factory=LoraConfig)
+    optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
+    scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
+    max_steps: int = -1
+    max_tokens: int | None = None  # non-pad tokens over all ranks
+    max_epochs: int = 1
+    batch_size: int = 8
+    max_seq_len: int = 1024
+    grad_clip: float = 1.0
+    accumulate_grad_batches: int = 1
+    val_every_n_steps: int | None = None  # null: once per epoch
+    ckpt_every_n_steps: int = 50
+    log_every_n_steps: int = 5
+
+    def __post_init__(self) -> None:
+        _check(self.mode, ("pretrain", "sft"), "stage.mode")
+
+
+@dataclass
+class StrategyConfig:
+    """configs/strategy/: cpu | gpu | ddp | fsdp (FSDP2 fully_shard per decoder block)."""
+
+    name: str = "cpu"
+    accelerator: str = "cpu"
+    devices: int = 1
+    num_nodes: int = 1
+    precision: str = "32-true"
+    activation_checkpointing: bool = False  # fsdp: checkpoint each decoder block
+
+    def __post_init__(self) -> None:
+        _check(self.name, ("cpu", "gpu", "ddp", "fsdp"), "strategy.name")
+
+
+@dataclass
+class LoggerConfig:
+    kind: str = "csv"  # wandb | csv | tensorboard | none
+    project: str = "c2s"
+    group: str | None = None  # wandb group (sweep / experiment name)
+    tags: list[str] = field(default_factory=list)
+    offline: bool | None = None  # wandb: null = offline unless WANDB_API_KEY or WANDB_MODE is set
+
+    def __post_init__(self) -> None:
+        _check(self.kind, ("wandb", "csv", "tensorboard", "none"), "logger.kind")
+
+
+@dataclass
+class TrainConfig(PrepareConfig):
+    """configs/train.yaml: prepare data, then run ``stages`` in order, each from the previous one."""
+
+    model: ModelConfig = field(default_factory=ModelConfig)
+    stages: dict[str, StageConfig] = field(default_factory=dict)
+    strategy: StrategyConfig = field(default_factory=StrategyConfig)
+    logger: LoggerConfig = field(default_factory=LoggerConfig)
+    name: str = "main"
+    run_dir: str = "outputs/runs/main"
+    resume: str = "auto"  # auto: continue in run_dir; never: refuse to reuse run_dir
+    init_from: str | None = None  # HF export dir to start the first stage from
+    num_workers: int = 0
+    fast_dev_run: bool = False
+
+    def __post_init__(self) -> None:
+        _check(self.resume, ("auto", "never"), "resume")
+        if not self.stages:
+            raise ValueError("stages is empty: compose at least one stage (e.g. stage@stages.pretrain=pretrain).")
+        first_lora = next(iter(self.stages.values())).lora.enabled
+        if first_lora and self.model.init == "scratch" and not self.init_from:
+            raise ValueError("stages.<first>.lora.enabled=true with model.init=scratch: LoRA adapts trained weights. "
+                             "Set model.init=pretrained, init_from=<HF export>, or disable LoRA.")
+        if self.strategy.name == "fsdp" and any(s.lora.enabled for s in self.stages.values()):
+            raise ValueError("LoRA under strategy=fsdp is not supported yet; use ddp for LoRA.")

@@ -1,0 +1,1 @@
+"""Decoders (built from config or loaded), the causal-LM LightningModule, LoRA and FSDP."""

@@ -1,0 +1,98 @@
+"""Build a Hugging Face decoder from a model config, check it against the tokenizer, add LoRA."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Mapping
+
+import torch
+
+from c2s.errors import C2SInputError
+
+log = logging.getLogger(__name__)
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+LORA_TARGETS = {  # per architecture; "all-linear" also works for both
+    "gpt_neox": ["query_key_value", "dense", "dense_h_to_4h", "dense_4h_to_h"],
+    "gemma2": ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
+}
+
+
+def _scratch_config(m: Mapping[str, Any], tokenizer):
+    ids = dict(vocab_size=len(tokenizer), bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
+               pad_token_id=tokenizer.pad_token_id, max_position_embeddings=m["max_position_embeddings"],
+               attn_implementation=m["attn_implementation"], use_cache=False)
+    if m["arch"] == "gpt_neox":
+        from transformers import GPTNeoXConfig
+
+        return GPTNeoXConfig(hidden_size=m["hidden_size"], num_hidden_layers=m["num_layers"],
+                             num_attention_heads=m["num_heads"], intermediate_size=m["intermediate_size"],
+                             rotary_pct=m["rotary_pct"], tie_word_embeddings=False, **ids)
+    from transformers import Gemma2Config
+
+    head_dim = m.get("head_dim") or m["hidden_size"] // m["num_heads"]
+    return Gemma2Config(hidden_size=m["hidden_size"], num_hidden_layers=m["num_layers"],
+                        num_attention_heads=m["num_heads"], num_key_value_heads=m.get("num_kv_heads") or m["num_heads"],
+                        head_dim=head_dim, intermediate_size=m["intermediate_size"],
+                        sliding_window=m.get("sliding_window") or 4096,
+                        query_pre_attn_scalar=m.get("query_pre_attn_scalar") or head_dim, **ids)
+
+
+def build_model(m: Mapping[str, Any], tokenizer, init_from: str | None = None) -> torch.nn.Module:
+    """A causal LM: from ``init_from`` (an HF dir) if given, else scratch or pretrained per ``m``.
+
+    The tokenizer must fit the model: a loaded model with a smaller vocabulary than the
+    tokenizer gets its embeddings resized (new rows are trained); token ids for bos/eos/pad
+    are checked.
+    """
+    from transformers import AutoModelForCausalLM
+
+    source = init_from or (m["name_or_path"] if m["init"] == "pretrained" else None)
+    if source is None:
+        model = AutoModelForCausalLM.from_config(_scratch_config(m, tokenizer), dtype=DTYPES[m["dtype"]])
+    else:
+        try:
+            model = AutoModelForCausalLM.from_pretrained(
+                source, dtype=DTYPES[m["dtype"]], attn_implementation=m["attn_implementation"],
+                trust_remote_code=m.get("trust_remote_code", False), use_safetensors=True,
+            )
+        except OSError as exc:
+            raise C2SInputError(f"Could not load a model from {source!r} ({exc}). Offline, give a local directory "
+                                "with config.json and model.safetensors (an HF export).") from exc
+        vocab = model.get_input_embeddings().num_embeddings
+        if vocab < len(tokenizer):
+            if init_from:
+                raise C2SInputError(f"The tokenizer has {len(tokenizer)} tokens but the model in {source} has "
+                                    f"{vocab}: they do not belong together. Use the tokenizer saved with that model.")
+            log.info("Resizing embeddings %d -> %d for the added gene tokens.", vocab, len(tokenizer))
+            model.resize_token_embeddings(len(tokenizer))
+    model.config.use_cache = False
+    if m.get("gradient_checkpointing"):
+        model.gradient_checkpointing_enable()
+    return model
+
+
+def check_tokenizer(model: torch.nn.Module, tokenizer) -> None:
+    """Raise if the tokenizer cannot drive the model (vocabulary too big, no EOS)."""
+    vocab = model.get_input_embeddings().num_embeddings
+    if len(tokenizer) > vocab:
+        raise C2SInputError(f"Tokenizer of {len(tokenizer)} tokens does not match the model's {vocab} embeddings. "
+                            "Use the tokenizer saved with the checkpoint / shards it was trained on.")
+    if tokenizer.eos_token_id is None:
+        raise C2SInputError("The tokenizer has no EOS token, so generation cannot stop; use one that has.")
+
+
+def add_lora(model: torch.nn.Module, arch: str, lora: Mapping[str, Any]) -> torch.nn.Module:
+    """Wrap with peft LoRA; only adapter weights stay trainable."""
+    from peft import LoraConfig, get_peft_model
+
+    targets = lora.get("target_modules") or LORA_TARGETS[arch]
+    if list(targets) == ["all-linear"]:
+        targets = "all-linear"
+    cfg = LoraConfig(r=lora["r"], lora_alpha=lora["alpha"], lora_dropout=lora["dropout"], target_modules=targets,
+                     task_type="CAUSAL_LM")
+    return get_peft_model(model, cfg)
+
+
+def count_parameters(model: torch.nn.Module) -> dict[str, int]:
+    return {"total": sum(p.numel() for p in model.parameters()),
+            "trainable": sum(p.numel() for p in model.parameters() if p.requires_grad)}

@@ -1,0 +1,29 @@
+"""FSDP2: ``fully_shard`` every decoder block, then the root (Lightning ModelParallelStrategy)."""
+
+from __future__ import annotations
+
+import torch
+
+
+def decoder_blocks(model: torch.nn.Module) -> list[torch.nn.Module]:
+    """The repeated blocks HF marks as unsplittable (GPTNeoXLayer, Gemma2DecoderLayer, …)."""
+    base = getattr(model, "get_base_model", lambda: model)()
+    names = set(getattr(base, "_no_split_modules", None) or [])
+    blocks = [m for m in model.modules() if type(m).__name__ in names]
+    if not blocks:
+        raise ValueError(f"No decoder blocks ({sorted(names)}) found in {type(base).__name__} to shard.")
+    return blocks
+
+
+def shard_model(model: torch.nn.Module, mesh, bf16: bool = False, activation_checkpointing: bool = False) -> None:
+    """Shard in place over ``mesh``; compute in bf16 (fp32 reductions) when ``bf16``."""
+    from torch.distributed.fsdp import MixedPrecisionPolicy, fully_shard
+
+    if activation_checkpointing:
+        model.gradient_checkpointing_enable()
+    kwargs = {"mesh": mesh}
+    if bf16:
+        kwargs["mp_policy"] = MixedPrecisionPolicy(param_dtype=torch.bfloat16, reduce_dtype=torch.float32)
+    for block in decoder_blocks(model):
+        fully_shard(block, **kwargs)
+    fully_shard(model, **kwargs)

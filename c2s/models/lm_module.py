@@ -1,0 +1,144 @@
+"""One causal-LM LightningModule for pre-training and SFT; the DataModule decides the labels.
+
+Loss: token-level cross-entropy over labels != -100, averaged over those tokens (a padding
+batch has none and contributes zero). Packed examples are separated by passing
+``position_ids`` (restarting per example) with no 2-D mask and ``use_cache=False``: transformers
+then builds a block-diagonal causal mask, so a packed row computes exactly what the examples
+would compute alone (tested).
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from typing import Any, Mapping
+
+import lightning as L
+import numpy as np
+import torch
+import torch.nn.functional as F
+from hydra.utils import instantiate
+
+from c2s.models.build import add_lora, build_model, check_tokenizer, count_parameters
+
+
+def token_losses(model: torch.nn.Module, batch: Mapping[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-token loss (B, L-1) and its mask, predicting token t+1 from tokens ≤ t."""
+    out = model(input_ids=batch["input_ids"], position_ids=batch["position_ids"], use_cache=False)
+    logits = out.logits[:, :-1]
+    labels = batch["labels"][:, 1:]
+    ce = F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), labels.reshape(-1), ignore_index=-100,
+                         reduction="none").view(labels.shape)
+    return ce, labels != -100
+
+
+def warmup_cosine(step: int, warmup: int, total: int, min_ratio: float) -> float:
+    """LR multiplier: linear warm-up over ``warmup`` steps, cosine to ``min_ratio`` at ``total``."""
+    if step < warmup:
+        return (step + 1) / max(1, warmup)
+    progress = min(1.0, (step - warmup) / max(1, total - warmup))
+    return min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
+
+
+class CausalLMModule(L.LightningModule):
+    """Args: model (ModelConfig dict), stage (StageConfig dict), tokenizer (HF tokenizer),
+    tasks (names indexed by the batches' task_ids), total_steps (for the LR schedule),
+    init_from (HF dir to load), shard (apply FSDP2 in ``configure_model``), log_prefix (e.g. the
+    stage name: metrics are logged as ``<prefix>/train/loss``)."""
+
+    def __init__(self, model: Mapping[str, Any], stage: Mapping[str, Any], tokenizer, tasks: list[str],
+                 total_steps: int, init_from: str | None = None, shard: bool = False,
+                 activation_checkpointing: bool = False, log_prefix: str = "") -> None:
+        super().__init__()
+        self.save_hyperparameters(ignore=["tokenizer"])
+        self.tokenizer = tokenizer
+        self.model: torch.nn.Module | None = None
+        self.val_history: list[dict[str, Any]] = []
+        self._t_last: float | None = None
+        self._p = f"{log_prefix}/" if log_prefix else ""
+
+    def configure_model(self) -> None:
+        if self.model is not None:
+            return
+        h = self.hparams
+        model = build_model(h.model, self.tokenizer, init_from=h.init_from)
+        check_tokenizer(model, self.tokenizer)
+        if h.stage["lora"]["enabled"]:
+            model = add_lora(model, h.model["arch"], h.stage["lora"])
+        if h.shard:
+            from c2s.models.fsdp import shard_model
+
+            shard_model(model, self.device_mesh["data_parallel"], bf16=self.trainer.accelerator.__class__.__name__ == "CUDAAccelerator",
+                        activation_checkpointing=h.activation_checkpointing)
+        self.model = model
+
+    def parameter_counts(self) -> dict[str, int]:
+        return count_parameters(self.model)
+
+    # ---- training -------------------------------------------------------------------------
+    def training_step(self, batch: Mapping[str, Any], batch_idx: int) -> torch.Tensor:
+        ce, mask = token_losses(self.model, batch)
+        n = mask.sum()
+        loss = (ce * mask).sum() / n.clamp(min=1)
+        now = time.perf_counter()
+        world = self.trainer.world_size
+        if self._t_last is not None:
+            dt = now - self._t_last
+            self.log(self._p + "train/tokens_per_s", float(batch["attention_mask"].sum()) * world / dt, on_step=True)
+            self.log(self._p + "train/cells_per_s", batch["n_cells"] * world / dt, on_step=True)
+        self._t_last = now
+        if not batch["is_padding"]:
+            self.log(self._p + "train/loss", loss, on_step=True, prog_bar=True)
+            self.log(self._p + "train/ppl", torch.exp(loss.detach().clamp(max=20)), on_step=True)
+        return loss
+
+    def on_train_epoch_start(self) -> None:
+        self._t_last = None
+
+    # ---- validation: loss per task --------------------------------------------------------
+    def on_validation_epoch_start(self) -> None:
+        k = len(self.hparams.tasks)
+        self._sums = torch.zeros(k, dtype=torch.float64, device=self.device)
+        self._counts = torch.zeros(k, dtype=torch.float64, device=self.device)
+
+    def validation_step(self, batch: Mapping[str, Any], batch_idx: int) -> None:
+        ce, mask = token_losses(self.model, batch)
+        task = batch["task_ids"][:, 1:]
+        valid = mask & (task >= 0)
+        self._sums.index_add_(0, task[valid], ce[valid].double())
+        self._counts.index_add_(0, task[valid], torch.ones_like(ce[valid], dtype=torch.float64))
+
+    def on_validation_epoch_end(self) -> None:
+        sums = self.trainer.strategy.reduce(self._sums, reduce_op="sum")
+        counts = self.trainer.strategy.reduce(self._counts, reduce_op="sum")
+        record = {"step": int(self.global_step), "loss": float(sums.sum() / counts.sum().clamp(min=1)), "tasks": {}}
+        self.log(self._p + "val/loss", record["loss"], prog_bar=True, sync_dist=False)
+        for i, name in enumerate(self.hparams.tasks):
+            if counts[i] > 0:
+                record["tasks"][name] = float(sums[i] / counts[i])
+                self.log(f"{self._p}val/loss/{name}", record["tasks"][name], sync_dist=False)
+        self.val_history.append(record)
+
+    # ---- optimisation ---------------------------------------------------------------------
+    def configure_optimizers(self):
+        s = self.hparams.stage
+        params = [p for p in self.model.parameters() if p.requires_grad]
+        optimizer = instantiate(s["optimizer"])(params)
+        total, sch = self.hparams.total_steps, s["scheduler"]
+        scheduler = torch.optim.lr_scheduler.LambdaLR(
+            optimizer, lambda step: warmup_cosine(step, sch["warmup_steps"], total, sch["min_lr_ratio"]))
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+    # ---- checkpoints: RNG and history travel with the weights -----------------------------
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint["c2s"] = {"rng": {"torch": torch.get_rng_state(), "numpy": np.random.get_state(),
+                                     "python": random.getstate()}, "val_history": self.val_history}
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        state = checkpoint.get("c2s")
+        if state:
+            torch.set_rng_state(state["rng"]["torch"])
+            np.random.set_state(state["rng"]["numpy"])
+            random.setstate(state["rng"]["python"])
+            self.val_history = list(state["val_history"])

@@ -1,0 +1,1 @@
+"""Running training stages: budgets, loggers, checkpoints/resume and Hugging Face export."""

@@ -1,0 +1,40 @@
+"""Turn a stage's budget (steps, tokens or epochs) into Trainer limits and a schedule length."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+import numpy as np
+
+from c2s.data.datamodule import C2SDataModule
+
+
+@dataclass(frozen=True)
+class Budget:
+    max_steps: int  # Trainer max_steps (-1: use max_epochs)
+    max_epochs: int  # Trainer max_epochs (-1: use max_steps)
+    schedule_steps: int  # optimizer steps the LR schedule spans
+    tokens_per_step: float  # mean non-pad tokens per optimizer step, all ranks
+
+
+def resolve_budget(stage: Mapping[str, Any], dm: C2SDataModule, world_size: int) -> Budget:
+    """max_steps wins, then max_tokens (non-pad tokens over all ranks), then max_epochs.
+
+    Steps per epoch come from epoch 0's plan; later epochs pack slightly differently, so an
+    epoch budget's schedule length is approximate (the LR just holds its floor a little).
+    """
+    acc = stage["accumulate_grad_batches"]
+    stream = dm.stream("train", rank=0, world_size=world_size)
+    batches = stream.plan(0)
+    real = [b for b in batches if not b.is_padding]
+    tokens = float(np.sum([stream.index.lengths[list(ex for p in b.packs for ex in p)].sum() for b in real]))
+    steps_per_epoch = max(1, len(batches) // world_size // acc)
+    tokens_per_step = tokens / max(1, len(batches) // world_size) * acc
+    if stage["max_steps"] and stage["max_steps"] > 0:
+        return Budget(stage["max_steps"], -1, stage["max_steps"], tokens_per_step)
+    if stage.get("max_tokens"):
+        steps = max(1, math.ceil(stage["max_tokens"] / tokens_per_step))
+        return Budget(steps, -1, steps, tokens_per_step)
+    return Budget(-1, stage["max_epochs"], steps_per_epoch * stage["max_epochs"], tokens_per_step)

@@ -1,0 +1,45 @@
+"""Export a trained module as a Hugging Face directory (weights + tokenizer), atomically.
+
+LoRA adapters are merged into the base weights; FSDP shards are gathered to rank 0. The
+result loads with plain ``transformers.AutoModelForCausalLM.from_pretrained(dir)``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from pathlib import Path
+
+import torch
+
+
+def export_hf(model: torch.nn.Module, tokenizer, out_dir: str | Path, *, sharded: bool, is_global_zero: bool) -> Path:
+    """Write ``out_dir`` (config.json, model.safetensors, tokenizer files). Collective under FSDP."""
+    out_dir = Path(out_dir)
+    state = None
+    if sharded:  # every rank takes part in the gather
+        from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
+
+        state = get_model_state_dict(model, options=StateDictOptions(full_state_dict=True, cpu_offload=True))
+    if not is_global_zero:
+        return out_dir
+    if hasattr(model, "merge_and_unload"):  # peft: fold the adapters in
+        model = model.merge_and_unload()
+    if sharded:
+        from transformers import AutoModelForCausalLM
+
+        plain = AutoModelForCausalLM.from_config(model.config)
+        plain.load_state_dict(state)
+        model = plain
+    tmp = out_dir.parent / f".{out_dir.name}.tmp-{os.getpid()}-{time.time_ns()}"
+    try:
+        model.save_pretrained(tmp, safe_serialization=True)
+        tokenizer.save_pretrained(tmp)
+        if out_dir.exists():
+            shutil.rmtree(out_dir)
+        os.replace(tmp, out_dir)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp)
+    return out_dir

@@ -1,0 +1,47 @@
+"""One experiment logger per job (all stages log into it, prefixed by stage name)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Mapping
+
+
+def wandb_offline(offline: bool | None) -> bool:
+    """Offline unless asked for, or unless the user set WANDB_API_KEY or WANDB_MODE."""
+    if offline is not None:
+        return offline
+    return not (os.environ.get("WANDB_API_KEY") or os.environ.get("WANDB_MODE"))
+
+
+def build_logger(cfg: Mapping[str, Any], run_name: str, save_dir: str | Path, config: Mapping[str, Any]):
+    """A Lightning logger for ``cfg`` (a LoggerConfig dict), or False for ``none``."""
+    kind = cfg["kind"]
+    save_dir = str(save_dir)
+    if kind == "none":
+        return False
+    if kind == "csv":
+        from lightning.pytorch.loggers import CSVLogger
+
+        return CSVLogger(save_dir, name="logs", version="")
+    if kind == "tensorboard":
+        from lightning.pytorch.loggers import TensorBoardLogger
+
+        return TensorBoardLogger(save_dir, name="tensorboard", version="")
+    from lightning.pytorch.loggers import WandbLogger
+
+    offline = wandb_offline(cfg["offline"])
+    if offline:
+        os.environ.setdefault("WANDB_MODE", "offline")
+    group = cfg["group"] or run_name
+    return WandbLogger(project=cfg["project"], name=run_name, group=group, tags=list(cfg["tags"]), save_dir=save_dir,
+                       offline=offline, id=f"{group}-{run_name}".replace("/", "-")[:120], resume="allow",
+                       config=dict(config))
+
+
+def finish_logger(logger) -> None:
+    """Close the W&B run so the next job (e.g. in a multirun) starts its own."""
+    if logger and type(logger).__name__ == "WandbLogger":
+        import wandb
+
+        wandb.finish()

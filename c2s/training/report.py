@@ -1,0 +1,33 @@
+"""Summaries of a training run: validation loss per task at the start and end of each stage."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from c2s.atomic import write_json_atomic, write_text_atomic
+
+
+def summarise_run(run_dir: str | Path, stages: list[str]) -> str:
+    """Write <run_dir>/summary.json and summary.md from the stages' summaries; return the Markdown."""
+    run_dir = Path(run_dir)
+    summaries = {s: json.loads((run_dir / s / "summary.json").read_text()) for s in stages
+                 if (run_dir / s / "summary.json").exists()}
+    lines = ["# Training run summary", ""]
+    for name, s in summaries.items():
+        hist = s["val_history"]
+        lines += [f"## Stage `{name}` ({s['mode']}): {s['steps']} steps, {s['seconds']} s, "
+                  f"{s['parameters']['trainable']:,} trainable of {s['parameters']['total']:,} parameters", ""]
+        if not hist:
+            continue
+        first, last = hist[0], hist[-1]
+        lines += ["| task | val loss at start | val loss at end | change |", "|---|---|---|---|",
+                  f"| **all** | {first['loss']:.3f} | {last['loss']:.3f} | {last['loss'] - first['loss']:+.3f} |"]
+        for task in sorted(last["tasks"]):
+            a, b = first["tasks"].get(task), last["tasks"][task]
+            lines.append(f"| {task} | {a:.3f} | {b:.3f} | {b - a:+.3f} |" if a is not None else f"| {task} | – | {b:.3f} | |")
+        lines.append("")
+    text = "\n".join(lines)
+    write_json_atomic(run_dir / "summary.json", summaries)
+    write_text_atomic(run_dir / "summary.md", text)
+    return text

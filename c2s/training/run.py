@@ -1,0 +1,110 @@
+"""Run one training stage: DataModule + module + Trainer, resume, export, summary.
+
+Layout of ``<run_dir>/<stage>/``: ``checkpoints/`` (last.ckpt, Lightning), ``hf/`` (HF export),
+``history.jsonl`` (train loss per step, rank 0), ``summary.json`` (written last: its presence
+marks the stage done, so ``resume=auto`` skips it).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from pathlib import Path
+from typing import Any, Mapping
+
+import lightning as L
+from lightning.pytorch.callbacks import Callback, LearningRateMonitor, ModelCheckpoint
+
+from c2s.atomic import write_json_atomic
+from c2s.data.datamodule import C2SDataModule
+from c2s.errors import C2SInputError
+from c2s.models.lm_module import CausalLMModule
+from c2s.training.budget import resolve_budget
+from c2s.training.export import export_hf
+
+log = logging.getLogger(__name__)
+
+
+class History(Callback):
+    """Append (step, loss, lr) after every optimizer step to history.jsonl (rank 0)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx) -> None:
+        if trainer.is_global_zero and not batch["is_padding"]:
+            lr = trainer.optimizers[0].param_groups[0]["lr"]
+            with open(self.path, "a") as f:
+                f.write(json.dumps({"step": trainer.global_step, "loss": float(outputs["loss"]), "lr": lr}) + "\n")
+
+
+def _strategy(s: Mapping[str, Any]):
+    if s["name"] == "ddp":
+        return "ddp"
+    if s["name"] == "fsdp":
+        from lightning.pytorch.strategies import ModelParallelStrategy
+
+        return ModelParallelStrategy(data_parallel_size=s["devices"] * s["num_nodes"], tensor_parallel_size=1)
+    return "auto"
+
+
+def run_stage(cfg: Mapping[str, Any], name: str, shards_dir: Path, init_from: str | None, logger) -> Path:
+    """Train stage ``name`` of ``cfg`` (a resolved TrainConfig dict); return its HF export dir."""
+    stage, strat = cfg["stages"][name], cfg["strategy"]
+    out = Path(cfg["run_dir"]) / name
+    if (out / "summary.json").exists() and cfg["resume"] == "auto" and not cfg["fast_dev_run"]:
+        log.info("Stage %s already finished in %s; skipping (resume=auto).", name, out)
+        return out / "hf"
+    ckpt = out / "checkpoints" / "last.ckpt"
+    if ckpt.exists() and cfg["resume"] == "never":
+        raise C2SInputError(f"{out} already holds a run. Use resume=auto to continue it, or another name=.")
+    L.seed_everything(cfg["seed"], workers=True)
+    world = strat["devices"] * strat["num_nodes"]
+    dm = C2SDataModule(shards_dir=str(shards_dir), weights=stage["task_mix"]["weights"],
+                       default_weight=stage["task_mix"]["default_weight"], mode=stage["mode"],
+                       max_seq_len=stage["max_seq_len"], batch_size=stage["batch_size"],
+                       num_workers=cfg["num_workers"], seed=cfg["seed"])
+    dm.setup()
+    budget = resolve_budget(stage, dm, world)
+    module = CausalLMModule(cfg["model"], stage, dm.tokenizer, dm.tasks, budget.schedule_steps, init_from=init_from,
+                            shard=strat["name"] == "fsdp", activation_checkpointing=strat["activation_checkpointing"],
+                            log_prefix=name)
+    out.mkdir(parents=True, exist_ok=True)
+    callbacks = [ModelCheckpoint(dirpath=out / "checkpoints", save_last=True, save_top_k=0,
+                                 every_n_train_steps=stage["ckpt_every_n_steps"]),
+                 History(out / "history.jsonl")]
+    if logger:
+        callbacks.append(LearningRateMonitor(logging_interval="step"))
+    trainer = L.Trainer(
+        accelerator=strat["accelerator"], devices=strat["devices"], num_nodes=strat["num_nodes"],
+        strategy=_strategy(strat), precision=strat["precision"], max_steps=budget.max_steps,
+        max_epochs=budget.max_epochs, gradient_clip_val=stage["grad_clip"] if strat["name"] != "fsdp" else None,
+        accumulate_grad_batches=stage["accumulate_grad_batches"], val_check_interval=stage["val_every_n_steps"],
+        log_every_n_steps=stage["log_every_n_steps"], logger=logger, callbacks=callbacks, default_root_dir=str(out),
+        deterministic=strat["accelerator"] == "cpu", num_sanity_val_steps=0, use_distributed_sampler=False,
+        fast_dev_run=cfg["fast_dev_run"], enable_model_summary=False,
+    )
+    t0 = time.perf_counter()
+    resume_from = str(ckpt) if ckpt.exists() and not cfg["fast_dev_run"] else None
+    if resume_from:
+        log.info("Resuming stage %s from %s", name, resume_from)
+    else:
+        (out / "history.jsonl").unlink(missing_ok=True)
+        trainer.validate(module, datamodule=dm, verbose=False)  # the starting point of the val curve
+        module.train()
+    trainer.fit(module, datamodule=dm, ckpt_path=resume_from)
+    seconds = time.perf_counter() - t0
+    export = export_hf(module.model, dm.tokenizer, out / "hf", sharded=strat["name"] == "fsdp",
+                       is_global_zero=trainer.is_global_zero)
+    if trainer.is_global_zero:
+        summary = {"stage": name, "mode": stage["mode"], "parameters": module.parameter_counts(),
+                   "steps": int(trainer.global_step), "seconds": round(seconds, 1),
+                   "tokens_per_step": budget.tokens_per_step, "init_from": init_from, "shards": str(shards_dir),
+                   "val_history": module.val_history, "export": str(export)}
+        if not cfg["fast_dev_run"]:
+            write_json_atomic(out / "summary.json", summary)
+        log.info("Stage %s: %d steps in %.0f s; val loss %s", name, trainer.global_step, seconds,
+                 " -> ".join(f"{r['loss']:.3f}" for r in module.val_history))
+    trainer.strategy.barrier()
+    return export

@@ -1,0 +1,71 @@
+"""Every shipped config composes and validates; bad configs fail fast, naming the key."""
+
+from pathlib import Path
+
+import pytest
+from omegaconf import OmegaConf
+
+from c2s.config.compose import CONFIG_DIR, compose_config
+from c2s.config.train_schema import TaskMixConfig
+from c2s.errors import C2SInputError
+from c2s.tasks import REGISTRY
+from train import validate
+
+ROOT = Path(CONFIG_DIR)
+OVERRIDE = {  # group -> how train.yaml selects an option of it
+    "data": "data", "tokenizer": "tokenizer", "tasks": "tasks", "model": "model", "strategy": "strategy",
+    "logger": "logger", "stage": "stage@stages.pretrain", "task_mix": "task_mix@stages.sft.task_mix",
+}
+NEEDS = {"data/h5ad": ["data.path=x.h5ad"], "tokenizer/pretrained": ["tokenizer.name_or_path=some/dir"]}
+OPTIONS = sorted(f"{p.parent.name}/{p.stem}" for p in ROOT.glob("*/*.yaml") if p.parent.name in OVERRIDE)
+
+
+def test_every_group_is_covered():
+    groups = {p.name for p in ROOT.iterdir() if p.is_dir()}
+    assert groups <= set(OVERRIDE) | {"hydra", "experiment"}, groups - set(OVERRIDE)
+
+
+@pytest.mark.parametrize("option", OPTIONS)
+def test_option_composes_and_validates(option):
+    group, name = option.split("/")
+    cfg = compose_config("train", [f"{OVERRIDE[group]}={name}", *NEEDS.get(option, [])])
+    obj = OmegaConf.to_object(cfg)  # runs the schema's __post_init__ checks
+    assert obj.stages
+
+
+@pytest.mark.parametrize("root", ["train", "prepare", "sentences"])
+def test_root_configs_compose(root):
+    OmegaConf.to_object(compose_config(root, []))
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "task_mix").glob("*.yaml")), ids=lambda p: p.stem)
+def test_task_mixes_name_real_tasks(path):
+    mix = OmegaConf.merge(OmegaConf.structured(TaskMixConfig), OmegaConf.load(path))
+    assert set(mix.weights) <= set(REGISTRY)
+
+
+def test_unknown_key_rejected_with_its_name():
+    with pytest.raises(Exception, match="stages.pretrain.learning_rate"):
+        compose_config("train", ["stages.pretrain.learning_rate=0.1"])
+    for added, name in (("+modle.hidden_size=3", "modle"), ("+stages.sft.lora.rank=4", r"stages\.sft\.lora\.rank")):
+        with pytest.raises(C2SInputError, match=f"Unknown config key.*{name}"):  # "+" slips past OmegaConf
+            validate(compose_config("train", [added]))
+
+
+def test_mistyped_value_rejected():
+    with pytest.raises(Exception, match="max_epochs"):
+        compose_config("train", ["stages.pretrain.max_epochs=lots"])
+
+
+@pytest.mark.parametrize("overrides, message", [
+    (["stages.sft.lora.enabled=true", "~stage@stages.pretrain"], "LoRA adapts trained weights"),
+    (["model=gemma2-2b", "model.attn_implementation=sdpa"], "must be 'eager' for Gemma-2"),
+    (["model.init=pretrained"], "needs model.name_or_path"),
+    (["strategy.name=tpu"], "strategy.name='tpu'"),
+    (["data=h5ad", "data.path=/no/such/file.h5ad"], "no such file"),
+])
+def test_impossible_combinations_fail_before_work(overrides, message, tmp_path):
+    cfg = compose_config("train", [f"shards_root={tmp_path}", *overrides])
+    with pytest.raises(C2SInputError, match=message):
+        validate(cfg)
+    assert not any(tmp_path.iterdir()), "validation must run before any data work"

@@ -1,0 +1,75 @@
+"""Train: prepare shards, then run the configured stages (pre-training, SFT, …) in order.
+
+    python train.py                                  # the main job on pbmc68k_reduced (CPU)
+    python train.py data=h5ad data.path=my.h5ad data.cell_type_key=cell_type
+    python train.py model=pythia-160m strategy=ddp stages.pretrain.max_tokens=1e8
+    python train.py -m experiment=...                # Hydra multirun sweeps
+
+Config errors (unknown keys, wrong types, impossible combinations, missing data files) fail
+here, before any data or model work.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+import hydra
+from omegaconf import DictConfig, OmegaConf
+
+from c2s.config import register_configs
+from c2s.config.compose import CONFIG_DIR
+from c2s.errors import C2SInputError
+
+log = logging.getLogger("train")
+register_configs()
+
+
+def validate(cfg: DictConfig) -> dict:
+    """Build the typed config (runs every schema check) and check input files exist; return a plain dict."""
+    from c2s.config.train_schema import TrainConfig
+    from c2s.config.validate import reject_unknown_keys
+
+    reject_unknown_keys(cfg, TrainConfig)
+    try:
+        OmegaConf.to_object(cfg)
+    except Exception as exc:  # omegaconf wraps our ValueErrors; keep the message, drop the noise
+        raise C2SInputError(f"Invalid config: {exc}") from None
+    path = str(cfg.data.path)
+    if ":" not in path.split("/")[0] and not Path(path).expanduser().is_file():
+        raise C2SInputError(f"data.path={path!r}: no such file. Give an existing .h5ad (or scanpy:pbmc68k_reduced).")
+    return OmegaConf.to_container(cfg, resolve=True)
+
+
+def run(cfg: DictConfig) -> Path:
+    from c2s.data.prepare import prepare
+    from c2s.training.loggers import build_logger, finish_logger
+    from c2s.training.report import summarise_run
+    from c2s.training.run import run_stage
+
+    c = validate(cfg)
+    shards = prepare(c)
+    logger = build_logger(c["logger"], c["name"], c["run_dir"], c)
+    try:
+        init_from = c["init_from"]
+        for name in c["stages"]:
+            init_from = str(run_stage(c, name, shards, init_from, logger))
+    finally:
+        finish_logger(logger)
+    if not c["fast_dev_run"]:
+        print(summarise_run(c["run_dir"], list(c["stages"])))
+    return Path(init_from)
+
+
+@hydra.main(config_path=CONFIG_DIR, config_name="train", version_base="1.3")
+def main(cfg: DictConfig) -> None:
+    try:
+        run(cfg)
+    except C2SInputError as exc:
+        log.error("%s", exc)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()
