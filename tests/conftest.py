@@ -105,8 +105,8 @@ def synthetic_shards(tmp_path_factory):
 
 def train_overrides(tmp_path, *extra: str) -> list[str]:
     """A small, fast training config on the synthetic data (tests only)."""
+    stages = [s for s in ("pretrain", "sft") if f"~stage@stages.{s}" not in extra]
+    per_stage = [f"stages.{s}.{k}" for s in stages for k in ("max_seq_len=256", "batch_size=4")]
     return ["data=synthetic", f"shards_root={tmp_path}/shards", f"run_dir={tmp_path}/run", "logger=none",
             "tasks.names=[cell_lm,cell_type_annotation,multi_cell_lm]", "tasks.options.max_tokens=256",
-            "tasks.options.genes_per_cell=30", "top_k=30", "tokenizer.text_vocab_size=300",
-            "stages.pretrain.max_seq_len=256", "stages.sft.max_seq_len=256",
-            "stages.pretrain.batch_size=4", "stages.sft.batch_size=4", *extra]
+            "tasks.options.genes_per_cell=30", "top_k=30", "tokenizer.text_vocab_size=300", *extra, *per_stage]

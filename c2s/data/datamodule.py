@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Mapping
 
 import lightning as L
 import numpy as np
+from lightning.pytorch.callbacks import Callback
 from torch.utils.data import DataLoader
 
 from c2s.data.prepare import prepare, shard_dir
@@ -20,38 +21,55 @@ log = logging.getLogger(__name__)
 
 
 class ResumableLoader(DataLoader):
-    """DataLoader over a :class:`PackedStream` that sets the epoch before each pass and
-    implements ``state_dict``/``load_state_dict`` (Lightning saves them in checkpoints).
+    """DataLoader over a :class:`PackedStream` that counts its own epochs and implements
+    ``state_dict``/``load_state_dict`` (Lightning saves them in checkpoints).
 
-    State: the epoch and the batches this rank had *trained on* (from the trainer's progress
-    when attached, else the batches delivered), so resuming skips exactly those.
+    State: (epoch, batches this rank consumed). Under a Trainer, :class:`TrainedPosition` marks
+    each batch after its optimizer step, so prefetched-but-untrained batches are not counted;
+    otherwise delivered batches are. A finished epoch is stored as (epoch + 1, 0).
     """
 
-    def __init__(self, stream: PackedStream, num_workers: int, epoch_fn: Callable[[], int | None] | None = None,
-                 progress_fn: Callable[[], int | None] | None = None) -> None:
+    def __init__(self, stream: PackedStream, num_workers: int, fixed_epoch: int | None = None) -> None:
         super().__init__(stream, batch_size=None, num_workers=num_workers, persistent_workers=False)
-        self._epoch_fn, self._progress_fn = epoch_fn, progress_fn
+        self._fixed_epoch = fixed_epoch
         self._pending: dict[str, int] | None = None
         self._epoch, self._delivered, self._next_epoch = 0, 0, 0
+        self._trained: int | None = None
 
     def __iter__(self):
-        epoch = self._epoch_fn() if self._epoch_fn else None
-        epoch = self._next_epoch if epoch is None else epoch
-        skip = self._pending["consumed"] if self._pending and self._pending["epoch"] == epoch else 0
-        self._pending = None
+        epoch, skip = (self._fixed_epoch, 0) if self._fixed_epoch is not None else (self._next_epoch, 0)
+        if self._pending is not None:
+            epoch, skip = self._pending["epoch"], self._pending["consumed"]
+            self._pending = None
         self.dataset.epoch, self.dataset.skip = epoch, skip
-        self._epoch, self._delivered, self._next_epoch = epoch, skip, epoch + 1
+        self._epoch, self._delivered, self._trained = epoch, skip, None
         for batch in super().__iter__():
             self._delivered += 1
             yield batch
+        self._next_epoch = epoch + 1
+
+    def mark_trained(self, epoch: int, batch_index: int) -> None:
+        if epoch == self._epoch:
+            self._trained = self.dataset.position(batch_index) + 1
 
     def state_dict(self) -> dict[str, int]:
-        trained = self._progress_fn() if self._progress_fn else None
-        return {"epoch": self._epoch, "consumed": self._delivered if trained is None else int(trained)}
+        consumed = self._delivered if self._trained is None else self._trained
+        if consumed >= self.dataset.batches_per_rank(self._epoch):
+            return {"epoch": self._epoch + 1, "consumed": 0}
+        return {"epoch": self._epoch, "consumed": consumed}
 
     def load_state_dict(self, state: Mapping[str, int]) -> None:
         self._pending = {"epoch": int(state["epoch"]), "consumed": int(state["consumed"])}
         self._next_epoch = int(state["epoch"])
+
+
+class TrainedPosition(Callback):
+    """Tell the train loader which batch has just been trained on (for exact resume)."""
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        loader = trainer.train_dataloader
+        if isinstance(loader, ResumableLoader):
+            loader.mark_trained(int(batch["epoch"]), int(batch["batch_index"]))
 
 
 class C2SDataModule(L.LightningDataModule):
@@ -120,12 +138,7 @@ class C2SDataModule(L.LightningDataModule):
         )
 
     def _loader(self, split: str) -> ResumableLoader:
-        t = self.trainer
-        if split != "train":
-            return ResumableLoader(self.stream(split), self.num_workers, epoch_fn=lambda: 0)
-        epoch_fn = (lambda: t.current_epoch) if t is not None else None
-        progress_fn = (lambda: t.fit_loop.epoch_loop.batch_progress.current.processed) if t is not None else None
-        return ResumableLoader(self.stream(split), self.num_workers, epoch_fn, progress_fn)
+        return ResumableLoader(self.stream(split), self.num_workers, fixed_epoch=None if split == "train" else 0)
 
     def train_dataloader(self) -> ResumableLoader:
         return self._loader("train")

@@ -6,7 +6,7 @@ A batch is a dict of (B, L) tensors:
 - segment_ids: 1, 2, … per example in a row, 0 on padding. Packed examples must not attend
   to each other: the model builds a block-diagonal causal mask from segment_ids;
 - attention_mask (segment_ids > 0); task_ids (task index per token, -1 on padding);
-plus n_examples, n_cells, batch_index (ints), example_ids (list: rows of the split's index)
+plus n_examples, n_cells, epoch, batch_index (ints), example_ids (list: rows of the split's index)
 and is_padding (bool: a filler batch, all labels -100).
 Labels: ``pretrain`` puts loss on every token but each example's first (<bos>), so no example
 predicts across a boundary; ``sft`` puts loss only on target tokens and <eos>.
@@ -65,7 +65,8 @@ class TokenIndex:
                    off(t_len), cat(t_val, np.int32))
 
 
-def collate(index: TokenIndex, batch: Batch, max_len: int, mode: str, pad_id: int, bos_id: int, eos_id: int) -> dict:
+def collate(index: TokenIndex, batch: Batch, max_len: int, mode: str, pad_id: int, bos_id: int, eos_id: int,
+            epoch: int = 0) -> dict:
     """Build the (B, L) tensors of one batch (see module docstring)."""
     B = len(batch.packs)
     ids = np.full((B, max_len), pad_id, dtype=np.int64)
@@ -95,7 +96,7 @@ def collate(index: TokenIndex, batch: Batch, max_len: int, mode: str, pad_id: in
         "input_ids": torch.from_numpy(ids), "labels": torch.from_numpy(labels), "position_ids": torch.from_numpy(pos),
         "segment_ids": torch.from_numpy(seg), "attention_mask": torch.from_numpy((seg > 0).astype(np.int64)),
         "task_ids": torch.from_numpy(task), "n_examples": sum(len(p) for p in batch.packs),
-        "n_cells": n_cells, "is_padding": batch.is_padding, "batch_index": batch.index,
+        "n_cells": n_cells, "is_padding": batch.is_padding, "batch_index": batch.index, "epoch": epoch,
         "example_ids": [ex for p in batch.packs for ex in p],
     }
 
@@ -128,6 +129,11 @@ class PackedStream(IterableDataset):
     def batches_per_rank(self, epoch: int) -> int:
         return len(self.plan(epoch)) // self.world_size
 
+    def position(self, batch_index: int) -> int:
+        """0-based position of global batch ``batch_index`` in this rank's delivery order."""
+        slots = self.world_size * self.workers
+        return (batch_index // slots) * self.workers + (batch_index % slots) % self.workers
+
     def __iter__(self):
         info = get_worker_info()
         worker = info.id if info else 0
@@ -139,4 +145,4 @@ class PackedStream(IterableDataset):
         mine = slot_batches(self.plan(self.epoch), self.rank, self.world_size, slot, self.workers)
         start = consumed_per_worker(self.skip, self.workers)[slot]
         for batch in mine[start:]:
-            yield collate(self.index, batch, self.max_len, self.mode, self.pad_id, self.bos_id, self.eos_id)
+            yield collate(self.index, batch, self.max_len, self.mode, self.pad_id, self.bos_id, self.eos_id, self.epoch)

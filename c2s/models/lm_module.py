@@ -121,6 +121,12 @@ class CausalLMModule(L.LightningModule):
         self.val_history.append(record)
 
     # ---- optimisation ---------------------------------------------------------------------
+    def on_before_optimizer_step(self, optimizer) -> None:
+        # Lightning's gradient_clip_val does not cover FSDP2 (DTensor) parameters: clip here
+        clip = self.hparams.stage["grad_clip"]
+        if self.hparams.shard and clip:
+            torch.nn.utils.clip_grad_norm_([p for p in self.model.parameters() if p.grad is not None], clip)
+
     def configure_optimizers(self):
         s = self.hparams.stage
         params = [p for p in self.model.parameters() if p.requires_grad]
@@ -131,14 +137,26 @@ class CausalLMModule(L.LightningModule):
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
 
     # ---- checkpoints: RNG and history travel with the weights -----------------------------
+    # Stored as tensors and plain Python types, so checkpoints load with weights_only=True.
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        checkpoint["c2s"] = {"rng": {"torch": torch.get_rng_state(), "numpy": np.random.get_state(),
-                                     "python": random.getstate()}, "val_history": self.val_history}
+        kind, keys, pos, has_gauss, cached = np.random.get_state()
+        version, state, gauss = random.getstate()
+        checkpoint["c2s"] = {
+            "rng": {"torch": torch.get_rng_state(),
+                    "numpy": {"kind": kind, "keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos),
+                              "has_gauss": int(has_gauss), "cached": float(cached)},
+                    "python": {"version": version, "state": list(state), "gauss": gauss}},
+            "val_history": self.val_history,
+        }
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         state = checkpoint.get("c2s")
-        if state:
-            torch.set_rng_state(state["rng"]["torch"])
-            np.random.set_state(state["rng"]["numpy"])
-            random.setstate(state["rng"]["python"])
-            self.val_history = list(state["val_history"])
+        if not state:
+            return
+        rng = state["rng"]
+        torch.set_rng_state(rng["torch"])
+        n = rng["numpy"]
+        np.random.set_state((n["kind"], n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["cached"]))
+        p = rng["python"]
+        random.setstate((p["version"], tuple(p["state"]), p["gauss"]))
+        self.val_history = list(state["val_history"])

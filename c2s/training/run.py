@@ -17,7 +17,7 @@ import lightning as L
 from lightning.pytorch.callbacks import Callback, LearningRateMonitor, ModelCheckpoint
 
 from c2s.atomic import write_json_atomic
-from c2s.data.datamodule import C2SDataModule
+from c2s.data.datamodule import C2SDataModule, TrainedPosition
 from c2s.errors import C2SInputError
 from c2s.models.lm_module import CausalLMModule
 from c2s.training.budget import resolve_budget
@@ -36,7 +36,8 @@ class History(Callback):
         if trainer.is_global_zero and not batch["is_padding"]:
             lr = trainer.optimizers[0].param_groups[0]["lr"]
             with open(self.path, "a") as f:
-                f.write(json.dumps({"step": trainer.global_step, "loss": float(outputs["loss"]), "lr": lr}) + "\n")
+                f.write(json.dumps({"step": trainer.global_step, "epoch": int(batch["epoch"]),
+                                    "batch": batch["batch_index"], "loss": float(outputs["loss"]), "lr": lr}) + "\n")
 
 
 def _strategy(s: Mapping[str, Any]):
@@ -73,7 +74,7 @@ def run_stage(cfg: Mapping[str, Any], name: str, shards_dir: Path, init_from: st
     out.mkdir(parents=True, exist_ok=True)
     callbacks = [ModelCheckpoint(dirpath=out / "checkpoints", save_last=True, save_top_k=0,
                                  every_n_train_steps=stage["ckpt_every_n_steps"]),
-                 History(out / "history.jsonl")]
+                 History(out / "history.jsonl"), TrainedPosition()]
     if logger:
         callbacks.append(LearningRateMonitor(logging_interval="step"))
     trainer = L.Trainer(
@@ -94,6 +95,8 @@ def run_stage(cfg: Mapping[str, Any], name: str, shards_dir: Path, init_from: st
         trainer.validate(module, datamodule=dm, verbose=False)  # the starting point of the val curve
         module.train()
     trainer.fit(module, datamodule=dm, ckpt_path=resume_from)
+    if not cfg["fast_dev_run"] and (not module.val_history or module.val_history[-1]["step"] != trainer.global_step):
+        trainer.validate(module, datamodule=dm, verbose=False)  # the end point, if fit stopped mid-epoch
     seconds = time.perf_counter() - t0
     export = export_hf(module.model, dm.tokenizer, out / "hf", sharded=strat["name"] == "fsdp",
                        is_global_zero=trainer.is_global_zero)
