@@ -25,7 +25,7 @@ $(STAMP): pyproject.toml
 setup: $(STAMP)
 
 train: $(STAMP)
-	$(PY) -m c2s.cli.prepare
+	$(PY) train.py
 
 test: $(STAMP)
 	$(PY) -m pytest
@@ -34,6 +34,8 @@ bench: $(STAMP)
 	$(PIP) -e ".[dev,bench]"
 	$(PY) benchmarks/cell_sentences.py
 	$(PY) benchmarks/tokens_and_packing.py
+	$(PY) benchmarks/train_loop.py
+	$(PY) benchmarks/vs_hf_trainer.py
 
 clean:
 	rm -rf $(VENV) outputs

@@ -49,8 +49,26 @@ def test_fast_dev_run_every_stage(pretrained_export, stage_overrides, tmp_path):
     _, export = pretrained_export
     cfg = compose_config("train", train_overrides(tmp_path, *stage_overrides, "fast_dev_run=true", f"init_from={export}"))
     validate(cfg)
-    run(cfg)
+    export = run(cfg)
     assert not (tmp_path / "run" / "summary.json").exists()  # fast_dev_run writes no results
+    from safetensors.torch import load_file
+
+    keys = load_file(export / "model.safetensors").keys()
+    assert keys and not any("lora" in k for k in keys)  # LoRA is merged into the export
+
+
+def test_wandb_offline_one_run_per_job(pretrained_export, tmp_path, monkeypatch):
+    import wandb
+
+    for var in ("WANDB_API_KEY", "WANDB_MODE"):
+        monkeypatch.delenv(var, raising=False)
+    _, export = pretrained_export
+    cfg = compose_config("train", train_overrides(tmp_path, "logger=wandb", "logger.group=sweep-a",
+                                                  "stages.pretrain.max_steps=2", "stages.sft.max_steps=2"))
+    run(cfg)
+    runs = list((tmp_path / "run" / "wandb").glob("offline-run-*"))
+    assert len(runs) == 1, runs  # both stages log into one offline run
+    assert wandb.run is None  # finished at the end of the job
 
 
 def test_lora_trains_only_adapters(pretrained_export, tmp_path):

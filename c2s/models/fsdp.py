@@ -1,4 +1,5 @@
-"""FSDP2: ``fully_shard`` every decoder block, then the root (Lightning ModelParallelStrategy)."""
+"""FSDP2: ``fully_shard`` every decoder block, the decoder, the LM head, then the root
+(used through Lightning's ModelParallelStrategy)."""
 
 from __future__ import annotations
 
@@ -26,4 +27,8 @@ def shard_model(model: torch.nn.Module, mesh, bf16: bool = False, activation_che
         kwargs["mp_policy"] = MixedPrecisionPolicy(param_dtype=torch.bfloat16, reduce_dtype=torch.float32)
     for block in decoder_blocks(model):
         fully_shard(block, **kwargs)
+    # The decoder (embeddings, final norm) and the LM head get their own groups: the training
+    # step calls them separately (logits only where labels are), not through the root forward.
+    fully_shard(model.get_decoder(), **kwargs)
+    fully_shard(model.get_output_embeddings(), **kwargs)
     fully_shard(model, **kwargs)

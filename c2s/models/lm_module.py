@@ -24,13 +24,22 @@ from c2s.models.build import add_lora, build_model, check_tokenizer, count_param
 
 
 def token_losses(model: torch.nn.Module, batch: Mapping[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-token loss (B, L-1) and its mask, predicting token t+1 from tokens ≤ t."""
-    out = model(input_ids=batch["input_ids"], position_ids=batch["position_ids"], use_cache=False)
-    logits = out.logits[:, :-1]
+    """Losses of the supervised tokens: (ce (N,), mask (B, L-1)), N = mask.sum().
+
+    Position t predicts token t+1. Logits are computed only where a label exists (after the
+    decoder, the LM head runs on those hidden states only): under SFT that is a few target
+    tokens per example instead of the whole vocabulary at every position. Gemma-2's final
+    logit soft-capping is applied as its own forward does.
+    """
+    hidden = model.get_decoder()(input_ids=batch["input_ids"], position_ids=batch["position_ids"],
+                                 use_cache=False).last_hidden_state
     labels = batch["labels"][:, 1:]
-    ce = F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), labels.reshape(-1), ignore_index=-100,
-                         reduction="none").view(labels.shape)
-    return ce, labels != -100
+    mask = labels != -100
+    logits = model.get_output_embeddings()(hidden[:, :-1][mask])
+    cap = getattr(model.config, "final_logit_softcapping", None)
+    if cap:
+        logits = torch.tanh(logits / cap) * cap
+    return F.cross_entropy(logits.float(), labels[mask], reduction="none"), mask
 
 
 def warmup_cosine(step: int, warmup: int, total: int, min_ratio: float) -> float:
@@ -76,11 +85,16 @@ class CausalLMModule(L.LightningModule):
     def parameter_counts(self) -> dict[str, int]:
         return count_parameters(self.model)
 
+    def on_fit_start(self) -> None:
+        counts = self.parameter_counts()
+        self.print(f"{self.hparams.model['name']}: {counts['total']:,} parameters, {counts['trainable']:,} trainable")
+        if self.logger:
+            self.logger.log_hyperparams({f"{self._p}parameters/{k}": v for k, v in counts.items()})
+
     # ---- training -------------------------------------------------------------------------
     def training_step(self, batch: Mapping[str, Any], batch_idx: int) -> torch.Tensor:
         ce, mask = token_losses(self.model, batch)
-        n = mask.sum()
-        loss = (ce * mask).sum() / n.clamp(min=1)
+        loss = ce.sum() / mask.sum().clamp(min=1)  # a padding batch has no labels: loss 0, graph kept
         now = time.perf_counter()
         world = self.trainer.world_size
         if self._t_last is not None:
@@ -104,10 +118,9 @@ class CausalLMModule(L.LightningModule):
 
     def validation_step(self, batch: Mapping[str, Any], batch_idx: int) -> None:
         ce, mask = token_losses(self.model, batch)
-        task = batch["task_ids"][:, 1:]
-        valid = mask & (task >= 0)
-        self._sums.index_add_(0, task[valid], ce[valid].double())
-        self._counts.index_add_(0, task[valid], torch.ones_like(ce[valid], dtype=torch.float64))
+        task = batch["task_ids"][:, 1:][mask]  # aligned with ce
+        self._sums.index_add_(0, task, ce.double())
+        self._counts.index_add_(0, task, torch.ones_like(ce, dtype=torch.float64))
 
     def on_validation_epoch_end(self) -> None:
         sums = self.trainer.strategy.reduce(self._sums, reduce_op="sum")
