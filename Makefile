@@ -26,6 +26,7 @@ setup: $(STAMP)
 
 train: $(STAMP)
 	$(PY) train.py
+	$(PY) evaluate.py ckpt=outputs/runs/main/sft/hf
 
 test: $(STAMP)
 	$(PY) -m pytest

@@ -13,7 +13,7 @@ from train import validate
 
 ROOT = Path(CONFIG_DIR)
 OVERRIDE = {  # group -> how train.yaml selects an option of it
-    "data": "data", "tokenizer": "tokenizer", "tasks": "tasks", "model": "model", "strategy": "strategy",
+    "data": "data", "tokenizer": "tokenizer", "task_set": "task_set@tasks", "model": "model", "strategy": "strategy",
     "logger": "logger", "stage": "stage@stages.pretrain", "task_mix": "task_mix@stages.sft.task_mix",
 }
 NEEDS = {"data/h5ad": ["data.path=x.h5ad"], "tokenizer/pretrained": ["tokenizer.name_or_path=some/dir"]}

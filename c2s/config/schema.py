@@ -4,6 +4,7 @@ typo'd key or a wrong type fails at compose time, before any data or model work.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from pathlib import Path
 
@@ -102,6 +103,34 @@ class PrepareConfig:
     shards_root: str = "outputs/shards"
 
 
+@dataclass
+class GenerationConfig:
+    max_new_tokens: int = 160
+    batch_size: int = 16
+    do_sample: bool = False
+    temperature: float = 1.0
+    top_p: float = 1.0
+    no_repeat_genes: bool = True  # single-cell gene lists: never emit a token twice
+
+
+@dataclass
+class EvaluateConfig:
+    """evaluate.py (configs/evaluate.yaml)."""
+
+    ckpt: str = MISSING
+    shards: str | None = None
+    split: str = "test"
+    tasks: list[str] | None = None
+    max_examples: int = 200
+    seed: int = 0
+    bootstrap: int = 1000
+    embeddings: bool = True
+    bertscore_model: str | None = None
+    generation: GenerationConfig = field(default_factory=GenerationConfig)
+    out_dir: str | None = None
+    logger: Any = None
+
+
 def register_configs() -> None:
     """Register the schemas with Hydra's ConfigStore (idempotent)."""
     if not OmegaConf.has_resolver("stem"):
@@ -112,3 +141,4 @@ def register_configs() -> None:
     from c2s.config.train_schema import TrainConfig
 
     cs.store(name="train_schema", node=TrainConfig)
+    cs.store(name="evaluate_schema", node=EvaluateConfig)

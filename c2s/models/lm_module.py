@@ -54,11 +54,11 @@ class CausalLMModule(L.LightningModule):
     """Args: model (ModelConfig dict), stage (StageConfig dict), tokenizer (HF tokenizer),
     tasks (names indexed by the batches' task_ids), total_steps (for the LR schedule),
     init_from (HF dir to load), shard (apply FSDP2 in ``configure_model``), log_prefix (e.g. the
-    stage name: metrics are logged as ``<prefix>/train/loss``)."""
+    stage name: metrics are logged as ``<prefix>/train/loss``), shards_dir (recorded for evaluation)."""
 
     def __init__(self, model: Mapping[str, Any], stage: Mapping[str, Any], tokenizer, tasks: list[str],
                  total_steps: int, init_from: str | None = None, shard: bool = False,
-                 activation_checkpointing: bool = False, log_prefix: str = "") -> None:
+                 activation_checkpointing: bool = False, log_prefix: str = "", shards_dir: str | None = None) -> None:
         super().__init__()
         self.save_hyperparameters(ignore=["tokenizer"])
         self.tokenizer = tokenizer

@@ -70,7 +70,7 @@ def run_stage(cfg: Mapping[str, Any], name: str, shards_dir: Path, init_from: st
     budget = resolve_budget(stage, dm, world)
     module = CausalLMModule(cfg["model"], stage, dm.tokenizer, dm.tasks, budget.schedule_steps, init_from=init_from,
                             shard=strat["name"] == "fsdp", activation_checkpointing=strat["activation_checkpointing"],
-                            log_prefix=name)
+                            log_prefix=name, shards_dir=str(shards_dir))
     out.mkdir(parents=True, exist_ok=True)
     callbacks = [ModelCheckpoint(dirpath=out / "checkpoints", save_last=True, save_top_k=0,
                                  every_n_train_steps=stage["ckpt_every_n_steps"]),
@@ -95,12 +95,15 @@ def run_stage(cfg: Mapping[str, Any], name: str, shards_dir: Path, init_from: st
         trainer.validate(module, datamodule=dm, verbose=False)  # the starting point of the val curve
         module.train()
     trainer.fit(module, datamodule=dm, ckpt_path=resume_from)
+    if not cfg["fast_dev_run"]:
+        trainer.save_checkpoint(ckpt)  # last.ckpt always holds the final state (= the export)
     if not cfg["fast_dev_run"] and (not module.val_history or module.val_history[-1]["step"] != trainer.global_step):
         trainer.validate(module, datamodule=dm, verbose=False)  # the end point, if fit stopped mid-epoch
     seconds = time.perf_counter() - t0
     export = export_hf(module.model, dm.tokenizer, out / "hf", sharded=strat["name"] == "fsdp",
                        is_global_zero=trainer.is_global_zero)
     if trainer.is_global_zero:
+        write_json_atomic(export / "c2s_meta.json", {"shards": str(shards_dir), "stage": name, "tasks": dm.tasks})
         summary = {"stage": name, "mode": stage["mode"], "parameters": module.parameter_counts(),
                    "steps": int(trainer.global_step), "seconds": round(seconds, 1),
                    "tokens_per_step": budget.tokens_per_step, "init_from": init_from, "shards": str(shards_dir),

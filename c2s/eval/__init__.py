@@ -1,0 +1,1 @@
+"""Evaluation: generation, output parsing, metrics with bootstrap CIs, baselines, reports."""

@@ -1,0 +1,178 @@
+"""Evaluate a model on the test split of its prompt shards, next to baselines, with 95% CIs.
+
+Per task, by the task's metric:
+- accuracy: accuracy + macro-F1 of normalised labels; baselines majority and (for single-cell
+  annotation) kNN on PCA of expression rebuilt from the prompt's cell sentence.
+- overlap: overlap % of generated vs reference genes; for single-cell generation also scFID,
+  MMD and Wasserstein between generated and real cells (both rebuilt to expression with the
+  inverse fit, embedded by PCA fitted on real training cells); baselines same-label training
+  cells and a marginal gene-frequency sampler.
+- bertscore: BERTScore F1; baseline the most common training answer.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+
+from c2s.data.shards import ShardSet
+from c2s.errors import C2SInputError
+from c2s.eval import baselines as B
+from c2s.eval.bertscore import bertscore_f1
+from c2s.eval.embeddings import embed_cells, knn_probe, plot_confusion, plot_umap
+from c2s.eval.generate import generate
+from c2s.eval.metrics import accuracy, bootstrap_ci, bootstrap_paired, frechet_distance, macro_f1, mmd_rbf, overlap_pct, wasserstein
+from c2s.eval.parse import normalize_label, parse_genes
+from c2s.sentences import InverseFit, reconstruct
+from c2s.tasks import REGISTRY
+
+log = logging.getLogger(__name__)
+SINGLE_CELL_GEN = ("cell_lm", "conditional_cell_generation")
+NO_REPEAT = SINGLE_CELL_GEN + ("gene_set_enumeration",)  # one gene list, each gene once
+
+
+def _rows(shards: ShardSet, split: str, task: str) -> list[dict]:
+    return [r for f in shards.files(split) for r in shards.read(f).to_pylist() if r["task"] == task]
+
+
+def _ci(scores: np.ndarray, n: int, seed: int) -> dict[str, float]:
+    v, lo, hi = bootstrap_ci(scores, n=n, seed=seed)
+    return {"value": v, "ci_low": lo, "ci_high": hi}
+
+
+def _label_metrics(pred: list[str], true: list[str], n: int, seed: int) -> dict:
+    v, lo, hi = bootstrap_paired(macro_f1, pred, true, n=n, seed=seed)
+    return {"accuracy": _ci(accuracy(pred, true), n, seed), "macro_f1": {"value": v, "ci_low": lo, "ci_high": hi}}
+
+
+class Evaluator:
+    def __init__(self, model, tokenizer, shards_dir: Path, cfg: Mapping[str, Any]) -> None:
+        self.model, self.tok, self.cfg = model, tokenizer, cfg
+        self.shards = ShardSet(shards_dir)
+        self.genes = json.loads((shards_dir / "genes.json").read_text())
+        self.vocab = set(self.genes)
+        self.fit = InverseFit.load(shards_dir / "inverse_fit.json")
+        self.n_boot, self.seed = cfg["bootstrap"], cfg["seed"]
+        present = set(self.shards.counts(cfg["split"]))
+        wanted = cfg["tasks"] or sorted(t for t in present if REGISTRY[t].metric in ("accuracy", "overlap", "bertscore"))
+        missing = [t for t in wanted if t not in present]
+        if missing:
+            raise C2SInputError(f"Task(s) {missing} are not in the {cfg['split']} split of {shards_dir}; "
+                                f"present: {sorted(present)}.")
+        self.tasks = wanted
+
+    def _subsample(self, rows: list[dict]) -> list[dict]:
+        k = self.cfg["max_examples"]
+        if len(rows) <= k:
+            return rows
+        idx = np.sort(np.random.default_rng(self.seed).choice(len(rows), k, replace=False))
+        return [rows[i] for i in idx]
+
+    def _generate(self, rows: list[dict], task: str) -> list[str]:
+        g = self.cfg["generation"]
+        max_new = min(g["max_new_tokens"], max(len(r["target_ids"]) for r in rows) + 8)
+        return generate(self.model, self.tok, [r["prompt_ids"] for r in rows], max_new, batch_size=g["batch_size"],
+                        do_sample=g["do_sample"], temperature=g["temperature"], top_p=g["top_p"], seed=self.seed,
+                        desc=task, no_repeat_tokens=g["no_repeat_genes"] and task in NO_REPEAT)
+
+    def _expression(self, gene_lists: list[list[str]]) -> np.ndarray:
+        return reconstruct(gene_lists, self.fit, self.genes).expression
+
+    def run(self, out_dir: Path) -> dict:
+        report = {"split": self.cfg["split"], "shards": str(self.shards.path), "tasks": {}}
+        for task in self.tasks:
+            rows = self._subsample(_rows(self.shards, self.cfg["split"], task))
+            train = _rows(self.shards, "train", task)
+            metric = REGISTRY[task].metric
+            gen = self._generate(rows, task)
+            entry = {"metric": metric, "n": len(rows), "examples": [{"prompt": r["prompt"][-200:], "target": r["target"][:200],
+                                                                     "generated": g[:200]} for r, g in zip(rows[:3], gen)]}
+            if metric == "accuracy":
+                entry.update(self._labels(task, rows, train, gen, out_dir))
+            elif metric == "overlap":
+                entry.update(self._gene_lists(task, rows, train, gen))
+            else:
+                entry.update(self._text(rows, train, gen))
+            report["tasks"][task] = entry
+            log.info("%s: %s", task, {k: round(v["value"], 3) for k, v in entry["model"].items()})
+        if "cell_type_annotation" in self.tasks and self.cfg["embeddings"]:
+            report["embeddings"] = self._embeddings(out_dir)
+        return report
+
+    def _labels(self, task, rows, train, gen, out_dir) -> dict:
+        true = [normalize_label(r["target"]) for r in rows]
+        pred = [normalize_label(g) for g in gen]
+        train_y = [normalize_label(r["target"]) for r in train]
+        res = {"model": _label_metrics(pred, true, self.n_boot, self.seed),
+               "baselines": {"majority": _label_metrics(B.majority(train_y, len(rows)), true, self.n_boot, self.seed)}}
+        if REGISTRY[task].kind == "single_cell":
+            tr = self._expression([parse_genes(r["prompt"], self.vocab)[0] for r in train])
+            te = self._expression([parse_genes(r["prompt"], self.vocab)[0] for r in rows])
+            res["baselines"]["knn_pca"] = _label_metrics(B.knn_pca(tr, train_y, te, seed=self.seed), true, self.n_boot, self.seed)
+        if task == "cell_type_annotation":
+            plot_confusion(true, pred, out_dir / "confusion_matrix.png", f"{task}: model on {len(rows)} test cells")
+        return res
+
+    def _gene_lists(self, task, rows, train, gen) -> dict:
+        true = [parse_genes(r["target"], self.vocab)[0] for r in rows]
+        parsed = [parse_genes(g, self.vocab) for g in gen]
+        pred = [p[0] for p in parsed]
+        train_genes = [parse_genes(r["target"], self.vocab)[0] for r in train]
+        length = int(np.median([len(t) for t in true])) if true else 0
+        candidates = {"model": pred, "marginal_sampler": B.marginal_sampler(train_genes, len(rows), length, self.seed)}
+        if task in SINGLE_CELL_GEN:
+            labels = [json.loads(r["meta"]).get("cell_type", "") for r in rows]
+            train_labels = [json.loads(r["meta"]).get("cell_type", "") for r in train]
+            candidates["same_label_train_cell"] = B.same_label_sampler(train_genes, train_labels, labels, self.seed)
+        res = {"parse": {"non_genes_dropped": int(sum(p[1] for p in parsed)), "repeats_dropped": int(sum(p[2] for p in parsed))},
+               "baselines": {}}
+        real_pcs = self._pca(train_genes, len(rows)) if task in SINGLE_CELL_GEN else None
+        for name, lists in candidates.items():
+            m = {"overlap_pct": _ci(overlap_pct(lists, true), self.n_boot, self.seed)}
+            if real_pcs is not None:
+                m.update(self._distribution(lists, true, real_pcs))
+            if name == "model":
+                res["model"] = m
+            else:
+                res["baselines"][name] = m
+        return res
+
+    def _pca(self, train_genes, n_test: int):
+        """PCA of real training cells; at most n_test/3 components so test covariances are not singular."""
+        from sklearn.decomposition import PCA
+
+        x = self._expression(train_genes)
+        k = max(2, min(20, n_test // 3, x.shape[0] - 1, x.shape[1]))
+        return PCA(n_components=k, random_state=self.seed).fit(x)
+
+    def _distribution(self, lists, true, pca) -> dict:
+        gen = pca.transform(self._expression(lists))
+        real = pca.transform(self._expression(true))
+        n = min(self.n_boot, 100)  # set-level metrics: fewer resamples
+        out = {}
+        for name, fn in (("scfid", frechet_distance), ("mmd", mmd_rbf), ("wasserstein", wasserstein)):
+            v, lo, hi = bootstrap_paired(lambda a, b: fn(np.asarray(a), np.asarray(b)), list(gen), list(real), n=n,
+                                         seed=self.seed, lower=0.0)
+            out[name] = {"value": v, "ci_low": lo, "ci_high": hi}
+        return out
+
+    def _text(self, rows, train, gen) -> dict:
+        true = [r["target"] for r in rows]
+        model_dir = self.cfg["bertscore_model"]
+        const = B.constant_text([r["target"] for r in train], len(rows))
+        return {"model": {"bertscore_f1": _ci(bertscore_f1(gen, true, model_dir), self.n_boot, self.seed)},
+                "baselines": {"most_common_answer": {"bertscore_f1": _ci(bertscore_f1(const, true, model_dir), self.n_boot, self.seed)}}}
+
+    def _embeddings(self, out_dir: Path) -> dict:
+        test = self._subsample(_rows(self.shards, self.cfg["split"], "cell_type_annotation"))
+        train = _rows(self.shards, "train", "cell_type_annotation")[:500]
+        sent = lambda rs: [" ".join(parse_genes(r["prompt"], self.vocab)[0]) for r in rs]  # noqa: E731
+        e_tr, e_te = embed_cells(self.model, self.tok, sent(train)), embed_cells(self.model, self.tok, sent(test))
+        y_tr, y_te = [r["target"] for r in train], [r["target"] for r in test]
+        plot_umap(e_te, y_te, out_dir / "umap.png", "model cell embeddings (test cells)", self.seed)
+        return {"knn_probe": _label_metrics(knn_probe(e_tr, y_tr, e_te), y_te, self.n_boot, self.seed),
+                "n_train": len(train), "n_test": len(test)}

@@ -1,0 +1,64 @@
+"""evaluate.py: the HF export and the Lightning checkpoint give the same numbers; reports and
+pictures are written; bad inputs fail with clear errors."""
+
+import json
+
+import pytest
+
+from c2s.config.compose import compose_config
+from c2s.data.prepare import prepare
+from c2s.errors import C2SInputError
+from tests.conftest import prepare_dict, train_overrides
+from train import run as train_run
+
+EVAL = ["tasks=[cell_type_annotation,cell_lm,nl_interpretation]", "max_examples=12", "bootstrap=50",
+        "generation.max_new_tokens=40", "generation.batch_size=6"]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("ev")
+    cfg = compose_config("train", train_overrides(tmp, "tasks.names=[cell_lm,cell_type_annotation,nl_interpretation]",
+                                                  "stages.pretrain.max_steps=6", "stages.sft.max_steps=4"))
+    train_run(cfg)
+    return tmp / "run" / "sft"
+
+
+def _evaluate(ckpt, out, *extra):
+    from evaluate import run
+
+    return run(compose_config("evaluate", [f"ckpt={ckpt}", f"out_dir={out}", *EVAL, *extra]))
+
+
+def test_export_and_checkpoint_give_the_same_numbers(trained, tmp_path):
+    a = _evaluate(trained / "hf", tmp_path / "a")
+    b = _evaluate(trained / "checkpoints" / "last.ckpt", tmp_path / "b")
+    for task in ("cell_type_annotation", "cell_lm", "nl_interpretation"):
+        assert a["tasks"][task]["model"] == b["tasks"][task]["model"], task
+        assert a["tasks"][task]["examples"] == b["tasks"][task]["examples"]
+    for name in ("report.json", "report.md", "confusion_matrix.png", "umap.png"):
+        assert (tmp_path / "a" / name).exists(), name
+    report = json.loads((tmp_path / "a" / "report.json").read_text())
+    ct = report["tasks"]["cell_type_annotation"]
+    assert {"majority", "knn_pca"} <= set(ct["baselines"])
+    acc = ct["model"]["accuracy"]
+    assert acc["ci_low"] <= acc["value"] <= acc["ci_high"]
+    assert {"scfid", "mmd", "wasserstein", "overlap_pct"} <= set(report["tasks"]["cell_lm"]["model"])
+    assert "bertscore_f1" in report["tasks"]["nl_interpretation"]["model"]
+    assert "| cell_type_annotation |" in (tmp_path / "a" / "report.md").read_text()
+
+
+def test_missing_checkpoint(tmp_path):
+    with pytest.raises(C2SInputError, match="does not exist"):
+        _evaluate(tmp_path / "nope", tmp_path)
+
+
+def test_tokenizer_mismatch(trained, tmp_path):
+    other = prepare(prepare_dict(tmp_path, "tokenizer.text_vocab_size=200", "tasks.names=[cell_type_annotation]"))
+    with pytest.raises(C2SInputError, match="does not match the one the shards"):
+        _evaluate(trained / "hf", tmp_path / "o", f"shards={other}")
+
+
+def test_task_the_shards_lack(trained, tmp_path):
+    with pytest.raises(C2SInputError, match=r"\['tissue_annotation'\] are not in the test split"):
+        _evaluate(trained / "hf", tmp_path / "o", "tasks=[tissue_annotation]")
