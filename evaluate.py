@@ -9,18 +9,15 @@ Writes report.json, report.md, confusion_matrix.png and umap.png to out_dir.
 
 from __future__ import annotations
 
-import logging
-import sys
 from pathlib import Path
 
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
+from c2s.cli import exit_on_input_error
 from c2s.config import register_configs
 from c2s.config.compose import CONFIG_DIR
-from c2s.errors import C2SInputError
 
-log = logging.getLogger("evaluate")
 register_configs()
 
 
@@ -48,11 +45,7 @@ def run(cfg: DictConfig) -> dict:
 
 @hydra.main(config_path=CONFIG_DIR, config_name="evaluate", version_base="1.3")
 def main(cfg: DictConfig) -> None:
-    try:
-        run(cfg)
-    except C2SInputError as exc:
-        log.error("%s", exc)
-        sys.exit(2)
+    exit_on_input_error(run, cfg, "evaluate")
 
 
 if __name__ == "__main__":

@@ -11,18 +11,16 @@ here, before any data or model work.
 
 from __future__ import annotations
 
-import logging
-import sys
 from pathlib import Path
 
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
+from c2s.cli import exit_on_input_error
 from c2s.config import register_configs
 from c2s.config.compose import CONFIG_DIR
 from c2s.errors import C2SInputError
 
-log = logging.getLogger("train")
 register_configs()
 
 
@@ -64,11 +62,7 @@ def run(cfg: DictConfig) -> Path:
 
 @hydra.main(config_path=CONFIG_DIR, config_name="train", version_base="1.3")
 def main(cfg: DictConfig) -> None:
-    try:
-        run(cfg)
-    except C2SInputError as exc:
-        log.error("%s", exc)
-        sys.exit(2)
+    exit_on_input_error(run, cfg, "train")
 
 
 if __name__ == "__main__":

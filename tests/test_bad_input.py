@@ -4,7 +4,6 @@ import logging
 
 import anndata as ad
 import numpy as np
-import pandas as pd
 import pytest
 import scanpy as sc
 import scipy.sparse as sp

@@ -1,13 +1,11 @@
 """Every task renders, and its targets agree with the source data."""
 
 import re
-import string
 from collections import Counter
 
 import numpy as np
 import pytest
 
-from c2s.data.synthetic import make_synthetic
 from c2s.tasks import DOWNSTREAM, PRETRAINING, REGISTRY, TaskOptions, build_tasks
 from c2s.tasks.render import render_all
 
@@ -116,7 +114,7 @@ def test_perturbation_pairs(synthetic_corpus):
 def test_spatial_and_text_tasks(synthetic_corpus):
     by_task, _ = _render(synthetic_corpus, ["spatial_niche", "spatial_neighbour_identification", "qa",
                                             "cluster_captioning", "dataset_interpretation"])
-    obs, xy = synthetic_corpus.obs, synthetic_corpus.spatial
+    obs = synthetic_corpus.obs
     for e in by_task["spatial_niche"][:50]:
         assert e.target.endswith("-rich niche") and e.target[: -len("-rich niche")] in set(obs["cell_type"])
     for e in by_task["spatial_neighbour_identification"][:50]:
