@@ -103,3 +103,15 @@ def test_export_reloads_with_plain_transformers_and_generates(pretrained_export)
     out = model.generate(ids, max_new_tokens=5, do_sample=False, pad_token_id=tok.pad_token_id)
     assert out.shape[1] > ids.shape[1]
     assert isinstance(tok.decode(out[0, ids.shape[1]:]), str)
+
+
+def test_users_own_h5ad_with_overrides_only(tmp_path):
+    from c2s.data.synthetic import make_synthetic
+
+    path = tmp_path / "my_cells.h5ad"
+    make_synthetic(n_cells=120, seed=3).write_h5ad(path)
+    overrides = [o for o in train_overrides(tmp_path, "fast_dev_run=true") if o != "data=synthetic"]
+    cfg = compose_config("train", ["data=h5ad", f"data.path={path}", "data.cell_type_key=cell_type", *overrides])
+    assert validate(cfg)["data"]["name"] == "my_cells"
+    run(cfg)
+    assert list((tmp_path / "shards").glob("my_cells-*/manifest.json"))
