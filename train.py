@@ -43,7 +43,7 @@ def validate(cfg: DictConfig) -> dict:
 def run(cfg: DictConfig) -> Path:
     from c2s.data.prepare import prepare
     from c2s.training.loggers import build_logger, finish_logger
-    from c2s.training.report import summarise_run
+    from c2s.training.report import summarise_run, write_result
     from c2s.training.run import run_stage
 
     c = validate(cfg)
@@ -51,12 +51,13 @@ def run(cfg: DictConfig) -> Path:
     logger = build_logger(c["logger"], c["name"], c["run_dir"], c)
     try:
         init_from = c["init_from"]
-        for name in c["stages"]:
+        for name in c["run_stages"] or c["stages"]:
             init_from = str(run_stage(c, name, shards, init_from, logger))
     finally:
         finish_logger(logger)
     if not c["fast_dev_run"]:
-        print(summarise_run(c["run_dir"], list(c["stages"])))
+        print(summarise_run(c["run_dir"], list(c["run_stages"] or c["stages"])))
+        write_result(c["run_dir"], c)
     return Path(init_from)
 
 

@@ -57,7 +57,7 @@ class SentencesConfig:
 class TokenizerConfig:
     """configs/tokenizer/: gene-aware (trained here) or a base model's."""
 
-    kind: str = "gene"  # gene | pretrained
+    kind: str = "gene"  # gene | byte_bpe (baseline, same vocabulary size) | pretrained
     name_or_path: str | None = None  # for kind=pretrained: hub id or local dir
     add_genes: bool = True  # kind=pretrained: add every gene symbol as a token
     text_vocab_size: int = 2048  # kind=gene: BPE entries for the text around genes
@@ -94,6 +94,7 @@ class PrepareConfig:
     """The prepare step (configs/prepare.yaml): AnnData -> prompt shards + tokenizer."""
 
     data: DataConfig = field(default_factory=DataConfig)
+    extra_data: list[DataConfig] = field(default_factory=list)  # more AnnData files, rendered alike and mixed
     tokenizer: TokenizerConfig = field(default_factory=TokenizerConfig)
     split: SplitConfig = field(default_factory=SplitConfig)
     tasks: TasksConfig = field(default_factory=TasksConfig)

@@ -144,17 +144,25 @@ class TrainConfig(PrepareConfig):
     name: str = "main"
     run_dir: str = "outputs/runs/main"
     resume: str = "auto"  # auto: continue in run_dir; never: refuse to reuse run_dir
+    run_stages: list[str] | None = None  # which composed stages run, in order; null = all
     init_from: str | None = None  # HF export dir to start the first stage from
     num_workers: int = 0
     fast_dev_run: bool = False
+
+    def order(self) -> list[str]:
+        """The stages that run, in order."""
+        return list(self.run_stages or self.stages)
 
     def __post_init__(self) -> None:
         _check(self.resume, ("auto", "never"), "resume")
         if not self.stages:
             raise ValueError("stages is empty: compose at least one stage (e.g. stage@stages.pretrain=pretrain).")
-        first_lora = next(iter(self.stages.values())).lora.enabled
+        unknown = sorted(set(self.run_stages or []) - set(self.stages))
+        if unknown:
+            raise ValueError(f"run_stages names {unknown}, which are not composed; stages: {sorted(self.stages)}.")
+        first_lora = self.stages[self.order()[0]].lora.enabled
         if first_lora and self.model.init == "scratch" and not self.init_from:
             raise ValueError("stages.<first>.lora.enabled=true with model.init=scratch: LoRA adapts trained weights. "
                              "Set model.init=pretrained, init_from=<HF export>, or disable LoRA.")
-        if self.strategy.name == "fsdp" and any(s.lora.enabled for s in self.stages.values()):
+        if self.strategy.name == "fsdp" and any(self.stages[s].lora.enabled for s in self.order()):
             raise ValueError("LoRA under strategy=fsdp is not supported yet; use ddp for LoRA.")

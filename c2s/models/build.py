@@ -94,5 +94,10 @@ def add_lora(model: torch.nn.Module, arch: str, lora: Mapping[str, Any]) -> torc
 
 
 def count_parameters(model: torch.nn.Module) -> dict[str, int]:
-    return {"total": sum(p.numel() for p in model.parameters()),
-            "trainable": sum(p.numel() for p in model.parameters() if p.requires_grad)}
+    """total, trainable, and non_embedding (total minus input and untied output embeddings):
+    scaling laws use the last."""
+    emb = {id(m.weight): m.weight.numel() for m in (model.get_input_embeddings(), model.get_output_embeddings())
+           if m is not None}
+    total = sum(p.numel() for p in model.parameters())
+    return {"total": total, "trainable": sum(p.numel() for p in model.parameters() if p.requires_grad),
+            "non_embedding": total - sum(emb.values())}

@@ -31,3 +31,24 @@ def summarise_run(run_dir: str | Path, stages: list[str]) -> str:
     write_json_atomic(run_dir / "summary.json", summaries)
     write_text_atomic(run_dir / "summary.md", text)
     return text
+
+
+def write_result(run_dir: str | Path, cfg: dict) -> dict:
+    """<run_dir>/result.json, one machine-readable line of a sweep: parameters, tokens trained,
+    FLOPs ≈ 6·N·D (N non-embedding parameters, D tokens), final validation loss overall and per
+    task (of the last stage), and the run's identity (model, group, name)."""
+    run_dir = Path(run_dir)
+    stages = {s: json.loads((run_dir / s / "summary.json").read_text()) for s in cfg["run_stages"] or cfg["stages"]
+              if (run_dir / s / "summary.json").exists()}
+    if not stages:
+        return {}
+    last = stages[list(stages)[-1]]
+    tokens = sum(s["steps"] * s["tokens_per_step"] for s in stages.values())
+    n = last["parameters"]["non_embedding"]
+    result = {"name": cfg["name"], "group": cfg["logger"]["group"], "model": cfg["model"]["name"],
+              "params": last["parameters"]["total"], "non_embedding_params": n, "tokens": tokens,
+              "flops": 6.0 * n * tokens, "val_loss": last["val_history"][-1]["loss"],
+              "val_loss_per_task": last["val_history"][-1]["tasks"],
+              "stages": {k: {"steps": v["steps"], "seconds": v["seconds"]} for k, v in stages.items()}}
+    write_json_atomic(run_dir / "result.json", result)
+    return result

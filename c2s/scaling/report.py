@@ -1,0 +1,80 @@
+"""Collect a sweep's result.json files, fit L(N) and L(N, D), and write scaling.{md,json} + PNGs."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+
+from c2s.atomic import write_json_atomic, write_text_atomic
+from c2s.scaling.fit import PowerLawFit, fit_power_law
+
+
+def collect(sweep_dir: str | Path) -> list[dict]:
+    """Every result.json under ``sweep_dir`` (one per job), sorted by parameters then tokens."""
+    results = [json.loads(p.read_text()) | {"path": str(p.parent)} for p in Path(sweep_dir).rglob("result.json")]
+    return sorted(results, key=lambda r: (r["non_embedding_params"], r["tokens"]))
+
+
+def _plot(results: list[dict], fit: PowerLawFit | None, x_key: str, xlabel: str, path: Path, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5.5, 4), dpi=100)
+    x = np.array([r[x_key] for r in results], float)
+    y = np.array([r["val_loss"] for r in results], float)
+    ax.scatter(x, y, color="C0", zorder=3, label="runs (final val loss)")
+    for r in results:
+        ax.annotate(r["model"], (r[x_key], r["val_loss"]), fontsize=6, xytext=(3, 3), textcoords="offset points")
+    if fit is not None and x_key == "non_embedding_params":
+        xs = np.logspace(np.log10(x.min()) - 0.2, np.log10(x.max()) + 0.2, 100)
+        p = fit.params
+        ax.plot(xs, fit.predict(xs), color="C3", label=f"L = {p['E']:.2f} + {p['A']:.3g}·N^-{p['alpha']:.3f}")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("validation loss")
+    ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def scaling_report(sweep_dir: str | Path, out_dir: str | Path | None = None, n_boot: int = 200) -> dict:
+    """Fit and plot a sweep; returns what scaling.json holds."""
+    sweep_dir = Path(sweep_dir)
+    out = Path(out_dir) if out_dir else sweep_dir
+    out.mkdir(parents=True, exist_ok=True)
+    results = collect(sweep_dir)
+    if not results:
+        raise FileNotFoundError(f"No result.json under {sweep_dir}: run a sweep first (python train.py -m experiment=...).")
+    n = np.array([r["non_embedding_params"] for r in results], float)
+    d = np.array([r["tokens"] for r in results], float)
+    loss = np.array([r["val_loss"] for r in results], float)
+    fits: dict[str, PowerLawFit] = {}
+    if np.unique(n).size >= 3:
+        fits["L(N)"] = fit_power_law(n, loss, n_boot=n_boot)
+    if np.unique(d).size >= 3 and np.unique(n).size >= 2:
+        fits["L(N,D)"] = fit_power_law(n, loss, d=d, n_boot=n_boot)
+    title = f"{sweep_dir.name}: {len(results)} runs"
+    _plot(results, fits.get("L(N)"), "non_embedding_params", "non-embedding parameters N", out / "loss_vs_params.png", title)
+    _plot(results, None, "tokens", "training tokens D", out / "loss_vs_tokens.png", title)
+    _plot(results, None, "flops", "training FLOPs ≈ 6·N·D", out / "loss_vs_flops.png", title)
+    report = {"sweep": str(sweep_dir), "runs": results, "fits": {k: asdict(v) for k, v in fits.items()}}
+    write_json_atomic(out / "scaling.json", report)
+    lines = [f"# Scaling: `{sweep_dir.name}`", "", "| model | N (non-emb.) | params | tokens D | FLOPs | val loss |",
+             "|---|---|---|---|---|---|"]
+    lines += [f"| {r['model']} | {r['non_embedding_params']:,} | {r['params']:,} | {r['tokens']:,.0f} | "
+              f"{r['flops']:.3g} | {r['val_loss']:.4f} |" for r in results]
+    for name, f in fits.items():
+        lines += ["", f"**{name}**: " + ", ".join(
+            f"{k} = {v:.4g}" + (f" [{f.ci[k][0]:.4g}, {f.ci[k][1]:.4g}]" if k in f.ci else "") for k, v in f.params.items())
+            + f"; R² (log-loss) = {f.r2:.3f}; {f.n_points} points; 95% bootstrap CIs."]
+    lines += ["", "Plots: `loss_vs_params.png`, `loss_vs_tokens.png`, `loss_vs_flops.png`."]
+    write_text_atomic(out / "scaling.md", "\n".join(lines) + "\n")
+    return report
