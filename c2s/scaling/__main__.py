@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from c2s.scaling.report import scaling_report
 
@@ -13,8 +14,8 @@ def main() -> None:
     p.add_argument("--out", default=None, help="where to write (default: the sweep dir)")
     p.add_argument("--boot", type=int, default=200, help="bootstrap resamples for the CIs")
     args = p.parse_args()
-    report = scaling_report(args.sweep_dir, args.out, args.boot)
-    print((report and open((args.out or args.sweep_dir) + "/scaling.md").read()) or "")
+    scaling_report(args.sweep_dir, args.out, args.boot)
+    print(Path(args.out or args.sweep_dir, "scaling.md").read_text())
 
 
 if __name__ == "__main__":
