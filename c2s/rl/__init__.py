@@ -1,0 +1,1 @@
+"""Reinforcement learning from task rewards (GRPO). Work in progress: the objective only."""
