@@ -35,10 +35,6 @@ SINGLE_CELL_GEN = ("cell_lm", "conditional_cell_generation")
 NO_REPEAT = SINGLE_CELL_GEN + ("gene_set_enumeration",)  # one gene list, each gene once
 
 
-def _rows(shards: ShardSet, split: str, task: str) -> list[dict]:
-    return [r for f in shards.files(split) for r in shards.read(f).to_pylist() if r["task"] == task]
-
-
 def _ci(scores: np.ndarray, n: int, seed: int) -> dict[str, float]:
     v, lo, hi = bootstrap_ci(scores, n=n, seed=seed)
     return {"value": v, "ci_low": lo, "ci_high": hi}
@@ -64,6 +60,17 @@ class Evaluator:
             raise C2SInputError(f"Task(s) {missing} are not in the {cfg['split']} split of {shards_dir}; "
                                 f"present: {sorted(present)}.")
         self.tasks = wanted
+        self._by_split: dict[str, dict[str, list[dict]]] = {}
+
+    def _rows(self, split: str, task: str) -> list[dict]:
+        """Rows of ``task`` in ``split``; each split's shards are read once and kept."""
+        if split not in self._by_split:
+            grouped: dict[str, list[dict]] = {}
+            for f in self.shards.files(split):
+                for r in self.shards.read(f).to_pylist():
+                    grouped.setdefault(r["task"], []).append(r)
+            self._by_split[split] = grouped
+        return self._by_split[split].get(task, [])
 
     def _subsample(self, rows: list[dict]) -> list[dict]:
         k = self.cfg["max_examples"]
@@ -85,8 +92,8 @@ class Evaluator:
     def run(self, out_dir: Path) -> dict:
         report = {"split": self.cfg["split"], "shards": str(self.shards.path), "tasks": {}}
         for task in self.tasks:
-            rows = self._subsample(_rows(self.shards, self.cfg["split"], task))
-            train = _rows(self.shards, "train", task)
+            rows = self._subsample(self._rows(self.cfg["split"], task))
+            train = self._rows("train", task)
             metric = REGISTRY[task].metric
             gen = self._generate(rows, task)
             entry = {"metric": metric, "n": len(rows), "examples": [{"prompt": r["prompt"][-200:], "target": r["target"][:200],
@@ -168,8 +175,8 @@ class Evaluator:
                 "baselines": {"most_common_answer": {"bertscore_f1": _ci(bertscore_f1(const, true, model_dir), self.n_boot, self.seed)}}}
 
     def _embeddings(self, out_dir: Path) -> dict:
-        test = self._subsample(_rows(self.shards, self.cfg["split"], "cell_type_annotation"))
-        train = _rows(self.shards, "train", "cell_type_annotation")[:500]
+        test = self._subsample(self._rows(self.cfg["split"], "cell_type_annotation"))
+        train = self._rows("train", "cell_type_annotation")[:500]
         sent = lambda rs: [" ".join(parse_genes(r["prompt"], self.vocab)[0]) for r in rs]  # noqa: E731
         e_tr, e_te = embed_cells(self.model, self.tok, sent(train)), embed_cells(self.model, self.tok, sent(test))
         y_tr, y_te = [r["target"] for r in train], [r["target"] for r in test]

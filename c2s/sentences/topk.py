@@ -8,7 +8,6 @@ dense or CSR input, sorted or unsorted CSR indices, and any global RNG state.
 
 from __future__ import annotations
 
-import numba
 import numpy as np
 import scipy.sparse as sp
 from numba import njit, prange
@@ -125,8 +124,3 @@ def topk_indices(matrix: sp.csr_matrix, k: int) -> tuple[np.ndarray, np.ndarray]
         _csr_topk(matrix.indptr, matrix.indices, data, k, out, lengths)
     return out, lengths
 
-
-def set_threads(n: int | None) -> None:
-    """Limit the compiled kernel to ``n`` threads (``None`` keeps numba's default)."""
-    if n is not None:
-        numba.set_num_threads(n)
