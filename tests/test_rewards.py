@@ -1,5 +1,6 @@
 """Rewards are plain callables; None means "does not apply"; combinations are weighted sums."""
 
+import numpy as np
 import pytest
 
 from c2s.errors import C2SInputError
@@ -21,3 +22,66 @@ def test_combine_weights_and_none():
     assert out == [2.0, 0.5, None]
     with pytest.raises(C2SInputError, match="Unknown reward.*Known rewards"):
         combine({"bleu": 1.0})
+
+
+def _fit(intercept: float, slope: float):
+    from c2s.sentences.inverse import InverseFit
+
+    return InverseFit(slope=slope, intercept=intercept, r2=1.0, pearson_r=-1.0, spearman_r=-1.0, n_cells=1,
+                      n_points=1, top_k=None, seed=0)
+
+
+def test_gene_program_reward_against_scipy():
+    from scipy import stats
+
+    from c2s.rewards.gene_program import GeneProgramReward
+    genes = ["A", "B", "C", "D", "E"]
+    fit = _fit(5.0, -2.0)
+    reward = GeneProgramReward(genes, fit, ["A", "B", "C", "D"])
+    out = reward(["p"] * 4, ["A B C D", "D C B A", "E", "x"], perturbed=["A B C D", "A B C D", "A B", None])
+    expr = lambda order: [fit.predict(np.array([order.index(g)]))[0] if g in order else 0.0 for g in "ABCD"]  # noqa: E731
+    assert out[0] == pytest.approx(1.0) and out[1] == pytest.approx(-1.0)
+    assert out[2] == 0.0  # names no program gene: nothing ranked
+    assert out[3] is None  # no true cell: does not apply
+    mixed = reward(["p"], ["B A D"], perturbed=["A B C"])[0]
+    assert mixed == pytest.approx(stats.kendalltau(expr(["B", "A", "D"]), expr(["A", "B", "C"])).statistic)
+
+
+def test_gene_program_unknown_gene_fails():
+    from c2s.rewards.gene_program import GeneProgramReward
+
+    with pytest.raises(C2SInputError, match="absent from the shards' genes"):
+        GeneProgramReward(["A", "B"], _fit(1.0, -1.0), ["A", "ISG15"])
+
+
+def test_top_de_genes_and_control_parsing_by_hand():
+    from c2s.eval.program import control_genes, top_de_genes
+
+    vocab = {"A", "B", "C", "D"}
+    assert control_genes("A T cell before treatment: B C A D\nHow does it look?", vocab) == ["B", "C", "A", "D"]
+    rows = [{"prompt": "Control cell: A B\nPredict.", "target": "C A"},
+            {"prompt": "Control cell: A B\nPredict.", "target": "C D"}]
+    fit = _fit(2.0, -1.0)  # rank 0 -> 2, rank 1 -> 2 - log10(2) = 1.70
+    # mean changes: A 2 -> 1.70/2 (-1.15), B 1.70 -> 0 (-1.70), C 0 -> 2 (+2), D 0 -> 0.85 (+0.85)
+    assert top_de_genes(rows, fit, ["A", "B", "C", "D"], 3) == ["C", "B", "A"]
+
+
+def test_bertscore_reward_scores_only_rows_with_a_reference():
+    from c2s.eval.bertscore import bertscore_f1
+    from c2s.rewards.text import BERTScoreReward
+
+    out = BERTScoreReward()(["p"] * 3, ["B cells from blood", "x", "monocytes"],
+                            reference=["B cells in blood", None, "T cells"])
+    assert out[1] is None
+    want = bertscore_f1(["B cells from blood", "monocytes"], ["B cells in blood", "T cells"])
+    assert out[0] == pytest.approx(want[0]) and out[2] == pytest.approx(want[1]) and out[0] > out[2]
+
+
+def test_sample_fields_follow_task_metric():
+    from c2s.rewards import sample_fields
+
+    rows = [{"task": "cell_type_annotation", "target": "B cell"}, {"task": "perturbation_response", "target": "A B"},
+            {"task": "nl_interpretation", "target": "text"}, {"task": "cell_lm", "target": "C D"}]
+    f = sample_fields(rows)
+    assert f["label"] == ["B cell", None, None, None] and f["perturbed"] == [None, "A B", None, None]
+    assert f["reference"] == [None, None, "text", None] and f["genes"] == [None, None, None, "C D"]

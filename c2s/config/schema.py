@@ -127,6 +127,8 @@ class EvaluateConfig:
     bootstrap: int = 1000
     embeddings: bool = True
     bertscore_model: str | None = None
+    program: list[str] | None = None  # perturbation gene program; null: top DE genes of the train pairs
+    program_top_n: int = 20
     generation: GenerationConfig = field(default_factory=GenerationConfig)
     out_dir: str | None = None
     logger: Any = None

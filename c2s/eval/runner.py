@@ -8,6 +8,8 @@ Per task, by the task's metric:
   inverse fit, embedded by PCA fitted on real training cells); baselines same-label training
   cells and a marginal gene-frequency sampler.
 - bertscore: BERTScore F1; baseline the most common training answer.
+- kendall_tau (perturbation response): gene-program agreement, see c2s.eval.perturbation;
+  baselines identity and mean shift.
 """
 
 from __future__ import annotations
@@ -27,12 +29,13 @@ from c2s.eval.embeddings import embed_cells, knn_probe, plot_confusion, plot_uma
 from c2s.eval.generate import generate
 from c2s.eval.metrics import accuracy, bootstrap_ci, bootstrap_paired, frechet_distance, macro_f1, mmd_rbf, overlap_pct, wasserstein
 from c2s.eval.parse import normalize_label, parse_genes
+from c2s.eval.perturbation import score_perturbation
 from c2s.sentences import InverseFit, reconstruct
 from c2s.tasks import REGISTRY
 
 log = logging.getLogger(__name__)
 SINGLE_CELL_GEN = ("cell_lm", "conditional_cell_generation")
-NO_REPEAT = SINGLE_CELL_GEN + ("gene_set_enumeration",)  # one gene list, each gene once
+NO_REPEAT = SINGLE_CELL_GEN + ("gene_set_enumeration", "perturbation_response")  # one gene list, each gene once
 
 
 def _ci(scores: np.ndarray, n: int, seed: int) -> dict[str, float]:
@@ -54,7 +57,7 @@ class Evaluator:
         self.fit = InverseFit.load(shards_dir / "inverse_fit.json")
         self.n_boot, self.seed = cfg["bootstrap"], cfg["seed"]
         present = set(self.shards.counts(cfg["split"]))
-        wanted = cfg["tasks"] or sorted(t for t in present if REGISTRY[t].metric in ("accuracy", "overlap", "bertscore"))
+        wanted = cfg["tasks"] or sorted(t for t in present if REGISTRY[t].metric in ("accuracy", "overlap", "bertscore", "kendall_tau"))
         missing = [t for t in wanted if t not in present]
         if missing:
             raise C2SInputError(f"Task(s) {missing} are not in the {cfg['split']} split of {shards_dir}; "
@@ -102,6 +105,9 @@ class Evaluator:
                 entry.update(self._labels(task, rows, train, gen, out_dir))
             elif metric == "overlap":
                 entry.update(self._gene_lists(task, rows, train, gen))
+            elif metric == "kendall_tau":
+                entry.update(score_perturbation(rows, train, gen, self.fit, self.genes, self.cfg.get("program"),
+                                                self.cfg.get("program_top_n", 20), self.n_boot, self.seed))
             else:
                 entry.update(self._text(rows, train, gen))
             report["tasks"][task] = entry

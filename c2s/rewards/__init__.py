@@ -3,9 +3,10 @@
     reward(prompts: list[str], completions: list[str], **sample_fields) -> list[float | None]
 
 where None means "does not apply to this sample". ``combine`` sums them with weights.
-Work in progress: label match and gene overlap so far (BERTScore and gene-program rewards next).
+Shipped: label_match, gene_overlap, bertscore, gene_program (see c2s.rewards.registry).
 """
 
-from c2s.rewards.basic import REWARDS, combine, gene_overlap, label_match
+from c2s.rewards.basic import gene_overlap, label_match
+from c2s.rewards.registry import REWARD_NAMES, build_rewards, combine, sample_fields, weighted_sum
 
-__all__ = ["REWARDS", "combine", "gene_overlap", "label_match"]
+__all__ = ["REWARD_NAMES", "build_rewards", "combine", "gene_overlap", "label_match", "sample_fields", "weighted_sum"]

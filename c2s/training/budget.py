@@ -38,3 +38,15 @@ def resolve_budget(stage: Mapping[str, Any], dm: C2SDataModule, world_size: int)
         steps = max(1, math.ceil(stage["max_tokens"] / tokens_per_step))
         return Budget(steps, -1, steps, tokens_per_step)
     return Budget(-1, stage["max_epochs"], steps_per_epoch * stage["max_epochs"], tokens_per_step)
+
+
+def grpo_budget(stage: Mapping[str, Any], dm, world_size: int) -> Budget:
+    """GRPO: one batch of prompts gives ``grpo.inner_iterations`` optimizer steps. max_steps
+    wins, else max_epochs over the prompts; a token budget does not apply (refused)."""
+    if stage.get("max_tokens"):
+        raise ValueError("stage.max_tokens does not apply to mode=grpo; use max_steps or max_epochs.")
+    mu = stage["grpo"]["inner_iterations"]
+    if stage["max_steps"] and stage["max_steps"] > 0:
+        return Budget(stage["max_steps"], -1, stage["max_steps"], 0.0)
+    steps = dm.stream("train", 0, world_size).batches_per_rank(0) * mu * stage["max_epochs"]
+    return Budget(steps, -1, steps, 0.0)

@@ -21,6 +21,16 @@ def summarise_run(run_dir: str | Path, stages: list[str]) -> str:
         if not hist:
             continue
         first, last = hist[0], hist[-1]
+        if "reward" in last:  # grpo: held-out mean reward (greedy completions)
+            lines += [f"Held-out mean reward ({last['n']} val prompts, greedy): {first['reward']:.3f} -> "
+                      f"{last['reward']:.3f} ({last['reward'] - first['reward']:+.3f})", "",
+                      "| reward / task | at start | at end |", "|---|---|---|"]
+            for key in ("rewards", "tasks"):
+                for n in sorted(last[key]):
+                    a = first[key].get(n)
+                    lines.append(f"| {n} | {'–' if a is None else f'{a:.3f}'} | {last[key][n]:.3f} |")
+            lines.append("")
+            continue
         lines += ["| task | val loss at start | val loss at end | change |", "|---|---|---|---|",
                   f"| **all** | {first['loss']:.3f} | {last['loss']:.3f} | {last['loss'] - first['loss']:+.3f} |"]
         for task in sorted(last["tasks"]):
@@ -47,8 +57,13 @@ def write_result(run_dir: str | Path, cfg: dict) -> dict:
     n = last["parameters"]["non_embedding"]
     result = {"name": cfg["name"], "group": cfg["logger"]["group"], "model": cfg["model"]["name"],
               "params": last["parameters"]["total"], "non_embedding_params": n, "tokens": tokens,
-              "flops": 6.0 * n * tokens, "val_loss": last["val_history"][-1]["loss"],
-              "val_loss_per_task": last["val_history"][-1]["tasks"],
-              "stages": {k: {"steps": v["steps"], "seconds": v["seconds"]} for k, v in stages.items()}}
+              "flops": 6.0 * n * tokens}
+    final = last["val_history"][-1] if last["val_history"] else {}
+    if "reward" in final:
+        result.update(val_reward=final["reward"], val_reward_per_task=final["tasks"],
+                      val_reward_at_start=last["val_history"][0]["reward"])
+    else:
+        result.update(val_loss=final.get("loss"), val_loss_per_task=final.get("tasks", {}))
+    result["stages"] = {k: {"steps": v["steps"], "seconds": v["seconds"]} for k, v in stages.items()}
     write_json_atomic(run_dir / "result.json", result)
     return result

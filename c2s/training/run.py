@@ -20,7 +20,7 @@ from c2s.atomic import write_json_atomic
 from c2s.data.datamodule import C2SDataModule, TrainedPosition
 from c2s.errors import C2SInputError
 from c2s.models.lm_module import CausalLMModule
-from c2s.training.budget import resolve_budget
+from c2s.training.budget import grpo_budget, resolve_budget
 from c2s.training.export import export_hf
 
 log = logging.getLogger(__name__)
@@ -35,9 +35,10 @@ class History(Callback):
     def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx) -> None:
         if trainer.is_global_zero and not batch["is_padding"]:
             lr = trainer.optimizers[0].param_groups[0]["lr"]
+            record = {"step": trainer.global_step, "epoch": int(batch["epoch"]), "batch": batch["batch_index"],
+                      "loss": float(outputs["loss"]), "lr": lr, **outputs.get("history", {})}
             with open(self.path, "a") as f:
-                f.write(json.dumps({"step": trainer.global_step, "epoch": int(batch["epoch"]),
-                                    "batch": batch["batch_index"], "loss": float(outputs["loss"]), "lr": lr}) + "\n")
+                f.write(json.dumps(record) + "\n")
 
 
 def _strategy(s: Mapping[str, Any]):
@@ -50,6 +51,26 @@ def _strategy(s: Mapping[str, Any]):
     return "auto"
 
 
+def _lm_data(cfg, stage, shards_dir: Path, world: int, seed: int):
+    dm = C2SDataModule(shards_dir=str(shards_dir), weights=stage["task_mix"]["weights"],
+                       default_weight=stage["task_mix"]["default_weight"], mode=stage["mode"],
+                       max_seq_len=stage["max_seq_len"], batch_size=stage["batch_size"],
+                       num_workers=cfg["num_workers"], seed=seed)
+    dm.setup()
+    return dm, resolve_budget(stage, dm, world), CausalLMModule
+
+
+def _grpo_data(cfg, stage, shards_dir: Path, init_from: str | None, world: int, seed: int):
+    from c2s.rl.checks import check_grpo_start
+    from c2s.rl.module import GRPOModule
+    from c2s.rl.prompts import PromptDataModule
+
+    dm = PromptDataModule(shards_dir, stage["task_mix"]["weights"], stage["task_mix"]["default_weight"],
+                          stage["batch_size"], stage["grpo"]["eval_prompts"], seed=seed, eval_seed=cfg["seed"])
+    check_grpo_start(init_from, dm.tokenizer)
+    return dm, grpo_budget(stage, dm, world), GRPOModule
+
+
 def run_stage(cfg: Mapping[str, Any], name: str, shards_dir: Path, init_from: str | None, logger) -> Path:
     """Train stage ``name`` of ``cfg`` (a resolved TrainConfig dict); return its HF export dir."""
     stage, strat = cfg["stages"][name], cfg["strategy"]
@@ -60,17 +81,15 @@ def run_stage(cfg: Mapping[str, Any], name: str, shards_dir: Path, init_from: st
     ckpt = out / "checkpoints" / "last.ckpt"
     if ckpt.exists() and cfg["resume"] == "never":
         raise C2SInputError(f"{out} already holds a run. Use resume=auto to continue it, or another name=.")
-    L.seed_everything(cfg["seed"], workers=True)
+    seed = cfg["seed"] if stage.get("seed") is None else stage["seed"]
+    L.seed_everything(seed, workers=True)
     world = strat["devices"] * strat["num_nodes"]
-    dm = C2SDataModule(shards_dir=str(shards_dir), weights=stage["task_mix"]["weights"],
-                       default_weight=stage["task_mix"]["default_weight"], mode=stage["mode"],
-                       max_seq_len=stage["max_seq_len"], batch_size=stage["batch_size"],
-                       num_workers=cfg["num_workers"], seed=cfg["seed"])
-    dm.setup()
-    budget = resolve_budget(stage, dm, world)
-    module = CausalLMModule(cfg["model"], stage, dm.tokenizer, dm.tasks, budget.schedule_steps, init_from=init_from,
-                            shard=strat["name"] == "fsdp", activation_checkpointing=strat["activation_checkpointing"],
-                            log_prefix=name, shards_dir=str(shards_dir))
+    grpo = stage["mode"] == "grpo"
+    dm, budget, module_cls = (_grpo_data(cfg, stage, shards_dir, init_from, world, seed) if grpo
+                                 else _lm_data(cfg, stage, shards_dir, world, seed))
+    module = module_cls(cfg["model"], stage, dm.tokenizer, dm.tasks, budget.schedule_steps, init_from=init_from,
+                        shard=strat["name"] == "fsdp", activation_checkpointing=strat["activation_checkpointing"],
+                        log_prefix=name, shards_dir=str(shards_dir))
     out.mkdir(parents=True, exist_ok=True)
     callbacks = [ModelCheckpoint(dirpath=out / "checkpoints", save_last=True, save_top_k=0,
                                  every_n_train_steps=stage["ckpt_every_n_steps"]),
@@ -80,8 +99,10 @@ def run_stage(cfg: Mapping[str, Any], name: str, shards_dir: Path, init_from: st
     trainer = L.Trainer(
         accelerator=strat["accelerator"], devices=strat["devices"], num_nodes=strat["num_nodes"],
         strategy=_strategy(strat), precision=strat["precision"], max_steps=budget.max_steps,
-        max_epochs=budget.max_epochs, gradient_clip_val=stage["grad_clip"] if strat["name"] != "fsdp" else None,
+        max_epochs=budget.max_epochs,
+        gradient_clip_val=stage["grad_clip"] if strat["name"] != "fsdp" and not grpo else None,  # grpo clips itself
         accumulate_grad_batches=stage["accumulate_grad_batches"], val_check_interval=stage["val_every_n_steps"],
+        check_val_every_n_epoch=None if grpo and stage["val_every_n_steps"] else 1,  # grpo: every n batches overall
         log_every_n_steps=stage["log_every_n_steps"], logger=logger, callbacks=callbacks, default_root_dir=str(out),
         deterministic=strat["accelerator"] == "cpu", num_sanity_val_steps=0, use_distributed_sampler=False,
         fast_dev_run=cfg["fast_dev_run"], enable_model_summary=False,
@@ -110,7 +131,8 @@ def run_stage(cfg: Mapping[str, Any], name: str, shards_dir: Path, init_from: st
                    "val_history": module.val_history, "export": str(export)}
         if not cfg["fast_dev_run"]:
             write_json_atomic(out / "summary.json", summary)
-        log.info("Stage %s: %d steps in %.0f s; val loss %s", name, trainer.global_step, seconds,
-                 " -> ".join(f"{r['loss']:.3f}" for r in module.val_history))
+        key = "reward" if grpo else "loss"
+        log.info("Stage %s: %d steps in %.0f s; val %s %s", name, trainer.global_step, seconds, key,
+                 " -> ".join(f"{r[key]:.3f}" for r in module.val_history))
     trainer.strategy.barrier()
     return export
