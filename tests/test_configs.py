@@ -16,7 +16,8 @@ OVERRIDE = {  # group -> how train.yaml selects an option of it
     "data": "data", "tokenizer": "tokenizer", "task_set": "task_set@tasks", "model": "model", "strategy": "strategy",
     "logger": "logger", "stage": "stage@stages.pretrain", "task_mix": "task_mix@stages.sft.task_mix",
 }
-NEEDS = {"data/h5ad": ["data.path=x.h5ad"], "tokenizer/pretrained": ["tokenizer.name_or_path=some/dir"]}
+NEEDS = {"data/h5ad": ["data.path=x.h5ad"], "tokenizer/pretrained": ["tokenizer.name_or_path=some/dir"],
+         "stage/grpo": ["init_from=some/export"]}
 OPTIONS = sorted(f"{p.parent.name}/{p.stem}" for p in ROOT.glob("*/*.yaml") if p.parent.name in OVERRIDE)
 
 

@@ -144,3 +144,41 @@ def test_checkpoint_without_generation_tokenizer(perturbation_run, tmp_path):
 
     with pytest.raises(C2SInputError, match="not an HF export dir"):
         check_grpo_start(str(tmp_path / "missing"), AutoTokenizer.from_pretrained(perturbation_run / "sft" / "hf"))
+
+
+def test_grpo_resume_continues_the_same_run(perturbation_run, tmp_path):
+    """Sampling draws on the RNG and the prompt order on the loader state: a run stopped after 2
+    steps and resumed from its checkpoint gives the uninterrupted run's rewards, step for step."""
+    def go(name, steps):
+        run(compose_config("train", grpo_overrides(
+            perturbation_run.parent, f"init_from={perturbation_run / 'sft' / 'hf'}", "run_stages=[grpo]",
+            f"run_dir={tmp_path / name}", f"stages.grpo.max_steps={steps}", "stages.grpo.ckpt_every_n_steps=2",
+            "stages.grpo.grpo.eval_prompts=4", "stages.grpo.seed=3")))
+        return [json.loads(x) for x in (tmp_path / name / "grpo" / "history.jsonl").read_text().splitlines()]
+
+    straight = go("straight", 4)
+    go("split", 2)
+    (tmp_path / "split" / "grpo" / "summary.json").unlink()  # not finished: the next call resumes
+    resumed = go("split", 4)
+    assert [h["step"] for h in resumed] == [1, 2, 3, 4]
+    for a, b in zip(straight, resumed):
+        assert (a["batch"], a["reward"], a["completion_length"]) == (b["batch"], b["reward"], b["completion_length"])
+
+
+@pytest.mark.slow
+def test_grpo_under_two_process_ddp(perturbation_run, tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    cmd = [sys.executable, "train.py", *grpo_overrides(perturbation_run.parent, f"init_from={perturbation_run / 'sft' / 'hf'}",
+                                                       "run_stages=[grpo]", f"run_dir={tmp_path}/run", "strategy=ddp",
+                                                       "strategy.accelerator=cpu", "strategy.devices=2",
+                                                       "stages.grpo.max_steps=4", "stages.grpo.grpo.eval_prompts=8",
+                                                       "stages.grpo.grpo.inner_iterations=2")]
+    proc = subprocess.run(cmd, cwd=root, capture_output=True, text=True, timeout=400)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    summary = json.loads((tmp_path / "run" / "grpo" / "summary.json").read_text())
+    assert summary["steps"] == 4 and summary["val_history"][-1]["n"] == 8  # val prompts split over ranks, summed
+    assert (tmp_path / "run" / "grpo" / "hf" / "model.safetensors").exists()
