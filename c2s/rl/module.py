@@ -53,6 +53,7 @@ class GRPOModule(CausalLMModule):
             self._ref = [build_model(h.model, self.tokenizer, init_from=h.init_from).eval().requires_grad_(False)]
 
     def setup(self, stage: str) -> None:
+        self._seed = torch.initial_seed()  # run_stage seeded everything; the same again on resume
         if not self.rewards:
             self.rewards = build_rewards(self.g["rewards"], self.hparams.shards_dir, self.g)
 
@@ -84,8 +85,14 @@ class GRPOModule(CausalLMModule):
         g, rows = self.g, batch["rows"]
         G = g["group_size"]
         t0 = time.perf_counter()
-        roll = sample(self.model, self.tokenizer, [r["prompt_ids"] for r in rows], G, g["max_new_tokens"],
-                      g["temperature"], g["top_p"], g["no_repeat_tokens"], device=self.device)
+        # Sampling draws from its own stream, seeded by (seed, step, rank): a resumed run samples
+        # exactly what the uninterrupted one did, whatever else consumed the global RNG meanwhile.
+        devices = [self.device] if self.device.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices):
+            stream = np.random.SeedSequence([self._seed, self.global_step, self.global_rank])
+            torch.manual_seed(int(stream.generate_state(1)[0]))
+            roll = sample(self.model, self.tokenizer, [r["prompt_ids"] for r in rows], G, g["max_new_tokens"],
+                          g["temperature"], g["top_p"], g["no_repeat_tokens"], device=self.device)
         t_gen = time.perf_counter() - t0
         total, parts = self.score(rows, roll, G)
         applies = torch.tensor([x is not None for x in total], device=self.device)
