@@ -37,6 +37,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/tokens_and_packing.py
 	$(PY) benchmarks/train_loop.py
 	$(PY) benchmarks/vs_hf_trainer.py
+	$(PY) benchmarks/grpo_vs_trl.py
 
 clean:
 	rm -rf $(VENV) outputs

@@ -84,4 +84,4 @@ def test_sample_fields_follow_task_metric():
             {"task": "nl_interpretation", "target": "text"}, {"task": "cell_lm", "target": "C D"}]
     f = sample_fields(rows)
     assert f["label"] == ["B cell", None, None, None] and f["perturbed"] == [None, "A B", None, None]
-    assert f["reference"] == [None, None, "text", None] and f["genes"] == [None, None, None, "C D"]
+    assert f["reference"] == [None, None, "text", None] and f["genes"] == [None, "A B", None, "C D"]

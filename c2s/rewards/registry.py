@@ -1,8 +1,8 @@
 """Reward names -> callables, the fields each prompt row gives them, and weighted sums.
 
-Fields by the row's task metric: ``label`` (accuracy tasks), ``genes`` (gene-list overlap),
-``reference`` (BERTScore tasks), ``perturbed`` (perturbation response); every row also gives
-``task``. A reward returns None where its field is None ("does not apply").
+Fields by the row's task metric: ``label`` (accuracy tasks), ``genes`` (gene lists: overlap
+tasks and perturbation response), ``reference`` (BERTScore tasks), ``perturbed`` (perturbation
+response); every row also gives ``task``. A reward returns None where its field is None ("does not apply").
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ from c2s.rewards.basic import gene_overlap, label_match
 
 Reward = Callable[..., list]
 REWARD_NAMES = ("label_match", "gene_overlap", "bertscore", "gene_program")
-FIELD_BY_METRIC = {"accuracy": "label", "overlap": "genes", "bertscore": "reference", "kendall_tau": "perturbed"}
+FIELDS_BY_METRIC = {"accuracy": ("label",), "overlap": ("genes",), "bertscore": ("reference",),
+                    "kendall_tau": ("perturbed", "genes")}
 
 
 def sample_fields(rows: Sequence[Mapping[str, Any]]) -> dict[str, list]:
@@ -24,11 +25,10 @@ def sample_fields(rows: Sequence[Mapping[str, Any]]) -> dict[str, list]:
     from c2s.tasks import REGISTRY
 
     fields: dict[str, list] = {"task": [r["task"] for r in rows]}
-    for name in FIELD_BY_METRIC.values():
+    for name in ("label", "genes", "reference", "perturbed"):
         fields[name] = [None] * len(rows)
     for i, r in enumerate(rows):
-        field = FIELD_BY_METRIC.get(REGISTRY[r["task"]].metric)
-        if field:
+        for field in FIELDS_BY_METRIC.get(REGISTRY[r["task"]].metric, ()):
             fields[field][i] = r["target"]
     return fields
 
