@@ -1,1 +1,2 @@
-"""Reinforcement learning from task rewards (GRPO). Work in progress: the objective only."""
+"""GRPO: the objective (grpo_loss), sampling and completion log-probs (rollout), prompt batches
+dealt whole to ranks (prompts), fail-fast checks (checks) and the Lightning stage (module)."""
