@@ -80,7 +80,7 @@ class CausalLMModule(L.LightningModule):
 
             shard_model(model, self.device_mesh["data_parallel"], bf16=self.trainer.accelerator.__class__.__name__ == "CUDAAccelerator",
                         activation_checkpointing=h.activation_checkpointing)
-        self.model = model
+        self.model = model.train()  # from_pretrained returns eval mode; a resumed fit skips the first validate
 
     def parameter_counts(self) -> dict[str, int]:
         return count_parameters(self.model)
