@@ -107,6 +107,7 @@ def test_prompt_batches_deal_whole_prompts_to_ranks():
     ("stages.grpo.grpo.group_size=1", "group_size=1: GRPO needs >= 2"),
     ("+stages.grpo.grpo.rewards.bleu=1.0", r"unknown reward\(s\) \['bleu'\]"),
     ("stages.grpo.grpo.aggregation=mean", "grpo.aggregation"),
+    ("stages.grpo.max_tokens=1000", "max_tokens does not apply to mode=grpo"),
 ])
 def test_bad_grpo_config_fails_at_validation(tmp_path, override, match):
     cfg = compose_config("train", grpo_overrides(tmp_path, "init_from=somewhere", "run_stages=[grpo]", override))

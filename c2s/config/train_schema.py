@@ -148,6 +148,8 @@ class StageConfig:
 
     def __post_init__(self) -> None:
         _check(self.mode, ("pretrain", "sft", "grpo"), "stage.mode")
+        if self.mode == "grpo" and self.max_tokens:
+            raise ValueError("stage.max_tokens does not apply to mode=grpo; budget it with max_steps or max_epochs.")
         if self.mode == "grpo" and self.accumulate_grad_batches != 1:
             raise ValueError("stage.accumulate_grad_batches must be 1 under mode=grpo (it steps the optimizer itself; "
                              "raise batch_size or grpo.group_size instead).")
