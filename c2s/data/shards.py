@@ -122,6 +122,10 @@ class ShardSet:
         except (pa.ArrowException, OSError) as exc:
             raise C2SInputError(f"Shard {file} could not be read ({exc}). Delete {self.path} and re-run prepare.") from exc
 
+    def rows(self, split: str, columns: list[str] | None = None, tasks=None) -> list[dict]:
+        """Rows of ``split`` as dicts, in file order; only ``tasks`` (a collection) if given."""
+        return [r for f in self.files(split) for r in self.read(f, columns).to_pylist() if tasks is None or r["task"] in tasks]
+
     def tokenizer(self):
         from transformers import AutoTokenizer
 

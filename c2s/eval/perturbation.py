@@ -18,8 +18,9 @@ from typing import Mapping, Sequence
 import numpy as np
 from scipy import stats
 
+from c2s.errors import C2SInputError
 from c2s.eval.metrics import bootstrap_ci, bootstrap_paired, change_agreement
-from c2s.eval.program import pair_expression, program_columns, top_de_genes
+from c2s.eval.program import pair_expression, program_columns, top_changed
 from c2s.rewards.gene_program import program_agreement
 from c2s.sentences import InverseFit, reconstruct
 
@@ -39,10 +40,13 @@ def score_perturbation(rows: Sequence[Mapping], train_rows: Sequence[Mapping], g
                        fit: InverseFit, genes: Sequence[str], program: Sequence[str] | None = None, top_n: int = 20,
                        n_boot: int = 1000, seed: int = 0) -> dict:
     """{"program": [...], "model": {metric: ci}, "baselines": {"identity": ..., "mean_shift": ...}}."""
-    program = list(program) if program else top_de_genes(train_rows, fit, genes, top_n)
+    if not train_rows:
+        raise C2SInputError("No perturbation_response rows in the train split: the mean-shift baseline and the default "
+                            "gene program need training pairs.")
+    tr_ctrl, tr_pert = pair_expression(train_rows, fit, genes)
+    program = list(program) if program else top_changed(tr_ctrl, tr_pert, genes, top_n)
     cols = program_columns(program, genes)
     ctrl, true = pair_expression(rows, fit, genes)
-    tr_ctrl, tr_pert = pair_expression(train_rows, fit, genes)
     candidates = {"model": reconstruct(list(generated), fit, genes).expression, "identity": ctrl,
                   "mean_shift": ctrl + (tr_pert.mean(0) - tr_ctrl.mean(0))}
     t, c = true[:, cols], ctrl[:, cols]  # (n_pairs, n_program)

@@ -41,7 +41,12 @@ def top_de_genes(rows: Sequence[Mapping], fit: InverseFit, genes: Sequence[str],
     if not rows:
         raise C2SInputError("No perturbation_response rows to find differentially expressed genes in: prepare shards "
                             "with a condition column (data.condition_key, data.control_value) or set grpo.program.")
-    ctrl, pert = pair_expression(rows, fit, genes)
+    return top_changed(*pair_expression(rows, fit, genes), genes, top_n)
+
+
+def top_changed(ctrl: np.ndarray, pert: np.ndarray, genes: Sequence[str], top_n: int) -> list[str]:
+    """The ``top_n`` genes with the largest |mean(pert) − mean(ctrl)| of (n, n_genes) matrices
+    (ties: lower gene column first)."""
     diff = np.abs(pert.mean(0) - ctrl.mean(0))
     order = np.lexsort((np.arange(diff.size), -diff))
     return [genes[j] for j in order[:top_n]]

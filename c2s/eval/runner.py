@@ -69,9 +69,8 @@ class Evaluator:
         """Rows of ``task`` in ``split``; each split's shards are read once and kept."""
         if split not in self._by_split:
             grouped: dict[str, list[dict]] = {}
-            for f in self.shards.files(split):
-                for r in self.shards.read(f).to_pylist():
-                    grouped.setdefault(r["task"], []).append(r)
+            for r in self.shards.rows(split):
+                grouped.setdefault(r["task"], []).append(r)
             self._by_split[split] = grouped
         return self._by_split[split].get(task, [])
 

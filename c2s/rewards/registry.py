@@ -65,9 +65,7 @@ def build_reward(name: str, shards_dir: str | Path | None = None, options: Mappi
     fit = InverseFit.load(shards_dir / "inverse_fit.json")
     program = o.get("program")
     if not program:
-        shards = ShardSet(shards_dir, verify=False)
-        rows = [r for f in shards.files("train") for r in shards.read(f, ["task", "prompt", "target"]).to_pylist()
-                if r["task"] == "perturbation_response"]
+        rows = ShardSet(shards_dir, verify=False).rows("train", ["task", "prompt", "target"], {"perturbation_response"})
         program = top_de_genes(rows, fit, genes, int(o.get("program_top_n", 20)))
     return GeneProgramReward(genes, fit, program, o.get("program_metric", "kendall"))
 

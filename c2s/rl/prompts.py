@@ -84,8 +84,7 @@ class PromptDataModule(L.LightningDataModule):
         self.val_rows = val
 
     def _read(self, split: str) -> list[dict[str, Any]]:
-        rows = [r for f in self.shards.files(split) for r in self.shards.read(f, COLUMNS).to_pylist()
-                if r["task"] in self.active]
+        rows = self.shards.rows(split, COLUMNS, set(self.active))
         return sorted(rows, key=lambda r: self.active.index(r["task"]))  # stable: file order within a task
 
     def _rank(self) -> tuple[int, int]:

@@ -42,9 +42,7 @@ def resolve_budget(stage: Mapping[str, Any], dm: C2SDataModule, world_size: int)
 
 def grpo_budget(stage: Mapping[str, Any], dm, world_size: int) -> Budget:
     """GRPO: one batch of prompts gives ``grpo.inner_iterations`` optimizer steps. max_steps
-    wins, else max_epochs over the prompts; a token budget does not apply (refused)."""
-    if stage.get("max_tokens"):
-        raise ValueError("stage.max_tokens does not apply to mode=grpo; use max_steps or max_epochs.")
+    wins, else max_epochs over the prompts (a token budget is refused by StageConfig)."""
     mu = stage["grpo"]["inner_iterations"]
     if stage["max_steps"] and stage["max_steps"] > 0:
         return Budget(stage["max_steps"], -1, stage["max_steps"], 0.0)
