@@ -1,10 +1,11 @@
 """Tokenizers: a gene-aware one trained locally, or a base model's (optionally + gene tokens).
 
-Gene-aware tokenizer: BPE over Metaspace pre-tokenization for text, plus every gene symbol as
-two added tokens, ``" GENE"`` and ``"GENE"``, so a gene costs exactly one token whether or not a
-space precedes it, and decoding is lossless. (``AddedToken(single_word=True)`` would cost a
-separate space token per gene; a byte-level BPE splits ``CD3D`` into ~2.4 tokens.)
-Added tokens are matched before BPE, leftmost-longest, so ``CD3`` never shadows ``CD3D``.
+Gene-aware tokenizer: BPE over Metaspace pre-tokenization for text, plus every gene symbol that
+occurs as one added token ``" GENE"``. Every gene in a rendered text follows a space (see
+c2s.tasks.render), so one token per gene suffices and decoding is lossless.
+(``AddedToken(single_word=True)`` would cost a separate space token per gene; a byte-level BPE
+splits ``CD3D`` into ~2.4 tokens.) Added tokens are matched before BPE, leftmost-longest, so
+``CD3`` never shadows ``CD3D``.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ def train_gene_tokenizer(texts: Iterable[str], genes: Sequence[str], text_vocab_
     """Train BPE on ``texts`` (gene tokens excluded) and add each gene as one token.
 
     Returns a ``transformers.PreTrainedTokenizerFast``; its vocabulary is at most
-    ``text_vocab_size`` BPE entries, 256 byte-fallback tokens, 4 specials and 2 × len(genes) gene tokens.
+    ``text_vocab_size`` BPE entries, 256 byte-fallback tokens, 4 specials and len(genes) gene tokens.
     """
     from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers, trainers
 
@@ -48,7 +49,7 @@ def train_gene_tokenizer(texts: Iterable[str], genes: Sequence[str], text_vocab_
     )
     # train on the text around the genes; genes are added afterwards as whole tokens
     tok.train_from_iterator((" ".join(w for w in t.split(" ") if w not in gene_set) for t in texts), trainer)
-    tok.add_tokens([AddedToken(" " + g, normalized=False) for g in genes] + [AddedToken(g, normalized=False) for g in genes])
+    tok.add_tokens([AddedToken(" " + g, normalized=False) for g in genes])
     return _wrap(tok)
 
 
@@ -87,7 +88,7 @@ def load_tokenizer(name_or_path: str, add_genes: Sequence[str] = (), trust_remot
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token
     if add_genes:
-        n = tok.add_tokens([AddedToken(" " + g, normalized=False) for g in add_genes] + [AddedToken(g, normalized=False) for g in add_genes])
+        n = tok.add_tokens([AddedToken(" " + g, normalized=False) for g in add_genes])
         log.info("Added %d gene tokens to %s (resize the model's embeddings).", n, name_or_path)
     return tok
 
@@ -100,3 +101,42 @@ def tokenizer_id(tokenizer) -> str:
 def save_tokenizer(tokenizer, path: str | Path) -> None:
     """``save_pretrained`` into ``path`` (callers write into a temp dir and rename it)."""
     tokenizer.save_pretrained(str(path))
+
+
+def build_tokenizer(cfg, corpora, tasks, sample: int = 2000):
+    """The tokenizer a prepare config asks for, trained on a bounded, seeded sample: the first
+    ``sample`` train skeletons of every task and corpus (gene lists removed for kind=gene).
+    Gene vocabulary: genes that occur in some sentence, plus gene-set members."""
+    import re
+    from itertools import islice
+
+    import numpy as np
+
+    from c2s.tasks.render import SENT, fill, run_genes, runs_of, skeletons
+
+    t = cfg["tokenizer"]
+    names = corpora[0].sentences.gene_names
+    used = sum(c.sentences.gene_counts for c in corpora) > 0
+    in_sets = {g for c in corpora for genes in c.gene_sets.values() for g in genes}
+    genes = [str(g) for g, u in zip(names, used) if u or str(g) in in_sets]
+    texts = []
+    for corpus in corpora:
+        for task in tasks:
+            if task.missing(corpus):
+                continue
+            for sk in islice(skeletons(corpus, task, "train", cfg["seed"]), sample):
+                if t["kind"] == "byte_bpe":
+                    g = run_genes(corpus, runs_of(sk.slots))
+                    n = sk.prompt.count(SENT)
+                    texts += [fill(sk.prompt, g[:n], names), fill(sk.target, g[n:], names)]
+                else:
+                    texts += [re.sub(" ?" + SENT, "", sk.prompt), re.sub(" ?" + SENT, "", sk.target)]
+    if t["kind"] == "gene":
+        return train_gene_tokenizer(texts, genes, text_vocab_size=t["text_vocab_size"])
+    if t["kind"] == "byte_bpe":  # the baseline: GPT-2-style byte-level BPE, same vocabulary size
+        return train_byte_bpe(texts, vocab_size=t["text_vocab_size"] + len(genes))
+    if t["kind"] == "pretrained":
+        if not t.get("name_or_path"):
+            raise C2SInputError("tokenizer.kind=pretrained needs tokenizer.name_or_path (a hub id or local dir).")
+        return load_tokenizer(t["name_or_path"], add_genes=genes if t["add_genes"] else ())
+    raise C2SInputError(f"tokenizer.kind={t['kind']!r} is not one of: gene, byte_bpe, pretrained.")

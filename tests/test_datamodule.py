@@ -76,8 +76,7 @@ def test_labels_and_segments(synthetic_shards, mode):
         for s in range(1, int(seg[r].max()) + 1):
             ex = next(exs)
             m = seg[r] == s
-            p = idx.p_val[idx.p_off[ex]: idx.p_off[ex + 1]]
-            t = idx.t_val[idx.t_off[ex]: idx.t_off[ex + 1]]
+            p, t = idx.tokens(ex)
             expect = np.concatenate([[tok.bos_token_id], p, t, [tok.eos_token_id]])
             assert ids[r][m].tolist() == expect.tolist()
             assert pos[r][m].tolist() == list(range(expect.size))

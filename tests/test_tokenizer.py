@@ -12,7 +12,8 @@ def test_one_token_per_gene_and_lossless(pbmc_corpus, tmp_path):
     genes = [str(g) for g in cs.gene_names]
     texts = ["Predict the cell type of this human cell:", "List 100 genes of a human cell."] * 20
     tok = train_gene_tokenizer(texts, genes, text_vocab_size=500)
-    n_tok = sum(len(tok(s, add_special_tokens=False).input_ids) for s in sentences)
+    # every gene in a rendered text follows a space (c2s.tasks.render), so " GENE" is one token
+    n_tok = sum(len(tok(" " + s, add_special_tokens=False).input_ids) for s in sentences)
     n_genes = sum(len(s.split()) for s in sentences)
     assert n_tok == n_genes
     mixed = "Cell 1: " + sentences[0] + "\nWhat is its cell type? CD14+ Monocyte, naïve T"
@@ -22,6 +23,7 @@ def test_one_token_per_gene_and_lossless(pbmc_corpus, tmp_path):
     again = AutoTokenizer.from_pretrained(tmp_path / "tok")
     assert again(mixed, add_special_tokens=False).input_ids == ids
     assert tokenizer_id(again) == tokenizer_id(tok)
+    assert len(tok) <= 4 + 256 + 500 + len(genes)  # one added token per gene
     assert {again.pad_token, again.bos_token, again.eos_token} == {"<pad>", "<s>", "</s>"}
 
 

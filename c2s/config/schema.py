@@ -100,8 +100,13 @@ class PrepareConfig:
     tasks: TasksConfig = field(default_factory=TasksConfig)
     seed: int = 0
     top_k: int = 100
-    rows_per_shard: int = 512
+    rows_per_shard: int = 50_000  # rows per parquet file (files never mix splits or tasks)
     shards_root: str = "outputs/shards"
+    workers: int = 1  # render processes on this machine (output bytes do not depend on it)
+    chunk_size: int = 4096  # AnnData rows per conversion chunk (bounds memory; output independent of it)
+    stage: str = "all"  # all | plan | render | merge (split the work across machines, see experiments/README)
+    part: int = 0  # stage=render: which share of the render jobs this process runs
+    num_parts: int = 1
 
 
 @dataclass

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 
 
@@ -38,29 +39,47 @@ def select_epoch(task_ids: np.ndarray, weights: np.ndarray, seed: int, epoch: in
     return out[rng.permutation(out.size)]
 
 
-def pack(order: np.ndarray, lengths: np.ndarray, max_len: int, open_bins: int = 64) -> list[list[int]]:
-    """First-fit packing of ``order`` (example ids) into sequences of at most ``max_len`` tokens."""
-    packs: list[list[int]] = []
-    room: list[int] = []  # free tokens of the open packs (indices into packs via open_ids)
-    open_ids: list[int] = []
-    for ex in order.tolist():
-        n = min(int(lengths[ex]), max_len)
-        for j, free in enumerate(room):
-            if n <= free:
-                packs[open_ids[j]].append(ex)
-                room[j] -= n
-                break
+@numba.njit(cache=True)
+def _first_fit(order, lengths, max_len, open_bins):
+    pack_of = np.empty(order.size, dtype=np.int64)
+    room = np.empty(open_bins + 1, dtype=np.int64)
+    ids = np.empty(open_bins + 1, dtype=np.int64)
+    n_open, n_packs = 0, 0
+    for i in range(order.size):
+        n = min(lengths[order[i]], max_len)
+        j = 0
+        while j < n_open and n > room[j]:
+            j += 1
+        if j < n_open:
+            pack_of[i] = ids[j]
+            room[j] -= n
         else:
-            packs.append([ex])
-            open_ids.append(len(packs) - 1)
-            room.append(max_len - n)
-            if len(room) > open_bins:  # close the fullest pack
-                j = int(np.argmin(room))
-                del room[j], open_ids[j]
-        full = [j for j, free in enumerate(room) if free == 0]
-        for j in reversed(full):
-            del room[j], open_ids[j]
-    return packs
+            pack_of[i] = n_packs
+            room[n_open], ids[n_open] = max_len - n, n_packs
+            n_open += 1
+            n_packs += 1
+            if n_open > open_bins:  # close the fullest pack (first of equals)
+                j = np.argmin(room[:n_open])
+                room[j : n_open - 1], ids[j : n_open - 1] = room[j + 1 : n_open].copy(), ids[j + 1 : n_open].copy()
+                n_open -= 1
+        k = 0
+        for j in range(n_open):  # drop full packs, keeping order
+            if room[j] != 0:
+                room[k], ids[k] = room[j], ids[j]
+                k += 1
+        n_open = k
+    return pack_of, n_packs
+
+
+def pack(order: np.ndarray, lengths: np.ndarray, max_len: int, open_bins: int = 64) -> list[list[int]]:
+    """First-fit packing of ``order`` (example ids) into sequences of at most ``max_len`` tokens
+    (numba: O(examples × open_bins))."""
+    order = np.asarray(order, dtype=np.int64)
+    if order.size == 0:
+        return []
+    pack_of, n_packs = _first_fit(order, np.asarray(lengths, dtype=np.int64), int(max_len), int(open_bins))
+    by = np.argsort(pack_of, kind="stable")
+    return [p.tolist() for p in np.split(order[by], np.flatnonzero(np.diff(pack_of[by])) + 1)]
 
 
 @dataclass(frozen=True)

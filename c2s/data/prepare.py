@@ -1,7 +1,11 @@
-"""The prepare step: AnnData -> corpus -> rendered tasks -> tokenizer -> prompt shards.
+"""The prepare step: AnnData -> cell store -> plan -> token-space render jobs -> prompt shards.
 
-The output directory is ``<shards_root>/<data.name>-<config hash>``: the same config finds and
-reuses its shards (after checking their checksums); any change writes a new directory.
+Stages (``stage=``): ``plan`` converts every source into an on-disk cell store and writes the
+corpus metadata, spatial neighbours and tokenizer into a work directory; ``render`` runs the
+render jobs (``part``/``num_parts`` pick a share, ``workers`` processes run it); ``merge`` moves
+the job files into ``<shards_root>/<data.name>-<hash>`` with the manifest. ``all`` runs the three.
+The same config finds and reuses its shards (after checking their checksums); any change to the
+config or to an input file's bytes writes a new directory.
 """
 
 from __future__ import annotations
@@ -9,30 +13,36 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from dataclasses import asdict
+import multiprocessing as mp
+import os
+import shutil
 from pathlib import Path
 from typing import Any, Mapping
 
-import numpy as np
-
 import c2s
-from c2s.data.corpus import build_corpus
-from c2s.data.shards import FORMAT_VERSION, ShardSet, write_shard_dir
+from c2s.atomic import write_json_atomic
+from c2s.data.corpus import Corpus, build_corpus, input_files
+from c2s.data.input_hash import content_hash
+from c2s.data.plan_meta import spatial_neighbours
+from c2s.data.render_jobs import Job, assign_parts, run_job
+from c2s.data.shards import FORMAT_VERSION, ShardSet, finish_shard_dir, temp_dir_for
 from c2s.data.splits import SPLITS
 from c2s.errors import C2SInputError
 from c2s.tasks import TaskOptions, build_tasks
-from c2s.tasks.render import render_all
-from c2s.tokenizer import load_tokenizer, tokenizer_id, train_gene_tokenizer
+from c2s.tokenizer import build_tokenizer, tokenizer_id
 
 log = logging.getLogger(__name__)
 HASHED = ("data", "extra_data", "tokenizer", "split", "tasks", "seed", "top_k", "rows_per_shard")
+STAGES = ("all", "plan", "render", "merge")
 
 
 def config_hash(cfg: Mapping[str, Any]) -> str:
-    """12 hex digits over the settings that change the shards (not where they are written)."""
+    """12 hex digits over the settings that change the shards and the bytes of every input file."""
     payload = {k: cfg.get(k) for k in HASHED if cfg.get(k) is not None} | {"format_version": FORMAT_VERSION}
     if not payload.get("extra_data"):
-        payload.pop("extra_data", None)  # single-file configs keep their hash
+        payload.pop("extra_data", None)
+    payload["inputs"] = [content_hash(f, cfg["shards_root"]) for d in [cfg["data"], *(cfg.get("extra_data") or [])]
+                         for f in input_files(str(d["path"]))]
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 
@@ -40,59 +50,150 @@ def shard_dir(cfg: Mapping[str, Any]) -> Path:
     return Path(cfg["shards_root"]) / f"{cfg['data']['name']}-{config_hash(cfg)}"
 
 
-def _tokenizer(cfg: Mapping[str, Any], texts: list[str], genes: list[str]):
-    t = cfg["tokenizer"]
-    if t["kind"] == "gene":
-        return train_gene_tokenizer(texts, genes, text_vocab_size=t["text_vocab_size"])
-    if t["kind"] == "byte_bpe":  # the baseline: GPT-2-style byte-level BPE, same text budget
-        from c2s.tokenizer import train_byte_bpe
+def work_dir(cfg: Mapping[str, Any]) -> Path:
+    out = shard_dir(cfg)
+    return out.parent / f".work-{out.name}"
 
-        return train_byte_bpe(texts, vocab_size=t["text_vocab_size"] + 2 * len(genes))
-    if t["kind"] == "pretrained":
-        if not t.get("name_or_path"):
-            raise C2SInputError("tokenizer.kind=pretrained needs tokenizer.name_or_path (a hub id or local dir).")
-        return load_tokenizer(t["name_or_path"], add_genes=genes if t["add_genes"] else ())
-    raise C2SInputError(f"tokenizer.kind={t['kind']!r} is not one of: gene, byte_bpe, pretrained.")
+
+def _check(cfg: Mapping[str, Any]) -> None:
+    for key in ("rows_per_shard", "top_k", "workers", "num_parts"):
+        if int(cfg.get(key, 1)) < 1:
+            raise C2SInputError(f"{key}={cfg.get(key)} must be a positive integer.")
+    if cfg.get("stage", "all") not in STAGES:
+        raise C2SInputError(f"stage={cfg.get('stage')!r} is not one of {STAGES}.")
+    if not 0 <= int(cfg.get("part", 0)) < int(cfg.get("num_parts", 1)):
+        raise C2SInputError(f"part={cfg.get('part')} must be in [0, num_parts={cfg.get('num_parts')}).")
+
+
+def plan(cfg: Mapping[str, Any]) -> Path:
+    """Stage 1 (one process): stores, corpora, neighbours, tokenizer, job list -> work dir."""
+    work = work_dir(cfg)
+    if (work / "plan.json").is_file():
+        return work
+    split, t = cfg["split"], cfg["tasks"]
+    tasks = build_tasks(t["names"], TaskOptions(**t["options"]), t["match_keys"])
+    fresh = not work.exists()
+    work.mkdir(parents=True, exist_ok=True)
+    try:
+        return _plan(cfg, work, tasks)
+    except C2SInputError:
+        if fresh:  # bad input found while planning: leave nothing behind
+            shutil.rmtree(work, ignore_errors=True)
+        raise
+
+
+def _plan(cfg: Mapping[str, Any], work: Path, tasks: list) -> Path:
+    split, t = cfg["split"], cfg["tasks"]
+    corpora, jobs, skipped = [], [], {}
+    for i, d in enumerate([cfg["data"], *(cfg.get("extra_data") or [])]):
+        corpus = build_corpus(d, top_k=cfg["top_k"], seed=cfg["seed"], val_fraction=split["val_fraction"],
+                              test_fraction=split["test_fraction"], split_by=split["split_by"], holdout=split["holdout"],
+                              store_dir=work / f"store-{i:02d}", chunk_size=int(cfg.get("chunk_size", 4096)))
+        if corpus.spatial is not None and any(x.name.startswith("spatial") for x in tasks):
+            for s in SPLITS:
+                if corpus.cells(s).size >= t["options"]["neighbours"] + 2:
+                    corpus.neighbours[s] = spatial_neighbours(corpus, s, t["options"]["neighbours"])
+        for task in tasks:
+            reason = task.missing(corpus)
+            if reason:
+                skipped[f"{corpus.name}/{task.name}" if i else task.name] = reason
+                log.warning("Skipping task %s: %s.", task.name, reason)
+                continue
+            jobs += [Job(i, s, task.name, int(corpus.cells(s).size)) for s in SPLITS]
+        corpora.append(corpus)
+    if not jobs:
+        raise C2SInputError("No task could be rendered from this data; see the skipped reasons logged above.")
+    tokenizer = build_tokenizer(cfg, corpora, tasks)
+    tokenizer.save_pretrained(str(work / "tokenizer"))
+    for i, corpus in enumerate(corpora):
+        shutil.rmtree(work / f"corpus-{i:02d}", ignore_errors=True)
+        corpus.save(work / f"corpus-{i:02d}")
+    gene_counts = sum(c.sentences.gene_counts for c in corpora)
+    write_json_atomic(work / "plan.json", {
+        "corpora": [c.name for c in corpora], "jobs": [j.__dict__ for j in jobs], "skipped_tasks": skipped,
+        "seed": cfg["seed"], "rows_per_shard": cfg["rows_per_shard"], "tasks": t,
+        "token_dtype": "uint16" if len(tokenizer) < 65535 else "int32", "tokenizer_id": tokenizer_id(tokenizer),
+        "n_cells": sum(len(c.sentences) for c in corpora),
+        "n_empty_dropped": sum(c.sentences.n_empty_dropped for c in corpora),
+        "cells_per_split": {s: int(sum(c.cells(s).size for c in corpora)) for s in SPLITS},
+        "genes": [str(g) for g, n in zip(corpora[0].sentences.gene_names, gene_counts) if n > 0],
+        "inverse_fits": {c.name: c.inverse_fit.__dict__ for c in corpora},
+    })
+    return work
+
+
+def render(cfg: Mapping[str, Any], part: int = 0, num_parts: int = 1, workers: int = 1) -> None:
+    """Stage 2: run this part's jobs (already finished jobs are skipped: a re-run resumes)."""
+    work = work_dir(cfg)
+    if not (work / "plan.json").is_file():
+        raise C2SInputError(f"No plan in {work}: run stage=plan first (or stage=all).")
+    jobs = [Job(**j) for j in json.loads((work / "plan.json").read_text())["jobs"]]
+    mine = assign_parts(jobs, num_parts)[part]
+    if workers <= 1:
+        from tqdm.auto import tqdm
+
+        for job in tqdm(mine, desc="render jobs", unit="job"):
+            run_job(str(work), job)
+        return
+    with mp.get_context("spawn").Pool(workers) as pool:
+        for _ in pool.starmap(run_job, [(str(work), j) for j in mine], chunksize=1):
+            pass
+
+
+def merge(cfg: Mapping[str, Any]) -> Path:
+    """Stage 3: every job's files -> the shard directory (atomic), manifest last."""
+    out, work = shard_dir(cfg), work_dir(cfg)
+    p = json.loads((work / "plan.json").read_text())
+    jobs = [Job(**j) for j in p["jobs"]]
+    missing = [j.stem for j in jobs if not (work / "jobs" / j.stem / "files.json").is_file()]
+    if missing:
+        raise C2SInputError(f"{len(missing)} render jobs are not finished (e.g. {missing[:3]}); run stage=render for "
+                            f"every part first.")
+    tmp = temp_dir_for(out)
+    files, counts, fallback = {}, {s: {} for s in SPLITS}, []
+    for j in sorted(jobs, key=lambda j: j.stem):
+        info = json.loads((work / "jobs" / j.stem / "files.json").read_text())
+        for name, f in info["files"].items():
+            os.link(work / "jobs" / j.stem / name, tmp / name)
+            files[name] = f
+        counts[j.split][j.task] = counts[j.split].get(j.task, 0) + sum(
+            f["rows"] for n, f in info["files"].items() if n.endswith(".parquet"))
+        if not info["token_path"]:
+            fallback.append(j.stem)
+    shutil.copytree(work / "tokenizer", tmp / "tokenizer")
+    first = p["corpora"][0]
+    for name, obj in (("inverse_fit.json", p["inverse_fits"][first]), ("genes.json", p["genes"]),
+                      ("inverse_fits.json", p["inverse_fits"])):
+        (tmp / name).write_text(json.dumps(obj, indent=2, sort_keys=True))
+    manifest = {
+        "c2s_version": c2s.__version__, "config_hash": config_hash(cfg),
+        "config": {k: v for k, v in cfg.items() if k in HASHED or k == "shards_root"}, "seed": cfg["seed"],
+        "tokenizer_id": p["tokenizer_id"], "skipped_tasks": p["skipped_tasks"], "n_cells": p["n_cells"],
+        "n_empty_dropped": p["n_empty_dropped"], "cells_per_split": p["cells_per_split"], "datasets": p["corpora"],
+        "token_dtype": p["token_dtype"], "text_tokenized_jobs": fallback,
+        "counts": {s: dict(sorted(c.items())) for s, c in counts.items()}, "files": files,
+    }
+    finish_shard_dir(tmp, out, manifest)
+    shutil.rmtree(work, ignore_errors=True)
+    n = sum(sum(c.values()) for c in counts.values())
+    log.info("Wrote %d examples in %s (%s)", n, out, ", ".join(f"{s}: {sum(c.values())}" for s, c in counts.items()))
+    return out
 
 
 def prepare(cfg: Mapping[str, Any]) -> Path:
     """Write (or reuse) the shard directory for a plain-dict ``cfg`` (a resolved PrepareConfig)."""
+    _check(cfg)
     out = shard_dir(cfg)
     if (out / "manifest.json").exists():
         ShardSet(out)  # checksums verified; raises naming a corrupt file
         log.info("Reusing prepared shards in %s", out)
         return out
-    split = cfg["split"]
-    tasks = build_tasks(cfg["tasks"]["names"], TaskOptions(**cfg["tasks"]["options"]), cfg["tasks"]["match_keys"])
-    corpora = [build_corpus(d, top_k=cfg["top_k"], seed=cfg["seed"], val_fraction=split["val_fraction"],
-                            test_fraction=split["test_fraction"], split_by=split["split_by"], holdout=split["holdout"])
-               for d in [cfg["data"], *(cfg.get("extra_data") or [])]]
-    examples, skipped = [], {}
-    for corpus in corpora:  # every file renders the same tasks; examples are mixed in the shards
-        exs, skip = render_all(corpus, tasks, seed=cfg["seed"])
-        examples += exs
-        skipped.update({f"{corpus.name}/{t}": r for t, r in skip.items()} if len(corpora) > 1 else skip)
-    corpus = corpora[0]
-    if not examples:
-        raise C2SInputError("No task could be rendered from this data; see the skipped reasons logged above.")
-    by_split = {s: [e for e in examples if e.split == s] for s in SPLITS}
-    rng = np.random.default_rng(cfg["seed"])
-    by_split = {s: [exs[i] for i in rng.permutation(len(exs))] for s, exs in by_split.items()}  # mix tasks in shards
-    train_text = [t for e in by_split["train"] for t in (e.prompt, e.target)]
-    genes = list(dict.fromkeys(str(g) for c in corpora for g in c.sentences.gene_names))  # union, first-seen order
-    tokenizer = _tokenizer(cfg, train_text, genes)
-    manifest = {
-        "c2s_version": c2s.__version__, "config_hash": config_hash(cfg), "config": dict(cfg),
-        "seed": cfg["seed"], "tokenizer_id": tokenizer_id(tokenizer), "skipped_tasks": skipped,
-        "n_cells": sum(len(c.sentences) for c in corpora),
-        "n_empty_dropped": sum(c.sentences.n_empty_dropped for c in corpora),
-        "cells_per_split": {s: int(sum((c.obs["split"] == s).sum() for c in corpora)) for s in SPLITS},
-        "datasets": [c.name for c in corpora],
-    }
-    # the first file's fit serves reconstruction; every file's fit is kept for reference
-    extra = {"inverse_fit.json": asdict(corpus.inverse_fit), "genes.json": genes,
-             "inverse_fits.json": {c.name: asdict(c.inverse_fit) for c in corpora}}
-    write_shard_dir(out, by_split, tokenizer, cfg["rows_per_shard"], manifest, extra)
-    log.info("Wrote %d examples in %s (%s)", len(examples), out,
-             ", ".join(f"{s}: {len(v)}" for s, v in by_split.items()))
-    return out
+    stage = cfg.get("stage", "all")
+    part, num_parts, workers = int(cfg.get("part", 0)), int(cfg.get("num_parts", 1)), int(cfg.get("workers", 1))
+    if stage in ("all", "plan"):
+        plan(cfg)
+    if stage in ("all", "render"):
+        render(cfg, part, num_parts, workers)
+    if stage in ("all", "merge"):
+        return merge(cfg)
+    return work_dir(cfg)

@@ -1,8 +1,11 @@
-"""Prompt shards: parquet files per split plus manifest.json, written into a temp directory
-that is renamed into place, so a shard directory is either complete or absent.
+"""Prompt shards: per (split, task) parquet files plus, beside each, its token ids as a flat
+binary file for the training stream, and manifest.json; written into a temp directory that is
+renamed into place, so a shard directory is either complete or absent.
 
-Columns: task, split, prompt, target, cell_ids (list<str>), meta (JSON str),
+Parquet columns: task, split, prompt, target, cell_ids (list<str>), meta (JSON str),
 prompt_ids / target_ids (list<int32>), n_tokens (int32: bos + prompt + target + eos).
+``X.tokens``: each row's prompt then target ids (manifest ``token_dtype``); ``X.lengths.npy``:
+int32 (rows, 3) prompt length, target length, cells shown.
 """
 
 from __future__ import annotations
@@ -13,24 +16,19 @@ import logging
 import os
 import shutil
 import time
-from collections import Counter
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from c2s.atomic import write_json_atomic
 from c2s.errors import C2SInputError
-from c2s.tasks.render import Example
 
 log = logging.getLogger(__name__)
-FORMAT_VERSION = 1
-SCHEMA = pa.schema([
-    ("task", pa.string()), ("split", pa.string()), ("prompt", pa.string()), ("target", pa.string()),
-    ("cell_ids", pa.list_(pa.string())), ("meta", pa.string()),
-    ("prompt_ids", pa.list_(pa.int32())), ("target_ids", pa.list_(pa.int32())), ("n_tokens", pa.int32()),
-])
+FORMAT_VERSION = 2
 
 
 def sha256(path: Path) -> str:
@@ -41,56 +39,70 @@ def sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def _table(examples: Sequence[Example], tokenizer) -> pa.Table:
-    enc_p = tokenizer([e.prompt for e in examples], add_special_tokens=False)["input_ids"]
-    enc_t = tokenizer([e.target for e in examples], add_special_tokens=False)["input_ids"]
-    return pa.table({
-        "task": [e.task for e in examples], "split": [e.split for e in examples],
-        "prompt": [e.prompt for e in examples], "target": [e.target for e in examples],
-        "cell_ids": [e.cell_ids for e in examples], "meta": [json.dumps(e.meta, sort_keys=True) for e in examples],
-        "prompt_ids": enc_p, "target_ids": enc_t, "n_tokens": [2 + len(p) + len(t) for p, t in zip(enc_p, enc_t)],
-    }, schema=SCHEMA)
+class JobWriter:
+    """Writes one job's tables into ``{stem}-{i:05d}`` files of ``rows_per_shard`` rows each,
+    independent of how the rows arrive in batches (so output bytes do not depend on batching)."""
+
+    def __init__(self, out: Path, stem: str, split: str, task: str, rows_per_shard: int, token_dtype: str) -> None:
+        self.out, self.stem, self.split, self.task = out, stem, split, task
+        self.rows, self.dtype = rows_per_shard, np.dtype(token_dtype)
+        self.buf: list[pa.Table] = []
+        self.n_buf = 0
+        self.files: dict[str, dict[str, Any]] = {}
+
+    def add(self, table: pa.Table) -> None:
+        self.buf.append(table)
+        self.n_buf += table.num_rows
+        while self.n_buf >= self.rows:
+            self._flush(self.rows)
+
+    def close(self) -> dict[str, dict[str, Any]]:
+        if self.n_buf:
+            self._flush(self.n_buf)
+        return self.files
+
+    def _flush(self, n: int) -> None:
+        table = pa.concat_tables(self.buf).combine_chunks()
+        part, rest = table.slice(0, n), table.slice(n)
+        self.buf, self.n_buf = ([rest] if rest.num_rows else []), rest.num_rows
+        name = f"{self.stem}-{len(self.files):05d}"
+        pq.write_table(part, self.out / f"{name}.parquet", compression="zstd")
+        p, t = (part[c].combine_chunks() for c in ("prompt_ids", "target_ids"))
+        lengths = np.stack([pc.list_value_length(p).to_numpy(), pc.list_value_length(t).to_numpy(),
+                            pc.list_value_length(part["cell_ids"].combine_chunks()).to_numpy()], 1).astype(np.int32)
+        pv, tv = (pc.list_flatten(x).to_numpy().astype(self.dtype) for x in (p, t))
+        ids = np.empty(pv.size + tv.size, dtype=self.dtype)  # per row: prompt ids then target ids
+        row_start = np.concatenate([[0], np.cumsum(lengths[:, 0] + lengths[:, 1])])[:-1]
+        p_pos = np.repeat(row_start, lengths[:, 0]) + (np.arange(pv.size) - np.repeat(np.cumsum(lengths[:, 0]) - lengths[:, 0], lengths[:, 0]))
+        t_pos = np.repeat(row_start + lengths[:, 0], lengths[:, 1]) + (np.arange(tv.size) - np.repeat(np.cumsum(lengths[:, 1]) - lengths[:, 1], lengths[:, 1]))
+        ids[p_pos], ids[t_pos] = pv, tv
+        ids.tofile(self.out / f"{name}.tokens")
+        np.save(self.out / f"{name}.lengths.npy", lengths)
+        tokens = int(2 * n + lengths[:, :2].sum())
+        for suffix in (".parquet", ".tokens", ".lengths.npy"):
+            self.files[name + suffix] = {"split": self.split, "task": self.task, "rows": n, "tokens": tokens,
+                                         "sha256": sha256(self.out / f"{name}{suffix}")}
 
 
-def write_shard_dir(
-    out_dir: str | Path, examples: dict[str, list[Example]], tokenizer, rows_per_shard: int, manifest: dict[str, Any],
-    extra_files: dict[str, Any] | None = None,
-) -> Path:
-    """Write ``{split}-{i:05d}.parquet`` shards, the tokenizer and manifest.json atomically.
-
-    ``examples`` maps split -> examples (already shuffled). ``extra_files`` maps a file name to
-    a JSON-serialisable object written beside the shards (e.g. the inverse fit).
-    """
-    out_dir = Path(out_dir)
-    tmp = out_dir.parent / f".{out_dir.name}.tmp-{os.getpid()}-{time.time_ns()}"
-    tmp.mkdir(parents=True)
-    try:
-        files, counts = {}, {}
-        for split, exs in examples.items():
-            counts[split] = dict(sorted(Counter(e.task for e in exs).items()))
-            for i, start in enumerate(range(0, len(exs), rows_per_shard)):
-                name = f"{split}-{i:05d}.parquet"
-                table = _table(exs[start : start + rows_per_shard], tokenizer)
-                pq.write_table(table, tmp / name)
-                files[name] = {"split": split, "rows": table.num_rows, "sha256": sha256(tmp / name),
-                               "tokens": int(pa.compute.sum(table["n_tokens"]).as_py())}
-        tokenizer.save_pretrained(str(tmp / "tokenizer"))
-        for name, obj in (extra_files or {}).items():
-            (tmp / name).write_text(json.dumps(obj, indent=2, sort_keys=True))
-        manifest = dict(manifest, format_version=FORMAT_VERSION, counts=counts, files=files)
-        write_json_atomic(tmp / "manifest.json", manifest)
-        if out_dir.exists():  # another process finished the same config first: keep theirs
-            log.info("%s appeared meanwhile; keeping it.", out_dir)
-        else:
-            os.replace(tmp, out_dir)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp)
+def finish_shard_dir(tmp: Path, out_dir: Path, manifest: dict[str, Any]) -> Path:
+    """Write manifest.json into the complete ``tmp`` directory and rename it to ``out_dir``."""
+    write_json_atomic(tmp / "manifest.json", dict(manifest, format_version=FORMAT_VERSION))
+    if out_dir.exists():  # another process finished the same config first: keep theirs
+        log.info("%s appeared meanwhile; keeping it.", out_dir)
+        shutil.rmtree(tmp)
+    else:
+        os.replace(tmp, out_dir)
     return out_dir
 
 
+def temp_dir_for(out_dir: Path) -> Path:
+    tmp = out_dir.parent / f".{out_dir.name}.tmp-{os.getpid()}-{time.time_ns()}"
+    tmp.mkdir(parents=True)
+    return tmp
+
+
 class ShardSet:
-    """A checked shard directory. ``verify=True`` re-hashes every shard against the manifest."""
+    """A checked shard directory. ``verify=True`` re-hashes every file against the manifest."""
 
     def __init__(self, path: str | Path, verify: bool = True) -> None:
         self.path = Path(path)
@@ -113,7 +125,12 @@ class ShardSet:
                                     f"Delete {self.path} and re-run the prepare step.")
 
     def files(self, split: str) -> list[Path]:
-        return [self.path / n for n, info in sorted(self.manifest["files"].items()) if info["split"] == split]
+        """Parquet files of ``split``, in manifest order (sorted by name)."""
+        return [self.path / n for n, info in sorted(self.manifest["files"].items())
+                if info["split"] == split and n.endswith(".parquet")]
+
+    def task_of(self, file: Path) -> str:
+        return self.manifest["files"][file.name]["task"]
 
     def read(self, file: Path, columns: list[str] | None = None) -> pa.Table:
         """Read one shard (all or some columns); a broken file raises naming it."""
@@ -124,7 +141,8 @@ class ShardSet:
 
     def rows(self, split: str, columns: list[str] | None = None, tasks=None) -> list[dict]:
         """Rows of ``split`` as dicts, in file order; only ``tasks`` (a collection) if given."""
-        return [r for f in self.files(split) for r in self.read(f, columns).to_pylist() if tasks is None or r["task"] in tasks]
+        return [r for f in self.files(split) if tasks is None or self.task_of(f) in tasks
+                for r in self.read(f, columns).to_pylist() if tasks is None or r["task"] in tasks]
 
     def tokenizer(self):
         from transformers import AutoTokenizer

@@ -14,10 +14,7 @@ predicts across a boundary; ``sft`` puts loss only on target tokens and <eos>.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
-import pyarrow.compute as pc
 import torch
 from torch.utils.data import IterableDataset, get_worker_info
 
@@ -27,42 +24,75 @@ from c2s.data.shards import ShardSet
 MODES = ("pretrain", "sft")
 
 
-@dataclass
 class TokenIndex:
-    """All examples of one split, flattened: tokens as offsets + values (int32)."""
+    """All examples of one split: lengths and task ids in memory (~24 bytes per example); token
+    ids stay in the shards' ``.tokens`` files, memory-mapped and read per batch, so ranks and
+    workers share them through the page cache and RSS does not grow with the data."""
 
-    tasks: list[str]  # task names; task_ids index into this
-    task_ids: np.ndarray  # int16 (n,)
-    n_cells: np.ndarray  # int32 (n,)
-    p_off: np.ndarray  # int64 (n + 1,)
-    p_val: np.ndarray  # int32
-    t_off: np.ndarray
-    t_val: np.ndarray
+    DROP_EVERY = 64  # batches between releasing mapped pages (bounds RSS to recent batches)
+
+    def __init__(self, tasks: list[str], task_ids: np.ndarray, n_cells: np.ndarray, p_len: np.ndarray,
+                 t_len: np.ndarray, file_ids: np.ndarray, starts: np.ndarray, files: list[str], dtype: str) -> None:
+        self.tasks, self.task_ids, self.n_cells = tasks, task_ids, n_cells
+        self.p_len, self.t_len, self.file_ids, self.starts = p_len, t_len, file_ids, starts
+        self.files, self.dtype = files, np.dtype(dtype)
+        self._maps: dict[int, tuple] = {}
+        self._reads = 0
 
     def __len__(self) -> int:
         return int(self.task_ids.size)
 
+    def __getstate__(self) -> dict:
+        return {k: v for k, v in self.__dict__.items() if k != "_maps"} | {"_maps": {}}
+
     @property
     def lengths(self) -> np.ndarray:
         """Sequence length per example: bos + prompt + target + eos."""
-        return 2 + np.diff(self.p_off) + np.diff(self.t_off)
+        return 2 + self.p_len.astype(np.int64) + self.t_len
+
+    def _array(self, f: int) -> np.ndarray:
+        if f not in self._maps:
+            import mmap
+
+            with open(self.files[f], "rb") as fh:
+                if fh.seek(0, 2) == 0:
+                    self._maps[f] = (None, np.zeros(0, self.dtype))
+                else:
+                    mm = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+                    self._maps[f] = (mm, np.frombuffer(mm, dtype=self.dtype))
+        return self._maps[f][1]
+
+    def tokens(self, ex: int) -> tuple[np.ndarray, np.ndarray]:
+        """(prompt ids, target ids) of example ``ex`` (int64 copies)."""
+        arr = self._array(int(self.file_ids[ex]))
+        s, p, t = int(self.starts[ex]), int(self.p_len[ex]), int(self.t_len[ex])
+        seq = arr[s : s + p + t].astype(np.int64)
+        return seq[:p], seq[p:]
+
+    def release(self) -> None:
+        """Called once per batch: every DROP_EVERY batches, drop mapped pages from this process."""
+        import mmap
+
+        self._reads += 1
+        if self._reads % self.DROP_EVERY == 0:
+            for mm, _ in self._maps.values():
+                if mm is not None:
+                    mm.madvise(mmap.MADV_DONTNEED)
 
     @classmethod
     def from_shards(cls, shards: ShardSet, split: str, tasks: list[str]) -> "TokenIndex":
-        p_val, t_val, p_len, t_len, task_ids, n_cells = [], [], [], [], [], []
         pos = {t: i for i, t in enumerate(tasks)}
+        parts, files = [], []
         for f in shards.files(split):
-            tab = shards.read(f, ["task", "cell_ids", "prompt_ids", "target_ids"])
-            task_ids.append(np.array([pos[t] for t in tab["task"].to_pylist()], dtype=np.int16))
-            n_cells.append(pc.list_value_length(tab["cell_ids"]).to_numpy(zero_copy_only=False).astype(np.int32))
-            for col, vals, lens in (("prompt_ids", p_val, p_len), ("target_ids", t_val, t_len)):
-                arr = tab[col].combine_chunks()
-                vals.append(pc.list_flatten(arr).to_numpy(zero_copy_only=False).astype(np.int32))
-                lens.append(pc.list_value_length(arr).to_numpy(zero_copy_only=False).astype(np.int64))
-        cat = lambda xs, dt: np.concatenate(xs).astype(dt) if xs else np.zeros(0, dt)  # noqa: E731
-        off = lambda lens: np.concatenate([[0], np.cumsum(cat(lens, np.int64))])  # noqa: E731
-        return cls(tasks, cat(task_ids, np.int16), cat(n_cells, np.int32), off(p_len), cat(p_val, np.int32),
-                   off(t_len), cat(t_val, np.int32))
+            lengths = np.load(str(f).removesuffix(".parquet") + ".lengths.npy")
+            starts = np.concatenate([[0], np.cumsum(lengths[:, 0].astype(np.int64) + lengths[:, 1])])[:-1]
+            parts.append((np.full(len(lengths), pos[shards.task_of(f)], np.int16), lengths, starts,
+                          np.full(len(lengths), len(files), np.int16)))
+            files.append(str(f).removesuffix(".parquet") + ".tokens")
+        cat = lambda j, dt: np.concatenate([p[j] for p in parts]).astype(dt) if parts else np.zeros(0, dt)  # noqa: E731
+        lengths = np.concatenate([p[1] for p in parts]) if parts else np.zeros((0, 3), np.int32)
+        return cls(tasks, cat(0, np.int16), lengths[:, 2].copy(), lengths[:, 0].copy(), lengths[:, 1].copy(),
+                   cat(3, np.int16), cat(2, np.int64), files, shards.manifest["token_dtype"])
 
 
 def collate(index: TokenIndex, batch: Batch, max_len: int, mode: str, pad_id: int, bos_id: int, eos_id: int,
@@ -78,8 +108,7 @@ def collate(index: TokenIndex, batch: Batch, max_len: int, mode: str, pad_id: in
     for r, examples in enumerate(batch.packs):
         c = 0
         for s, ex in enumerate(examples, 1):
-            p = index.p_val[index.p_off[ex] : index.p_off[ex + 1]]
-            t = index.t_val[index.t_off[ex] : index.t_off[ex + 1]]
+            p, t = index.tokens(ex)
             seq = np.concatenate([[bos_id], p, t, [eos_id]])[: max_len - c]
             n = seq.size
             ids[r, c : c + n] = seq
@@ -92,6 +121,7 @@ def collate(index: TokenIndex, batch: Batch, max_len: int, mode: str, pad_id: in
             n_cells += int(index.n_cells[ex])
     if batch.is_padding:
         labels[:] = -100
+    index.release()
     return {
         "input_ids": torch.from_numpy(ids), "labels": torch.from_numpy(labels), "position_ids": torch.from_numpy(pos),
         "segment_ids": torch.from_numpy(seg), "attention_mask": torch.from_numpy((seg > 0).astype(np.int64)),

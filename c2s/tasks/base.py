@@ -1,10 +1,12 @@
-"""What a task is: a name, a kind, paraphrased templates, records drawn from a corpus,
-``render(record, rng) -> (prompt, target)``, and the metric that scores it."""
+"""What a task is: a name, a kind, paraphrased templates, records drawn from a corpus, and the
+metric that scores it. A record maps template fields to text, or to :class:`Genes` slots that
+the renderer fills with gene names (text) or gene token ids (token space); ``cells`` lists the
+corpus positions of the cells it shows."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar, Iterator
+from typing import Any, ClassVar, Iterator, NamedTuple
 
 import numpy as np
 
@@ -32,6 +34,16 @@ class TaskOptions:
     passes: int = 1
     repeats: int = 5
     neighbours: int = 5
+
+
+class Genes(NamedTuple):
+    """A gene slot: the first ``k`` genes of each of ``cells`` (one line ``Cell j: …`` per cell
+    when ``numbered``), or the explicit gene ids ``ids`` (a gene set)."""
+
+    cells: np.ndarray | None = None
+    k: int = 0
+    numbered: bool = False
+    ids: np.ndarray | None = None
 
 
 class Task:
@@ -67,27 +79,21 @@ class Task:
     def records(self, corpus: Corpus, split: str, rng: np.random.Generator) -> Iterator[dict[str, Any]]:
         raise NotImplementedError
 
-    def target(self, record: dict[str, Any]) -> str:
+    def target(self, record: dict[str, Any]) -> str | Genes:
         raise NotImplementedError
-
-    def render(self, record: dict[str, Any], rng: np.random.Generator) -> tuple[str, str]:
-        """(prompt, target): a randomly chosen paraphrase filled from the record."""
-        template = self.templates[int(rng.integers(len(self.templates)))]
-        return template.format(**record), self.target(record)
 
 
 def sentence_record(corpus: Corpus, i: int, k: int) -> dict[str, Any]:
-    """Fields of one cell: its id, sentence, gene count and every mapped metadata role."""
-    row = corpus.obs.iloc[i]
-    rec = {"cell_ids": [corpus.obs.index[i]], "sentence": corpus.sentences.sentence(i, k), "organism": corpus.organism}
-    rec["n_genes"] = len(rec["sentence"].split())
-    rec.update({c: row[c] for c in corpus.obs.columns if c != "split"})
+    """Fields of one cell: its sentence slot, gene count and every mapped metadata role."""
+    rec = {"cells": np.array([i]), "sentence": Genes(np.array([i]), k), "organism": corpus.organism,
+           "n_genes": min(k, int(corpus.sentences.lengths[i]))}
+    rec.update({r: cats[codes[i]] for r, (cats, codes) in corpus.roles.items()})
     return rec
 
 
-def multi_sentences(corpus: Corpus, cells: np.ndarray, k: int) -> str:
+def multi_sentences(cells: np.ndarray, k: int) -> Genes:
     """Numbered sentences of several cells, one per line."""
-    return "\n".join(f"Cell {j + 1}: {corpus.sentences.sentence(i, k)}" for j, i in enumerate(cells))
+    return Genes(np.asarray(cells), k, numbered=True)
 
 
 def cells_per_sample(opt: TaskOptions) -> int:
@@ -95,16 +101,25 @@ def cells_per_sample(opt: TaskOptions) -> int:
     return max(1, min(opt.max_cells, (opt.max_tokens - 64) // (opt.multi_genes_per_cell + 4)))
 
 
+def group_runs(corpus: Corpus, cells: np.ndarray, roles: list[str]) -> list[np.ndarray]:
+    """``cells`` grouped by equal values of ``roles`` (groups in sorted value order, members
+    ascending): one stable sort, O(n log n)."""
+    if not roles or cells.size == 0:
+        return [cells] if cells.size else []
+    keys = [np.asarray(corpus.roles[r][1])[cells] for r in roles]
+    order = np.lexsort(keys[::-1])
+    stacked = np.stack([k[order] for k in keys])
+    cuts = np.flatnonzero(np.any(np.diff(stacked, axis=1) != 0, axis=0)) + 1
+    return np.split(cells[order], cuts)
+
+
 def group_samples(corpus: Corpus, split: str, rng: np.random.Generator, opt: TaskOptions) -> Iterator[np.ndarray]:
-    """Multi-cell samples: cells grouped by dataset and tissue/donor/batch (where mapped),
-    shuffled, cut into budget-sized samples; never mixing splits or groups."""
-    cells = corpus.cells(split)
-    keys = [k for k in ("tissue", "donor", "batch") if corpus.has(k)]
-    groups = corpus.obs.iloc[cells].groupby(keys, sort=True, observed=True).indices if keys else {"all": np.arange(cells.size)}
+    """Multi-cell samples: cells grouped by tissue/donor/batch (where mapped), shuffled, cut
+    into budget-sized samples; never mixing splits or groups."""
+    groups = group_runs(corpus, corpus.cells(split), [k for k in ("tissue", "donor", "batch") if corpus.has(k)])
     n = cells_per_sample(opt)
     for _ in range(opt.passes):
-        for key in sorted(groups, key=str):
-            members = cells[groups[key]]
+        for members in groups:
             if members.size < 2:
                 continue
             members = rng.permutation(members)

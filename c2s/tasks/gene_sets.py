@@ -7,7 +7,7 @@ from typing import Any, Iterator
 import numpy as np
 
 from c2s.data.corpus import Corpus
-from c2s.tasks.base import Task
+from c2s.tasks.base import Genes, Task
 
 
 class _PerGeneSet(Task):
@@ -15,16 +15,18 @@ class _PerGeneSet(Task):
     requires = ("gene_sets",)
 
     def records(self, corpus: Corpus, split: str, rng: np.random.Generator) -> Iterator[dict[str, Any]]:
+        pos = {str(g): i for i, g in enumerate(corpus.sentences.gene_names)}
         for name in sorted(corpus.gene_sets):
             if corpus.gene_set_split.get(name) != split:
                 continue
             genes = corpus.gene_sets[name]
+            ids = np.array([pos[g] for g in genes])
             for _ in range(self.opt.repeats):
                 yield {
-                    "cell_ids": [],
+                    "cells": np.zeros(0, dtype=np.int64),
                     "set_name": name,
-                    "genes": " ".join(genes),
-                    "shuffled": " ".join(rng.permutation(genes)),
+                    "genes": Genes(ids=ids),
+                    "shuffled": Genes(ids=rng.permutation(ids)),
                     "n_genes": len(genes),
                     "organism": corpus.organism,
                 }
@@ -41,7 +43,7 @@ class GeneSetEnumeration(_PerGeneSet):
         "Name the {n_genes} genes in \"{set_name}\".",
     )
 
-    def target(self, record: dict[str, Any]) -> str:
+    def target(self, record: dict[str, Any]) -> Genes:
         return record["genes"]
 
 

@@ -8,7 +8,7 @@ from typing import Any, Iterator
 import numpy as np
 
 from c2s.data.corpus import Corpus
-from c2s.tasks.base import Task, group_samples, multi_sentences
+from c2s.tasks.base import Genes, Task, group_samples, multi_sentences
 
 
 class _PerSample(Task):
@@ -17,19 +17,19 @@ class _PerSample(Task):
     def records(self, corpus: Corpus, split: str, rng: np.random.Generator) -> Iterator[dict[str, Any]]:
         k = self.opt.multi_genes_per_cell
         for cells in group_samples(corpus, split, rng, self.opt):
-            obs = corpus.obs.iloc[cells]
             rec = {
-                "cell_ids": list(obs.index),
-                "cells": multi_sentences(corpus, cells, k),
+                "cells": cells,
+                "sentences": multi_sentences(cells, k),
                 "n_cells": len(cells),
                 "n_genes": k,
                 "organism": corpus.organism,
                 "description": corpus.description or "",
             }
-            if "cell_type" in obs:
-                rec["cell_types"] = ", ".join(obs["cell_type"])
-            if "tissue" in obs:
-                rec["tissue"] = obs["tissue"].mode().iloc[0]
+            if corpus.has("cell_type"):
+                rec["cell_types"] = ", ".join(corpus.labels("cell_type", cells))
+            if corpus.has("tissue"):  # samples never mix tissues when tissue is mapped
+                cats, codes = corpus.roles["tissue"]
+                rec["tissue"] = cats[np.bincount(np.asarray(codes)[cells]).argmax()]
             yield rec
 
 
@@ -44,8 +44,8 @@ class MultiCellLanguageModelling(_PerSample):
         "List {n_cells} cells from one {organism} sample, one per line, top {n_genes} genes by expression.",
     )
 
-    def target(self, record: dict[str, Any]) -> str:
-        return record["cells"]
+    def target(self, record: dict[str, Any]) -> Genes:
+        return record["sentences"]
 
 
 class TissueAnnotation(_PerSample):
@@ -53,11 +53,11 @@ class TissueAnnotation(_PerSample):
     metric = "accuracy"
     requires = ("tissue",)
     templates = (
-        "These {n_cells} {organism} cells come from one sample:\n{cells}\nWhich tissue is the sample from?",
-        "Identify the tissue of origin of this sample of {n_cells} cells.\n{cells}\nTissue:",
-        "{cells}\nThe cells above were profiled together. Name their tissue.",
-        "Cell sentences from a single {organism} sample:\n{cells}\nWhat tissue is this?",
-        "Annotate the tissue of the sample containing these cells:\n{cells}",
+        "These {n_cells} {organism} cells come from one sample:\n{sentences}\nWhich tissue is the sample from?",
+        "Identify the tissue of origin of this sample of {n_cells} cells.\n{sentences}\nTissue:",
+        "{sentences}\nThe cells above were profiled together. Name their tissue.",
+        "Cell sentences from a single {organism} sample:\n{sentences}\nWhat tissue is this?",
+        "Annotate the tissue of the sample containing these cells:\n{sentences}",
     )
 
     def target(self, record: dict[str, Any]) -> str:
@@ -69,11 +69,11 @@ class SampleCellTypeAnnotation(_PerSample):
     metric = "accuracy"
     requires = ("cell_type",)
     templates = (
-        "Annotate the cell type of each of these {n_cells} {organism} cells, in order, comma-separated.\n{cells}",
-        "{cells}\nGive the cell type of every cell above, separated by commas.",
-        "Here are {n_cells} cells from one sample:\n{cells}\nList their cell types in order.",
-        "Label each cell of this {organism} sample with its cell type (comma-separated, same order):\n{cells}",
-        "Cell sentences:\n{cells}\nCell types, one per cell, in order:",
+        "Annotate the cell type of each of these {n_cells} {organism} cells, in order, comma-separated.\n{sentences}",
+        "{sentences}\nGive the cell type of every cell above, separated by commas.",
+        "Here are {n_cells} cells from one sample:\n{sentences}\nList their cell types in order.",
+        "Label each cell of this {organism} sample with its cell type (comma-separated, same order):\n{sentences}",
+        "Cell sentences:\n{sentences}\nCell types, one per cell, in order:",
     )
 
     def target(self, record: dict[str, Any]) -> str:
@@ -92,8 +92,8 @@ class SampleGenerationByTissue(_PerSample):
         "Simulate a {tissue} sample of {n_cells} {organism} cells, one cell sentence per line.",
     )
 
-    def target(self, record: dict[str, Any]) -> str:
-        return record["cells"]
+    def target(self, record: dict[str, Any]) -> Genes:
+        return record["sentences"]
 
 
 class SampleGenerationByCellTypes(_PerSample):
@@ -108,8 +108,8 @@ class SampleGenerationByCellTypes(_PerSample):
         "For each of {cell_types}, generate a {organism} cell ({n_genes} genes, descending expression).",
     )
 
-    def target(self, record: dict[str, Any]) -> str:
-        return record["cells"]
+    def target(self, record: dict[str, Any]) -> Genes:
+        return record["sentences"]
 
 
 class SampleGenerationByDescription(_PerSample):
@@ -124,8 +124,8 @@ class SampleGenerationByDescription(_PerSample):
         "Given this dataset summary, produce {n_cells} cells of {n_genes} genes each.\n{description}",
     )
 
-    def target(self, record: dict[str, Any]) -> str:
-        return record["cells"]
+    def target(self, record: dict[str, Any]) -> Genes:
+        return record["sentences"]
 
 
 class NaturalLanguageInterpretation(_PerSample):
@@ -133,11 +133,11 @@ class NaturalLanguageInterpretation(_PerSample):
     metric = "bertscore"
     requires = ("description",)
     templates = (
-        "Describe the study these {organism} cells come from.\n{cells}",
-        "{cells}\nWrite a short description of the dataset these cells were sampled from.",
-        "Here are {n_cells} cells from one study:\n{cells}\nSummarise the study in plain language.",
-        "Interpret this sample of cell sentences and describe its biological context:\n{cells}",
-        "Cells:\n{cells}\nWhat experiment and tissue could these cells come from? Describe it.",
+        "Describe the study these {organism} cells come from.\n{sentences}",
+        "{sentences}\nWrite a short description of the dataset these cells were sampled from.",
+        "Here are {n_cells} cells from one study:\n{sentences}\nSummarise the study in plain language.",
+        "Interpret this sample of cell sentences and describe its biological context:\n{sentences}",
+        "Cells:\n{sentences}\nWhat experiment and tissue could these cells come from? Describe it.",
     )
 
     def target(self, record: dict[str, Any]) -> str:

@@ -1,7 +1,7 @@
 """Perturbation response: a control cell plus a perturbation name -> the perturbed cell.
 
 Pairs: each perturbed cell of a split is matched to a control cell with the same values of
-the match keys (default: cell type), drawn with the seeded rng from all control cells
+the match keys (default: cell type), drawn uniformly (seeded) from all control cells
 (controls of held-out cell types stay visible, as in scGen's setting).
 """
 
@@ -12,7 +12,7 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 
 from c2s.data.corpus import Corpus
-from c2s.tasks.base import Task, TaskOptions
+from c2s.tasks.base import Genes, Task, TaskOptions
 
 
 class PerturbationResponse(Task):
@@ -40,27 +40,33 @@ class PerturbationResponse(Task):
         return f"match keys {absent} are not mapped" if absent else None
 
     def records(self, corpus: Corpus, split: str, rng: np.random.Generator) -> Iterator[dict[str, Any]]:
-        obs = corpus.obs
-        is_control = obs["condition"].to_numpy() == str(corpus.control_value)
-        keys = [tuple(r) for r in obs[list(self.match_keys)].to_numpy()] if self.match_keys else [()] * len(obs)
-        controls: dict[tuple, list[int]] = {}
-        for i in np.flatnonzero(is_control):
-            controls.setdefault(keys[i], []).append(int(i))
+        """Controls sorted by match key once; each perturbed cell draws one in O(1)."""
+        cats, cond = corpus.roles["condition"]
+        hit = np.flatnonzero(cats == str(corpus.control_value))
+        is_control = np.asarray(cond) == (hit[0] if hit.size else -1)
+        key = np.zeros(len(corpus.sentences), dtype=np.int64)
+        for r in self.match_keys:  # mixed-radix code of the match-key values
+            rcats, rcodes = corpus.roles[r]
+            key = key * rcats.size + np.asarray(rcodes)
+        controls = np.flatnonzero(is_control)
+        controls = controls[np.argsort(key[controls], kind="stable")]
+        ckeys = key[controls]
+        cells = corpus.cells(split)
+        cells = cells[~is_control[cells]]
+        lo, hi = np.searchsorted(ckeys, key[cells], "left"), np.searchsorted(ckeys, key[cells], "right")
+        cells, lo, n = cells[hi > lo], lo[hi > lo], (hi - lo)[hi > lo]
+        draw = controls[lo + (rng.random(cells.size) * n).astype(np.int64)]
         k = self.opt.genes_per_cell
-        for i in corpus.cells(split):
-            pool = controls.get(keys[i])
-            if is_control[i] or not pool:
-                continue
-            c = pool[int(rng.integers(len(pool)))]
+        for i, c in zip(cells.tolist(), draw.tolist()):
             yield {
-                "cell_ids": [obs.index[c], obs.index[i]],
-                "control": corpus.sentences.sentence(c, k),
-                "perturbed": corpus.sentences.sentence(i, k),
-                "perturbation": obs["condition"].iloc[i],
-                "cell_type": obs["cell_type"].iloc[i] if "cell_type" in obs else "",
+                "cells": np.array([c, i]),
+                "control": Genes(np.array([c]), k),
+                "perturbed": Genes(np.array([i]), k),
+                "perturbation": cats[cond[i]],
+                "cell_type": corpus.labels("cell_type", np.array([i]))[0] if corpus.has("cell_type") else "",
                 "organism": corpus.organism,
                 "n_genes": k,
             }
 
-    def target(self, record: dict[str, Any]) -> str:
+    def target(self, record: dict[str, Any]) -> Genes:
         return record["perturbed"]

@@ -1,20 +1,30 @@
-"""Render every task on a corpus into prompt/target examples, per split."""
+"""Records -> skeletons: a template filled with the record's text fields, with a sentinel
+character where each gene list goes. The text path (``render_all``) fills the sentinels with
+gene names; the token path (c2s.data.assemble) with gene token ids.
+
+Convention: every gene in a rendered text follows a space (templates put a space before each
+gene field; targets are tokenized with a leading space), so one gene is one token " GENE".
+"""
 
 from __future__ import annotations
 
 import logging
+import string
 import zlib
 from dataclasses import dataclass, field
-from typing import Any
+from functools import lru_cache
+from typing import Any, Iterator
 
 import numpy as np
 from tqdm.auto import tqdm
 
 from c2s.data.corpus import Corpus
 from c2s.data.splits import SPLITS
-from c2s.tasks.base import Task
+from c2s.tasks.base import Genes, Task
 
 log = logging.getLogger(__name__)
+SENT = "\ue000"  # private-use character marking a gene list in a skeleton
+META_KEYS = ("cell_type", "tissue", "perturbation", "set_name")
 
 
 @dataclass
@@ -27,15 +37,104 @@ class Example:
     meta: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass
+class Skeleton:
+    """One record, rendered up to its gene lists."""
+
+    prompt: str  # template text with SENT per gene list
+    target: str
+    slots: list[Genes]  # in order of the SENTs (prompt, then target)
+    cells: np.ndarray  # corpus positions shown (the cell_ids column)
+    meta: dict[str, Any]
+
+
 def task_rng(seed: int, task: str, split: str) -> np.random.Generator:
     """Independent stream per (seed, task, split): adding a task never changes another's examples."""
     return np.random.default_rng([seed, zlib.crc32(task.encode()), SPLITS.index(split)])
 
 
+@lru_cache(maxsize=None)
+def template_fields(template: str) -> tuple[str, ...]:
+    """Field names of ``template`` in order of appearance."""
+    return tuple(f for _, f, _, _ in string.Formatter().parse(template) if f)
+
+
+@lru_cache(maxsize=64)
+def _numbered(n: int) -> str:
+    return "\n".join(f"Cell {j + 1}: {SENT}" for j in range(n))
+
+
+def placeholder(g: Genes) -> str:
+    return _numbered(len(g.cells)) if g.numbered else SENT
+
+
+def skeleton(task: Task, record: dict[str, Any], rng: np.random.Generator) -> Skeleton:
+    """Pick a paraphrase with ``rng`` and fill it, gene lists as SENT."""
+    template = task.templates[int(rng.integers(len(task.templates)))]
+    values, slots = {}, []
+    for f in template_fields(template):
+        v = record[f]
+        if isinstance(v, Genes):
+            values[f] = placeholder(v)
+            slots.append(v)
+        else:
+            values[f] = v
+    target = task.target(record)
+    if isinstance(target, Genes):
+        slots.append(target)
+        target = placeholder(target)
+    meta = {k: str(record[k]) for k in META_KEYS if k in record}
+    return Skeleton(template.format(**values), str(target), slots, record["cells"], meta)
+
+
+def skeletons(corpus: Corpus, task: Task, split: str, seed: int) -> Iterator[Skeleton]:
+    rng = task_rng(seed, task.name, split)
+    for record in task.records(corpus, split, rng):
+        yield skeleton(task, record, rng)
+
+
+def runs_of(slots: list[Genes]) -> list[tuple[int, int] | np.ndarray]:
+    """One run per SENT: (cell, k) for cell sentences, or an array of gene ids."""
+    out: list[tuple[int, int] | np.ndarray] = []
+    for g in slots:
+        if g.ids is not None:
+            out.append(np.asarray(g.ids))
+        else:
+            out += [(int(c), g.k) for c in g.cells]
+    return out
+
+
+def fill(text: str, genes: list[np.ndarray], names: np.ndarray) -> str:
+    """Replace each SENT in ``text`` by its gene names (space-joined), in order."""
+    parts = text.split(SENT)
+    out = [parts[0]]
+    for ids, rest in zip(genes, parts[1:]):
+        out += [" ".join(names[ids]), rest]
+    return "".join(out)
+
+
+def run_genes(corpus: Corpus, runs: list) -> list[np.ndarray]:
+    """Gene ids of each run (cells read from the store in one batch)."""
+    cells = sorted({r[0] for r in runs if isinstance(r, tuple)})
+    kmax = max([r[1] for r in runs if isinstance(r, tuple)], default=1)
+    table = corpus.sentences.take(np.array(cells, dtype=np.int64), kmax) if cells else None
+    row = {c: j for j, c in enumerate(cells)}
+    out = []
+    for r in runs:
+        if isinstance(r, tuple):
+            g = table[row[r[0]], : r[1]]
+            out.append(g[g >= 0])
+        else:
+            out.append(r)
+    return out
+
+
 def render_all(corpus: Corpus, tasks: list[Task], seed: int) -> tuple[list[Example], dict[str, str]]:
-    """(examples, skipped) where skipped maps task name -> reason (logged, never raised)."""
+    """Text path, for small corpora and tests: (examples, skipped) where skipped maps task
+    name -> reason (logged, never raised)."""
     examples: list[Example] = []
     skipped: dict[str, str] = {}
+    names = corpus.sentences.gene_names
     for task in tqdm(tasks, desc="render tasks", unit="task"):
         reason = task.missing(corpus)
         if reason:
@@ -43,9 +142,10 @@ def render_all(corpus: Corpus, tasks: list[Task], seed: int) -> tuple[list[Examp
             log.warning("Skipping task %s: %s.", task.name, reason)
             continue
         for split in SPLITS:
-            rng = task_rng(seed, task.name, split)
-            for record in task.records(corpus, split, rng):
-                prompt, target = task.render(record, rng)
-                meta = {k: v for k, v in record.items() if k in ("cell_type", "tissue", "perturbation", "set_name")}
-                examples.append(Example(task.name, split, prompt, target, [str(c) for c in record["cell_ids"]], meta))
+            for sk in skeletons(corpus, task, split, seed):
+                genes = run_genes(corpus, runs_of(sk.slots))
+                n_prompt = sk.prompt.count(SENT)
+                examples.append(Example(task.name, split, fill(sk.prompt, genes[:n_prompt], names),
+                                        fill(sk.target, genes[n_prompt:], names),
+                                        [corpus.cell_id(c) for c in sk.cells], sk.meta))
     return examples, skipped

@@ -7,14 +7,14 @@ from typing import Any, Iterator
 import numpy as np
 
 from c2s.data.corpus import Corpus
-from c2s.tasks.base import Task, sentence_record
+from c2s.tasks.base import Genes, Task, sentence_record
 
 
 class _PerCell(Task):
     kind = "single_cell"
 
     def records(self, corpus: Corpus, split: str, rng: np.random.Generator) -> Iterator[dict[str, Any]]:
-        for i in corpus.cells(split):
+        for i in corpus.cells(split).tolist():
             yield sentence_record(corpus, i, self.opt.genes_per_cell)
 
 
@@ -30,7 +30,7 @@ class CellLanguageModelling(_PerCell):
         "Cell sentence of a {organism} single cell, top {n_genes} genes by expression:",
     )
 
-    def target(self, record: dict[str, Any]) -> str:
+    def target(self, record: dict[str, Any]) -> Genes:
         return record["sentence"]
 
 
@@ -40,7 +40,7 @@ class CellTypeAnnotation(_PerCell):
     requires = ("cell_type",)
     templates = (
         "The {n_genes} most expressed genes of a {organism} cell, highest first: {sentence}\nWhat is its cell type?",
-        "Identify the cell type of this {organism} cell from its cell sentence.\n{sentence}\nCell type:",
+        "Identify the cell type of this {organism} cell from its cell sentence: {sentence}\nCell type:",
         "Genes ranked by expression in one {organism} cell: {sentence}\nWhich cell type is it?",
         "Here is a cell sentence ({n_genes} genes, descending expression): {sentence}\nAnnotate the cell type.",
         "Classify the {organism} cell whose top expressed genes are: {sentence}\nAnswer with the cell type.",
@@ -64,5 +64,5 @@ class ConditionalCellGeneration(_PerCell):
         "Simulate a single {cell_type} cell ({organism}); give its {n_genes} highest-expressed genes.",
     )
 
-    def target(self, record: dict[str, Any]) -> str:
+    def target(self, record: dict[str, Any]) -> Genes:
         return record["sentence"]

@@ -10,16 +10,10 @@ from typing import Any, Iterator
 import numpy as np
 
 from c2s.data.corpus import Corpus
-from c2s.tasks.base import Task, multi_sentences
+from c2s.data.plan_meta import spatial_neighbours
+from c2s.tasks.base import Genes, Task, multi_sentences
 
-
-def _neighbours(corpus: Corpus, cells: np.ndarray, k: int) -> np.ndarray:
-    from sklearn.neighbors import NearestNeighbors
-
-    k = min(k, cells.size - 1)
-    nn = NearestNeighbors(n_neighbors=k + 1).fit(corpus.spatial[cells])
-    idx = nn.kneighbors(corpus.spatial[cells], return_distance=False)
-    return cells[idx[:, 1:]]  # drop self
+BLOCK = 16_384  # cells per vectorised block (bounds the per-block arrays)
 
 
 class _Spatial(Task):
@@ -30,19 +24,27 @@ class _Spatial(Task):
         cells = corpus.cells(split)
         if cells.size < self.opt.neighbours + 2:
             return
-        neigh = _neighbours(corpus, cells, self.opt.neighbours)
+        neigh = corpus.neighbours.get(split)
+        if neigh is None or neigh.shape[1] != min(self.opt.neighbours, cells.size - 1):
+            neigh = spatial_neighbours(corpus, split, self.opt.neighbours)
         k = self.opt.multi_genes_per_cell
-        for row, i in enumerate(cells):
-            rec = {
-                "cell_ids": [corpus.obs.index[i]] + [corpus.obs.index[j] for j in neigh[row]],
-                "centre": corpus.sentences.sentence(i, k),
-                "neighbours": multi_sentences(corpus, neigh[row], k),
-                "n_neighbours": neigh.shape[1],
-                "organism": corpus.organism,
-            }
-            yield self.complete(rec, corpus, i, neigh[row], cells, rng)
+        for b in range(0, cells.size, BLOCK):
+            block, nb = cells[b : b + BLOCK], np.asarray(neigh[b : b + BLOCK], dtype=np.int64)
+            extra = self.prepare_block(corpus, block, nb)
+            for row, i in enumerate(block.tolist()):
+                rec = {
+                    "cells": np.r_[i, nb[row]],
+                    "centre": Genes(np.array([i]), k),
+                    "neighbours": multi_sentences(nb[row], k),
+                    "n_neighbours": nb.shape[1],
+                    "organism": corpus.organism,
+                }
+                yield self.complete(rec, row, i, nb[row], cells, extra, rng)
 
-    def complete(self, rec, corpus, i, neigh, cells, rng) -> dict[str, Any]:
+    def prepare_block(self, corpus: Corpus, block: np.ndarray, neigh: np.ndarray) -> Any:
+        return None
+
+    def complete(self, rec, row, i, neigh, cells, extra, rng) -> dict[str, Any]:
         return rec
 
 
@@ -53,7 +55,7 @@ class SpatialNicheLabel(_Spatial):
         "A {organism} cell: {centre}\nIts spatial neighbours:\n{neighbours}\nWhat niche is this?",
         "Label the tissue niche of this neighbourhood.\nCentre cell: {centre}\nNeighbours:\n{neighbours}",
         "Centre: {centre}\nNearby cells:\n{neighbours}\nNiche:",
-        "Which spatial niche do these neighbouring cells form?\n{centre}\n{neighbours}",
+        "Which spatial niche do these neighbouring cells form? Centre: {centre}\n{neighbours}",
         "Classify the microenvironment around the cell {centre}, whose neighbours are:\n{neighbours}",
     )
 
@@ -63,13 +65,19 @@ class SpatialNicheLabel(_Spatial):
             return "no niche or cell_type column to label niches"
         return reason
 
-    def complete(self, rec, corpus, i, neigh, cells, rng):
+    def prepare_block(self, corpus, block, neigh):
+        """Niche label per cell of the block: data.niche_key, else the majority cell type of
+        the neighbourhood (centre included; ties: alphabetically first)."""
         if corpus.has("niche"):
-            rec["niche"] = corpus.obs["niche"].iloc[i]
-        else:
-            types = corpus.obs["cell_type"].to_numpy()[np.r_[i, neigh]]
-            values, counts = np.unique(types, return_counts=True)
-            rec["niche"] = f"{values[np.argmax(counts)]}-rich niche"  # ties: alphabetical first
+            return corpus.labels("niche", block)
+        cats, codes = corpus.roles["cell_type"]
+        types = np.asarray(codes)[np.c_[block, neigh]]
+        counts = np.zeros((block.size, cats.size), dtype=np.int32)
+        np.add.at(counts, (np.repeat(np.arange(block.size), types.shape[1]), types.ravel()), 1)
+        return np.char.add(cats[counts.argmax(1)].astype(str), "-rich niche").astype(object)
+
+    def complete(self, rec, row, i, neigh, cells, extra, rng):
+        rec["niche"] = extra[row]
         return rec
 
     def target(self, record: dict[str, Any]) -> str:
@@ -87,11 +95,11 @@ class SpatialNeighbourGeneration(_Spatial):
         "Spatial context: centre cell {centre}\nGenerate an adjacent cell.",
     )
 
-    def complete(self, rec, corpus, i, neigh, cells, rng):
-        rec["neighbour"] = corpus.sentences.sentence(int(neigh[0]), self.opt.multi_genes_per_cell)
+    def complete(self, rec, row, i, neigh, cells, extra, rng):
+        rec["neighbour"] = Genes(neigh[:1], self.opt.multi_genes_per_cell)
         return rec
 
-    def target(self, record: dict[str, Any]) -> str:
+    def target(self, record: dict[str, Any]) -> Genes:
         return record["neighbour"]
 
 
@@ -106,14 +114,19 @@ class SpatialNeighbourIdentification(_Spatial):
         "Cell {centre}\nCandidate cells:\n{candidates}\nAnswer with the numbers of the neighbours.",
     )
 
-    def complete(self, rec, corpus, i, neigh, cells, rng):
-        near = list(neigh[:2])
-        far_pool = np.setdiff1d(cells, np.r_[i, neigh])
-        far = list(rng.choice(far_pool, size=min(2, far_pool.size), replace=False))
-        cand = np.array(near + far)
-        order = rng.permutation(cand.size)
-        cand = cand[order]
-        rec["candidates"] = multi_sentences(corpus, cand, self.opt.multi_genes_per_cell)
+    def complete(self, rec, row, i, neigh, cells, extra, rng):
+        """Two nearest neighbours plus two distinct far cells of the split, drawn by rejection
+        (expected O(1) draws: at most k + 1 of the split's cells are excluded)."""
+        near = neigh[:2].tolist()
+        taken, far = {i, *neigh.tolist()}, []
+        while len(far) < 2 and len(taken) < cells.size:
+            c = int(cells[rng.integers(cells.size)])
+            if c not in taken:
+                taken.add(c)
+                far.append(c)
+        cand = np.array(near + far)[rng.permutation(len(near) + len(far))]
+        rec["cells"] = np.r_[i, cand]
+        rec["candidates"] = multi_sentences(cand, self.opt.multi_genes_per_cell)
         rec["answer"] = ", ".join(f"Cell {j + 1}" for j in range(cand.size) if cand[j] in near)
         return rec
 

@@ -7,7 +7,20 @@ from typing import Any, Iterator
 import numpy as np
 
 from c2s.data.corpus import Corpus
-from c2s.tasks.base import Task, cells_per_sample, multi_sentences
+from c2s.tasks.base import Task, cells_per_sample, group_runs, multi_sentences
+
+
+def _positions(corpus: Corpus, ids: list[str]) -> dict[str, int]:
+    """Corpus positions of the given cell ids (one hashed pass over all ids, in Arrow)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if not ids:
+        return {}
+    wanted = pa.array(sorted(set(ids)), pa.string())
+    hit = pc.index_in(corpus.cell_ids, value_set=wanted).to_numpy(zero_copy_only=False)
+    found = np.flatnonzero(~np.isnan(hit.astype(float)))
+    return {wanted[int(hit[i])].as_py(): int(i) for i in found}
 
 
 def _sample(rng: np.random.Generator, cells: np.ndarray, n: int) -> np.ndarray:
@@ -20,26 +33,26 @@ class ClusterCaptioning(Task):
     metric = "bertscore"
     requires = ("cluster", "captions_or_key")
     templates = (
-        "Write a caption for this cluster of {organism} cells:\n{cells}",
-        "{cells}\nThese cells form one cluster. Describe it in a sentence.",
-        "Caption the cell cluster below.\n{cells}",
-        "Cells sampled from a cluster:\n{cells}\nWhat is this cluster?",
-        "Summarise the identity of the cluster these cells come from:\n{cells}",
+        "Write a caption for this cluster of {organism} cells:\n{sentences}",
+        "{sentences}\nThese cells form one cluster. Describe it in a sentence.",
+        "Caption the cell cluster below.\n{sentences}",
+        "Cells sampled from a cluster:\n{sentences}\nWhat is this cluster?",
+        "Summarise the identity of the cluster these cells come from:\n{sentences}",
     )
 
     def records(self, corpus: Corpus, split: str, rng: np.random.Generator) -> Iterator[dict[str, Any]]:
-        cells = corpus.cells(split)
-        obs = corpus.obs.iloc[cells]
         n = cells_per_sample(self.opt)
-        for cluster, members in sorted(obs.groupby("cluster", observed=True).indices.items()):
-            caption = corpus.captions.get(str(cluster))
-            if not caption and "caption" in obs:  # the most common caption of the cluster's cells
-                caption = obs["caption"].iloc[members].mode().iloc[0]
+        ccats, ccodes = corpus.roles["cluster"]
+        for members in group_runs(corpus, corpus.cells(split), ["cluster"]):
+            caption = corpus.captions.get(str(ccats[ccodes[members[0]]]))
+            if not caption and corpus.has("caption"):  # the most common caption of the cluster's cells
+                cats, codes = corpus.roles["caption"]
+                caption = cats[np.bincount(np.asarray(codes)[members]).argmax()]
             if not caption:
                 continue
             for _ in range(self.opt.repeats):
-                chosen = _sample(rng, cells[members], n)
-                yield {"cell_ids": list(corpus.obs.index[chosen]), "cells": multi_sentences(corpus, chosen, self.opt.multi_genes_per_cell),
+                chosen = _sample(rng, members, n)
+                yield {"cells": chosen, "sentences": multi_sentences(chosen, self.opt.multi_genes_per_cell),
                        "caption": caption, "organism": corpus.organism}
 
     def target(self, record: dict[str, Any]) -> str:
@@ -54,11 +67,11 @@ class DatasetInterpretation(Task):
     metric = "bertscore"
     requires = ("description", "cell_type")
     templates = (
-        "Interpret this dataset from a sample of its cells:\n{cells}",
-        "{cells}\nThese cells were drawn across one dataset. Describe the dataset and its cell types.",
-        "Summarise the study and composition behind these {organism} cells:\n{cells}",
-        "What dataset could these cells come from, and which cell types does it contain?\n{cells}",
-        "Dataset sample:\n{cells}\nWrite a dataset-level interpretation.",
+        "Interpret this dataset from a sample of its cells:\n{sentences}",
+        "{sentences}\nThese cells were drawn across one dataset. Describe the dataset and its cell types.",
+        "Summarise the study and composition behind these {organism} cells:\n{sentences}",
+        "What dataset could these cells come from, and which cell types does it contain?\n{sentences}",
+        "Dataset sample:\n{sentences}\nWrite a dataset-level interpretation.",
     )
 
     def records(self, corpus: Corpus, split: str, rng: np.random.Generator) -> Iterator[dict[str, Any]]:
@@ -68,9 +81,10 @@ class DatasetInterpretation(Task):
         n = cells_per_sample(self.opt)
         for _ in range(self.opt.repeats):
             chosen = _sample(rng, cells, n)
-            types = corpus.obs["cell_type"].iloc[chosen].value_counts()
-            comp = ", ".join(f"{t} ({c})" for t, c in types.items())
-            yield {"cell_ids": list(corpus.obs.index[chosen]), "cells": multi_sentences(corpus, chosen, self.opt.multi_genes_per_cell),
+            types, counts = np.unique(corpus.labels("cell_type", chosen).astype(str), return_counts=True)
+            order = np.lexsort((types, -counts))  # most common first, ties alphabetical
+            comp = ", ".join(f"{types[j]} ({counts[j]})" for j in order)
+            yield {"cells": chosen, "sentences": multi_sentences(chosen, self.opt.multi_genes_per_cell),
                    "summary": f"{corpus.description} Cell types in this sample: {comp}.", "organism": corpus.organism}
 
     def target(self, record: dict[str, Any]) -> str:
@@ -85,32 +99,33 @@ class QuestionAnswering(Task):
     metric = "bertscore"
     requires = ("qa",)
     templates = (
-        "{cells}\nQuestion: {question}\nAnswer:",
-        "Cells:\n{cells}\n{question}",
-        "Use these {organism} cells to answer the question.\n{cells}\nQ: {question}",
-        "Q: {question}\nContext cells:\n{cells}\nA:",
-        "Answer the question about the cells below.\nQuestion: {question}\n{cells}",
+        "{sentences}\nQuestion: {question}\nAnswer:",
+        "Cells:\n{sentences}\n{question}",
+        "Use these {organism} cells to answer the question.\n{sentences}\nQ: {question}",
+        "Q: {question}\nContext cells:\n{sentences}\nA:",
+        "Answer the question about the cells below.\nQuestion: {question}\n{sentences}",
     )
 
     def records(self, corpus: Corpus, split: str, rng: np.random.Generator) -> Iterator[dict[str, Any]]:
         """Each item belongs to one split (seeded, see Corpus.qa); its cells are the listed ids,
         or up to a budget's worth of the cells matching its group."""
-        position = {cid: i for i, cid in enumerate(corpus.obs.index)}
         n = cells_per_sample(self.opt)
-        for item in corpus.qa:
-            if item["split"] != split:
-                continue
+        items = [it for it in corpus.qa if it["split"] == split]
+        listed = _positions(corpus, [c for it in items for c in it.get("cell_ids", [])])
+        groups = {}  # (roles) -> {values: cells}: one sort per distinct set of roles
+        for roles in sorted({tuple(sorted(it["group"])) for it in items if "cell_ids" not in it}):
+            runs = group_runs(corpus, np.arange(len(corpus.sentences)), list(roles))
+            groups[roles] = {tuple(str(corpus.roles[r][0][corpus.roles[r][1][m[0]]]) for r in roles): m for m in runs}
+        for item in items:
             if "cell_ids" in item:
-                cells = np.array([position[c] for c in item["cell_ids"] if c in position], dtype=int)
+                cells = np.array([listed[c] for c in item["cell_ids"] if c in listed], dtype=np.int64)
             else:
-                mask = np.ones(len(corpus.obs), dtype=bool)
-                for key, value in item["group"].items():
-                    mask &= corpus.obs[key].to_numpy() == str(value)
-                cells = np.flatnonzero(mask)
+                roles = tuple(sorted(item["group"]))
+                cells = groups[roles].get(tuple(str(item["group"][r]) for r in roles), np.zeros(0, np.int64))
             if cells.size == 0:
                 continue
             chosen = np.sort(_sample(rng, cells, n))
-            yield {"cell_ids": list(corpus.obs.index[chosen]), "cells": multi_sentences(corpus, chosen, self.opt.multi_genes_per_cell),
+            yield {"cells": chosen, "sentences": multi_sentences(chosen, self.opt.multi_genes_per_cell),
                    "question": item["question"], "answer": str(item["answer"]), "organism": corpus.organism}
 
     def target(self, record: dict[str, Any]) -> str:

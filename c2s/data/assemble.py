@@ -1,0 +1,213 @@
+"""Token-space rendering: a batch of skeletons -> an Arrow table of prompt/target text and ids.
+
+Each distinct skeleton is tokenized once (by a clone of the tokenizer that knows the sentinel
+``" \\ue000"`` as an added token) and cut at the sentinels into literal pieces; a gene's ids are
+a table lookup. A numba kernel then concatenates pieces and gene ids (and the UTF-8 bytes of
+the text) for every example. Where concatenation is not provably equal to tokenizing the text
+(the probe in :meth:`TokenSpace.table` compares them), the job tokenizes text instead.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import numba
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from c2s.data.corpus import Corpus
+from c2s.errors import C2SInputError
+from c2s.tasks.render import SENT, Skeleton, runs_of
+
+log = logging.getLogger(__name__)
+SCHEMA = pa.schema([
+    ("task", pa.string()), ("split", pa.string()), ("prompt", pa.string()), ("target", pa.string()),
+    ("cell_ids", pa.list_(pa.string())), ("meta", pa.string()),
+    ("prompt_ids", pa.list_(pa.int32())), ("target_ids", pa.list_(pa.int32())), ("n_tokens", pa.int32()),
+])
+PROBE = 64  # examples of a job's first batch checked against tokenizing their text
+
+
+def _ragged(seqs: list) -> tuple[np.ndarray, np.ndarray]:
+    off = np.zeros(len(seqs) + 1, dtype=np.int64)
+    off[1:] = np.cumsum([len(s) for s in seqs])
+    vals = np.concatenate([np.asarray(s) for s in seqs]) if seqs else np.zeros(0)
+    return off, vals
+
+
+@numba.njit(cache=True)
+def _assemble(fill, psk, tsk, run_off, rg_off, rg, sk_first, sk_nruns, pc_off, pc_tok, pb_off, pb,
+              g_off, g_tok, gb_off, gb, o_pt, o_tt, o_pb, o_tb, v_pt, v_tt, v_pb, v_tb):
+    """fill=False: write per-example sizes into o_*[e + 1]; fill=True: copy into v_* at o_*[e]."""
+    for e in range(psk.size):
+        r = run_off[e]
+        for side in range(2):
+            s = psk[e] if side == 0 else tsk[e]
+            nt = 0
+            nb = 0
+            at = (o_pt[e] if side == 0 else o_tt[e]) if fill else 0
+            ab = (o_pb[e] if side == 0 else o_tb[e]) if fill else 0
+            vt = v_pt if side == 0 else v_tt
+            vb = v_pb if side == 0 else v_tb
+            for j in range(sk_nruns[s] + 1):
+                p = sk_first[s] + j
+                for q in range(pc_off[p], pc_off[p + 1]):
+                    if fill:
+                        vt[at + nt] = pc_tok[q]
+                    nt += 1
+                for q in range(pb_off[p], pb_off[p + 1]):
+                    if fill:
+                        vb[ab + nb] = pb[q]
+                    nb += 1
+                if j < sk_nruns[s]:
+                    for i in range(rg_off[r], rg_off[r + 1]):
+                        g = rg[i]
+                        if i > rg_off[r]:
+                            if fill:
+                                vb[ab + nb] = 32  # space between gene names
+                            nb += 1
+                        for q in range(g_off[g], g_off[g + 1]):
+                            if fill:
+                                vt[at + nt] = g_tok[q]
+                            nt += 1
+                        for q in range(gb_off[g], gb_off[g + 1]):
+                            if fill:
+                                vb[ab + nb] = gb[q]
+                            nb += 1
+                    r += 1
+            if not fill:
+                if side == 0:
+                    o_pt[e + 1] = nt
+                    o_pb[e + 1] = nb
+                else:
+                    o_tt[e + 1] = nt
+                    o_tb[e + 1] = nb
+
+
+class TokenSpace:
+    """A tokenizer's view of genes and skeletons. ``tokenizer``: a transformers fast tokenizer."""
+
+    def __init__(self, tokenizer, gene_names: np.ndarray) -> None:
+        from tokenizers import AddedToken, Tokenizer
+
+        bad = [g for g in map(str, gene_names) if not g or any(c.isspace() for c in g) or SENT in g]
+        if bad:
+            raise C2SInputError(f"{len(bad)} gene names are empty or contain whitespace, e.g. {bad[:5]}: a cell sentence "
+                                "could not tell them apart. Rename them in var (or data.gene_key) and re-run.")
+        self.tok = tokenizer.backend_tokenizer
+        self.clone = Tokenizer.from_str(self.tok.to_str())
+        self.clone.add_tokens([AddedToken(" " + SENT, normalized=False)])
+        self.sent_id = self.clone.token_to_id(" " + SENT)
+        enc = self.tok.encode_batch([" " + str(g) for g in gene_names], add_special_tokens=False)
+        self.g_off, self.g_tok = _ragged([np.asarray(x.ids, dtype=np.int32) for x in enc])
+        self.g_tok = self.g_tok.astype(np.int32)
+        self.gb_off, self.gb = _ragged([np.frombuffer(str(g).encode(), np.uint8) for g in gene_names])
+        self.gb = self.gb.astype(np.uint8)
+        self.names = np.asarray(gene_names, dtype=object)
+        self._cache: dict[tuple[bool, str], tuple[list, list]] = {}
+
+    def _pieces(self, texts: list[str], target: bool) -> None:
+        todo = [t for t in dict.fromkeys(texts) if (target, t) not in self._cache]
+        if len(self._cache) + len(todo) > 100_000:
+            self._cache.clear()
+            todo = list(dict.fromkeys(texts))
+        enc = self.clone.encode_batch([(" " + t if target else t) for t in todo], add_special_tokens=False)
+        for t, x in zip(todo, enc):
+            ids = np.asarray(x.ids, dtype=np.int32)
+            cut = np.flatnonzero(ids == self.sent_id)
+            full = " " + t if target else t
+            if cut.size != t.count(SENT) or any(p == 0 or full[p - 1] != " " for p in _positions(full)):
+                raise AssertionError(f"every gene list must follow a space (template bug): {t!r}")
+            toks = np.split(ids, cut)
+            toks = [toks[0]] + [p[1:] for p in toks[1:]]
+            self._cache[(target, t)] = (toks, [np.frombuffer(p.encode(), np.uint8) for p in t.split(SENT)])
+
+    def table(self, corpus: Corpus, task: str, split: str, sks: list[Skeleton], check: bool) -> tuple[pa.Table, bool]:
+        """(table, concatenation matched text tokenization). ``check`` runs the probe."""
+        runs = [runs_of(sk.slots) for sk in sks]
+        flat = [r for rs in runs for r in rs]
+        cells = np.array(sorted({r[0] for r in flat if isinstance(r, tuple)}), dtype=np.int64)
+        kmax = max([r[1] for r in flat if isinstance(r, tuple)], default=1)
+        ids = corpus.sentences.take(cells, kmax)
+        lookup = np.searchsorted(cells, np.array([r[0] if isinstance(r, tuple) else -1 for r in flat], dtype=np.int64))
+        genes = []
+        for r, row in zip(flat, lookup):
+            if isinstance(r, tuple):
+                g = ids[row, : r[1]]
+                genes.append(g[g >= 0])
+            else:
+                genes.append(np.asarray(r, dtype=np.int32))
+        rg_off, rg = _ragged(genes)
+        run_off = np.zeros(len(sks) + 1, dtype=np.int64)
+        run_off[1:] = np.cumsum([len(rs) for rs in runs])
+        # skeleton ids and piece tables for this batch
+        self._pieces([s.prompt for s in sks], False)
+        self._pieces([s.target for s in sks], True)
+        keys = list(dict.fromkeys([(False, s.prompt) for s in sks] + [(True, s.target) for s in sks]))
+        sid = {k: i for i, k in enumerate(keys)}
+        pieces = [self._cache[k] for k in keys]
+        sk_nruns = np.array([len(p[0]) - 1 for p in pieces], dtype=np.int64)
+        sk_first = np.concatenate([[0], np.cumsum(sk_nruns + 1)[:-1]]).astype(np.int64)
+        pc_off, pc_tok = _ragged([t for p in pieces for t in p[0]])
+        pb_off, pb = _ragged([b for p in pieces for b in p[1]])
+        psk = np.array([sid[(False, s.prompt)] for s in sks], dtype=np.int64)
+        tsk = np.array([sid[(True, s.target)] for s in sks], dtype=np.int64)
+        n = len(sks)
+        offs = [np.zeros(n + 1, dtype=np.int64) for _ in range(4)]
+        empty = [np.zeros(0, np.int32), np.zeros(0, np.int32), np.zeros(0, np.uint8), np.zeros(0, np.uint8)]
+        args = (psk, tsk, run_off, rg_off, rg.astype(np.int32), sk_first, sk_nruns, pc_off, pc_tok.astype(np.int32),
+                pb_off, pb.astype(np.uint8), self.g_off, self.g_tok, self.gb_off, self.gb)
+        _assemble(False, *args, *offs, *empty)
+        offs = [np.cumsum(o) for o in offs]
+        vals = [np.zeros(int(offs[j][-1]), dtype=np.int32 if j < 2 else np.uint8) for j in range(4)]
+        _assemble(True, *args, *offs, *vals)
+        prompt = pa.StringArray.from_buffers(n, pa.py_buffer(offs[2].astype(np.int32)), pa.py_buffer(vals[2]))
+        target = pa.StringArray.from_buffers(n, pa.py_buffer(offs[3].astype(np.int32)), pa.py_buffer(vals[3]))
+        p_ids, t_ids, ok = (offs[0], vals[0]), (offs[1], vals[1]), True
+        if check:
+            m = min(PROBE, n)
+            ok = self._encode(prompt[:m], False) == _lists(p_ids, m) and self._encode(target[:m], True) == _lists(t_ids, m)
+        return _build(task, split, prompt, target, p_ids, t_ids, sks, corpus), ok
+
+    def _encode(self, texts: pa.Array, target: bool) -> list[list[int]]:
+        return [x.ids for x in self.tok.encode_batch([(" " + t if target else t) for t in texts.to_pylist()],
+                                                    add_special_tokens=False)]
+
+    def retokenize(self, table: pa.Table) -> pa.Table:
+        """The fallback: ids from tokenizing the text columns."""
+        enc = [self._encode(table[c].combine_chunks(), c == "target") for c in ("prompt", "target")]
+        cols = {c: pa.array(e, pa.list_(pa.int32())) for c, e in zip(("prompt_ids", "target_ids"), enc)}
+        n_tok = pa.array([2 + len(p) + len(t) for p, t in zip(*enc)], pa.int32())
+        for c, arr in list(cols.items()) + [("n_tokens", n_tok)]:
+            table = table.set_column(table.schema.get_field_index(c), c, arr)
+        return table
+
+
+def _positions(text: str) -> list[int]:
+    out, p = [], text.find(SENT)
+    while p >= 0:
+        out.append(p)
+        p = text.find(SENT, p + 1)
+    return out
+
+
+def _lists(ragged: tuple[np.ndarray, np.ndarray], m: int) -> list[list[int]]:
+    off, val = ragged
+    return [val[off[i] : off[i + 1]].tolist() for i in range(m)]
+
+
+def _build(task, split, prompt, target, p_ids, t_ids, sks, corpus) -> pa.Table:
+    n = len(sks)
+    c_off = np.zeros(n + 1, dtype=np.int32)
+    c_off[1:] = np.cumsum([s.cells.size for s in sks])
+    flat = np.concatenate([s.cells for s in sks]).astype(np.int64) if n else np.zeros(0, np.int64)
+    cell_ids = pa.ListArray.from_arrays(pa.array(c_off), pc.take(corpus.cell_ids, pa.array(flat)))
+    lists = [pa.ListArray.from_arrays(pa.array(o.astype(np.int32)), pa.array(v, pa.int32())) for o, v in (p_ids, t_ids)]
+    n_tok = (2 + np.diff(p_ids[0]) + np.diff(t_ids[0])).astype(np.int32)
+    return pa.table({
+        "task": pa.array([task] * n, pa.string()), "split": pa.array([split] * n, pa.string()), "prompt": prompt,
+        "target": target, "cell_ids": cell_ids, "meta": pa.array([json.dumps(s.meta, sort_keys=True) for s in sks], pa.string()),
+        "prompt_ids": lists[0], "target_ids": lists[1], "n_tokens": pa.array(n_tok),
+    }, schema=SCHEMA)

@@ -1,0 +1,152 @@
+"""Cell sentences on disk: the conversion step streams row chunks of one or more AnnData
+sources into a flat file of global gene ids, so nothing later holds all sentences in memory.
+
+Files in the store directory (written under a temp name, then renamed):
+- ``genes.bin``: (n_cells, top_k) gene ids in sentence order, uint16 (int32 if > 65,534 genes);
+- ``store.npz``: lengths (uint16 per cell), kept source rows per file, gene names, gene counts.
+"""
+
+from __future__ import annotations
+
+import logging
+import mmap
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from c2s.data.anndata_io import ExpressionSource
+from c2s.errors import C2SInputError
+from c2s.sentences.topk import topk_indices
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class CellStore:
+    """Read access to a converted store. Rows are kept cells in source order (files in turn)."""
+
+    path: Path
+    gene_names: np.ndarray  # (n_genes,) str, global gene id -> symbol
+    gene_counts: np.ndarray  # int64 (n_genes,): occurrences in sentences
+    lengths: np.ndarray  # uint16 (n_cells,)
+    kept: list[np.ndarray]  # per source file: int64 rows kept (cells with an expressed gene)
+    n_empty_dropped: int
+    matrix_kind: str
+    top_k: int
+
+    @classmethod
+    def open(cls, path: str | Path) -> "CellStore":
+        path = Path(path)
+        with np.load(path / "store.npz", allow_pickle=False) as z:
+            n_files = int(z["n_files"])
+            return cls(path, z["gene_names"].astype(object), z["gene_counts"], z["lengths"],
+                       [z[f"kept{i}"] for i in range(n_files)], int(z["n_empty_dropped"]), str(z["matrix_kind"]),
+                       int(z["top_k"]))
+
+    def __len__(self) -> int:
+        return int(self.lengths.size)
+
+    @property
+    def dtype(self) -> np.dtype:
+        return np.dtype(np.uint16 if self.gene_names.size < 65535 else np.int32)
+
+    def take(self, rows: np.ndarray, k: int | None = None) -> np.ndarray:
+        """Gene ids (len(rows), k) of ``rows`` (-1 past a cell's length). Reads through a
+        memory map whose pages are dropped afterwards, so RSS does not grow with the store."""
+        k = self.top_k if k is None else min(int(k), self.top_k)
+        rows = np.asarray(rows, dtype=np.int64)
+        if rows.size == 0 or len(self) == 0:
+            return np.zeros((rows.size, k), dtype=np.int32)
+        with open(self.path / "genes.bin", "rb") as f:
+            mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+            try:
+                arr = np.frombuffer(mm, dtype=self.dtype).reshape(len(self), self.top_k)
+                out = arr[rows, :k].astype(np.int32)
+                del arr
+                mm.madvise(mmap.MADV_DONTNEED)
+            finally:
+                mm.close()
+        out[np.arange(k)[None, :] >= self.lengths[rows].astype(np.int64)[:, None]] = -1
+        return out
+
+    def genes(self, i: int, k: int | None = None) -> np.ndarray:
+        """Gene symbols of cell ``i`` in sentence order (its first ``k``)."""
+        ids = self.take(np.array([i]), k)[0]
+        return self.gene_names[ids[ids >= 0]]
+
+    def sentence(self, i: int, k: int | None = None) -> str:
+        return " ".join(self.genes(i, k))
+
+    def render(self, rows) -> list[str]:
+        """Space-joined sentences of ``rows`` (small sets: tests, previews)."""
+        return [self.sentence(int(i)) for i in rows]
+
+
+def _gene_union(sources: Sequence[ExpressionSource]) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Global gene names (first-seen order) and, per source, its column -> global id."""
+    pos: dict[str, int] = {}
+    maps = []
+    for s in sources:
+        maps.append(np.array([pos.setdefault(str(g), len(pos)) for g in s.gene_names], dtype=np.int64))
+    return np.array(list(pos), dtype=object), maps
+
+
+def convert(sources: Sequence[ExpressionSource], top_k: int, out: str | Path, chunk_size: int = 4096,
+            progress: bool = True) -> CellStore:
+    """Stream every source in row chunks into a store at ``out`` (reused if complete).
+
+    Memory: one chunk, plus 2 bytes and one bool per cell (lengths, kept mask).
+    """
+    out = Path(out)
+    if (out / "store.npz").is_file():
+        return CellStore.open(out)
+    names, maps = _gene_union(sources)
+    k = max(1, min(int(top_k), max(s.n_vars for s in sources)))
+    dtype = np.uint16 if names.size < 65535 else np.int32
+    tmp = out.parent / f".{out.name}.tmp-{os.getpid()}-{time.time_ns()}"
+    tmp.mkdir(parents=True)
+    try:
+        counts = np.zeros(names.size, dtype=np.int64)
+        lengths, kept = [], []
+        bar = tqdm(total=sum(s.n_obs for s in sources), unit="cell", desc="cell sentences", disable=not progress)
+        with open(tmp / "genes.bin", "wb") as f:
+            for s, gmap in zip(sources, maps):
+                keep_rows = []
+                for start, stop, chunk in s.iter_chunks(chunk_size):
+                    idx, lens = topk_indices(chunk, min(k, s.n_vars))
+                    keep = lens > 0
+                    idx, lens = idx[keep], lens[keep]
+                    ids = np.zeros((idx.shape[0], k), dtype=dtype)
+                    valid = idx >= 0
+                    ids[:, : idx.shape[1]][valid] = gmap[idx[valid]]
+                    f.write(ids.tobytes())
+                    counts += np.bincount(ids[:, : idx.shape[1]][valid].astype(np.int64), minlength=names.size)
+                    lengths.append(lens.astype(np.uint16))
+                    keep_rows.append(np.flatnonzero(keep) + start)
+                    bar.update(stop - start)
+                kept.append(np.concatenate(keep_rows) if keep_rows else np.zeros(0, np.int64))
+        bar.close()
+        n_obs = sum(s.n_obs for s in sources)
+        n_kept = sum(x.size for x in kept)
+        if n_obs - n_kept:
+            log.warning("Dropped %d of %d cells with no expressed genes.", n_obs - n_kept, n_obs)
+        kinds = sorted({s.kind for s in sources})
+        np.savez(tmp / "store.npz", gene_names=names.astype(str), gene_counts=counts,
+                 lengths=np.concatenate(lengths) if lengths else np.zeros(0, np.uint16),
+                 n_files=np.int64(len(kept)), n_empty_dropped=np.int64(n_obs - n_kept),
+                 matrix_kind=np.str_("+".join(kinds)), top_k=np.int64(k), **{f"kept{i}": x for i, x in enumerate(kept)})
+        if out.exists():
+            shutil.rmtree(out)
+        os.replace(tmp, out)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp)
+    if n_kept == 0:
+        raise C2SInputError("No cell expresses any gene: the matrix is empty. Check data.layer / data.use_raw.")
+    return CellStore.open(out)

@@ -1,0 +1,77 @@
+"""Corpus-wide decisions drawn from ``obs``/``obsm`` and bounded samples of cells: the
+description, marker gene sets, the inverse fit, spatial coordinates and neighbours."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
+
+import anndata as ad
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from c2s.data.anndata_io import ExpressionSource
+from c2s.data.gene_sets import marker_gene_sets, read_gmt
+from c2s.data.splits import SPLITS, split_cells
+from c2s.sentences import InverseFit
+from c2s.sentences.inverse import fit_points, sample_rank_expression
+
+if TYPE_CHECKING:
+    from c2s.data.cell_store import CellStore
+    from c2s.data.corpus import Corpus
+
+log = logging.getLogger(__name__)
+MARKER_CELLS = 20_000  # cells sampled for marker genes (bounded memory at any corpus size)
+
+
+def description_of(data: Mapping[str, Any], source: ExpressionSource) -> str | None:
+    uns = source.adata.uns
+    d = data.get("description") or uns.get("description") or uns.get("abstract")
+    return str(d) if d else None
+
+
+def gene_sets_of(corpus: "Corpus", data: Mapping[str, Any], source: ExpressionSource, seed: int, n_genes: int,
+                 val_fraction: float, test_fraction: float) -> tuple[dict[str, list[str]], dict[str, str]]:
+    """(gene sets, set -> split): from a GMT file, else t-test markers per cell type on at most
+    MARKER_CELLS seeded train cells of the first file."""
+    store = corpus.sentences
+    if data.get("gene_sets_gmt"):
+        sets = read_gmt(data["gene_sets_gmt"], set(map(str, store.gene_names)))
+    elif corpus.has("cell_type"):
+        first = np.flatnonzero(corpus.split[: store.kept[0].size] == SPLITS.index("train"))
+        if first.size > MARKER_CELLS:
+            first = np.sort(np.random.default_rng(seed).choice(first, MARKER_CELLS, replace=False))
+        x = source.read_rows(store.kept[0][first])
+        expr = ad.AnnData(sp.csr_matrix(x), var=pd.DataFrame(index=pd.Index(source.gene_names, dtype=str)))
+        sets = marker_gene_sets(expr, pd.Series(corpus.labels("cell_type", first)), n_genes=n_genes)
+    else:
+        sets = {}
+    names = sorted(sets)
+    return sets, dict(zip(names, (str(s) for s in split_cells(len(names), val_fraction, test_fraction, seed + 1))))
+
+
+def inverse_fit_of(source: ExpressionSource, seed: int) -> InverseFit:
+    rank, value, n_fit = sample_rank_expression(source, n_cells=1000, seed=seed)
+    return fit_points(rank, value, n_cells=n_fit, top_k=None, seed=seed)
+
+
+def spatial_of(data: Mapping[str, Any], sources: Sequence[ExpressionSource], store: "CellStore") -> np.ndarray | None:
+    key = data.get("spatial_key", "spatial")
+    if not all(key in s.adata.obsm for s in sources):
+        return None
+    return np.concatenate([np.asarray(s.adata.obsm[key], dtype=np.float64)[kept] for s, kept in zip(sources, store.kept)])
+
+
+def spatial_neighbours(corpus: "Corpus", split: str, k: int) -> np.ndarray:
+    """int32 (n_split, k'): the k nearest cells (same split, self excluded) of each cell of
+    ``split``, as corpus positions; k' = min(k, n_split - 1). KD-tree: O(n log n)."""
+    from sklearn.neighbors import NearestNeighbors
+
+    cells = corpus.cells(split)
+    k = min(k, cells.size - 1)
+    if k < 1:
+        return np.zeros((cells.size, 0), dtype=np.int32)
+    pts = np.asarray(corpus.spatial)[cells]
+    idx = NearestNeighbors(n_neighbors=k + 1).fit(pts).kneighbors(pts, return_distance=False)
+    return cells[idx[:, 1:]].astype(np.int32)

@@ -1,0 +1,95 @@
+"""Render jobs: one (corpus, split, task) each, rendered in token space in fixed-size batches
+and written by a JobWriter. A job's bytes depend only on the plan, never on which process or
+machine runs it, so any worker count or part split gives the same shards."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+from dataclasses import dataclass
+from itertools import islice
+from pathlib import Path
+from typing import Any
+
+from c2s.atomic import write_json_atomic
+from c2s.data.assemble import TokenSpace
+from c2s.data.corpus import Corpus
+from c2s.data.shards import JobWriter
+from c2s.tasks import TaskOptions, build_tasks
+from c2s.tasks.render import skeletons
+
+log = logging.getLogger(__name__)
+BATCH = 4096  # records per assembled batch (fixed: part of the output's definition)
+
+
+@dataclass(frozen=True)
+class Job:
+    corpus: int  # index into the plan's corpora
+    split: str
+    task: str
+    cells: int  # cells of the split (a cost estimate for balancing parts)
+
+    @property
+    def stem(self) -> str:
+        return f"{self.split}-{self.task}-{self.corpus:02d}"
+
+
+def assign_parts(jobs: list[Job], num_parts: int) -> list[list[Job]]:
+    """Largest first onto the least-loaded part (ties: lowest part): deterministic."""
+    parts: list[list[Job]] = [[] for _ in range(num_parts)]
+    load = [0] * num_parts
+    for job in sorted(jobs, key=lambda j: (-j.cells, j.stem)):
+        p = load.index(min(load))
+        parts[p].append(job)
+        load[p] += job.cells + 1
+    return parts
+
+
+_STATE: dict[str, Any] = {}
+
+
+def _context(work: str) -> dict[str, Any]:
+    """Per process: the plan's corpora and token space, loaded once (memory-mapped)."""
+    if _STATE.get("work") != work:
+        from transformers import AutoTokenizer
+
+        plan = json.loads((Path(work) / "plan.json").read_text())
+        corpora = [Corpus.load(Path(work) / f"corpus-{i:02d}") for i in range(len(plan["corpora"]))]
+        tok = AutoTokenizer.from_pretrained(str(Path(work) / "tokenizer"))
+        _STATE.clear()
+        _STATE.update(work=work, plan=plan, corpora=corpora, space=TokenSpace(tok, corpora[0].sentences.gene_names))
+    return _STATE
+
+
+def run_job(work: str, job: Job) -> str:
+    """Render ``job`` into ``work/jobs/<stem>/`` (skipped if already done); returns its stem."""
+    out = Path(work) / "jobs" / job.stem
+    if (out / "files.json").is_file():
+        return job.stem
+    ctx = _context(work)
+    plan, corpus, space = ctx["plan"], ctx["corpora"][job.corpus], ctx["space"]
+    opt = plan["tasks"]
+    task = build_tasks([job.task], TaskOptions(**opt["options"]), opt["match_keys"])[0]
+    tmp = out.parent / f".{job.stem}.tmp-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    writer = JobWriter(tmp, job.stem, job.split, job.task, plan["rows_per_shard"], plan["token_dtype"])
+    it = skeletons(corpus, task, job.split, plan["seed"])
+    token_path, first = True, True
+    while batch := list(islice(it, BATCH)):
+        table, ok = space.table(corpus, job.task, job.split, batch, check=first)
+        if first and not ok:
+            token_path = False
+            log.warning("Task %s: concatenated token ids differ from tokenizing the text with this tokenizer; "
+                        "falling back to text tokenization for this task (slower, same result).", job.task)
+        if not token_path:
+            table = space.retokenize(table)
+        writer.add(table)
+        first = False
+    files = writer.close()
+    write_json_atomic(tmp / "files.json", {"files": files, "token_path": token_path})
+    shutil.rmtree(out, ignore_errors=True)
+    os.replace(tmp, out)
+    return job.stem
