@@ -104,8 +104,8 @@ class PrepareConfig:
     shards_root: str = "outputs/shards"
     workers: int = 1  # render processes on this machine (output bytes do not depend on it)
     chunk_size: int = 4096  # AnnData rows per conversion chunk (bounds memory; output independent of it)
-    stage: str = "all"  # all | plan | render | merge (split the work across machines, see experiments/README)
-    part: int = 0  # stage=render: which share of the render jobs this process runs
+    step: str = "all"  # all | plan | render | merge (split the work across machines, see experiments/README)
+    part: int = 0  # step=render: which share of the render jobs this process runs
     num_parts: int = 1
 
 

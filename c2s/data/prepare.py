@@ -1,6 +1,6 @@
 """The prepare step: AnnData -> cell store -> plan -> token-space render jobs -> prompt shards.
 
-Stages (``stage=``): ``plan`` converts every source into an on-disk cell store and writes the
+Steps (``step=``): ``plan`` converts every source into an on-disk cell store and writes the
 corpus metadata, spatial neighbours and tokenizer into a work directory; ``render`` runs the
 render jobs (``part``/``num_parts`` pick a share, ``workers`` processes run it); ``merge`` moves
 the job files into ``<shards_root>/<data.name>-<hash>`` with the manifest. ``all`` runs the three.
@@ -33,7 +33,7 @@ from c2s.tokenizer import build_tokenizer, tokenizer_id
 
 log = logging.getLogger(__name__)
 HASHED = ("data", "extra_data", "tokenizer", "split", "tasks", "seed", "top_k", "rows_per_shard")
-STAGES = ("all", "plan", "render", "merge")
+STEPS = ("all", "plan", "render", "merge")
 
 
 def config_hash(cfg: Mapping[str, Any]) -> str:
@@ -59,14 +59,14 @@ def _check(cfg: Mapping[str, Any]) -> None:
     for key in ("rows_per_shard", "top_k", "workers", "num_parts"):
         if int(cfg.get(key, 1)) < 1:
             raise C2SInputError(f"{key}={cfg.get(key)} must be a positive integer.")
-    if cfg.get("stage", "all") not in STAGES:
-        raise C2SInputError(f"stage={cfg.get('stage')!r} is not one of {STAGES}.")
+    if cfg.get("step", "all") not in STEPS:
+        raise C2SInputError(f"step={cfg.get('step')!r} is not one of {STEPS}.")
     if not 0 <= int(cfg.get("part", 0)) < int(cfg.get("num_parts", 1)):
         raise C2SInputError(f"part={cfg.get('part')} must be in [0, num_parts={cfg.get('num_parts')}).")
 
 
 def plan(cfg: Mapping[str, Any]) -> Path:
-    """Stage 1 (one process): stores, corpora, neighbours, tokenizer, job list -> work dir."""
+    """Step 1 (one process): stores, corpora, neighbours, tokenizer, job list -> work dir."""
     work = work_dir(cfg)
     if (work / "plan.json").is_file():
         return work
@@ -123,10 +123,10 @@ def _plan(cfg: Mapping[str, Any], work: Path, tasks: list) -> Path:
 
 
 def render(cfg: Mapping[str, Any], part: int = 0, num_parts: int = 1, workers: int = 1) -> None:
-    """Stage 2: run this part's jobs (already finished jobs are skipped: a re-run resumes)."""
+    """Step 2: run this part's jobs (already finished jobs are skipped: a re-run resumes)."""
     work = work_dir(cfg)
     if not (work / "plan.json").is_file():
-        raise C2SInputError(f"No plan in {work}: run stage=plan first (or stage=all).")
+        raise C2SInputError(f"No plan in {work}: run step=plan first (or step=all).")
     jobs = [Job(**j) for j in json.loads((work / "plan.json").read_text())["jobs"]]
     mine = assign_parts(jobs, num_parts)[part]
     if workers <= 1:
@@ -141,13 +141,13 @@ def render(cfg: Mapping[str, Any], part: int = 0, num_parts: int = 1, workers: i
 
 
 def merge(cfg: Mapping[str, Any]) -> Path:
-    """Stage 3: every job's files -> the shard directory (atomic), manifest last."""
+    """Step 3: every job's files -> the shard directory (atomic), manifest last."""
     out, work = shard_dir(cfg), work_dir(cfg)
     p = json.loads((work / "plan.json").read_text())
     jobs = [Job(**j) for j in p["jobs"]]
     missing = [j.stem for j in jobs if not (work / "jobs" / j.stem / "files.json").is_file()]
     if missing:
-        raise C2SInputError(f"{len(missing)} render jobs are not finished (e.g. {missing[:3]}); run stage=render for "
+        raise C2SInputError(f"{len(missing)} render jobs are not finished (e.g. {missing[:3]}); run step=render for "
                             f"every part first.")
     tmp = temp_dir_for(out)
     files, counts, fallback = {}, {s: {} for s in SPLITS}, []
@@ -188,12 +188,12 @@ def prepare(cfg: Mapping[str, Any]) -> Path:
         ShardSet(out)  # checksums verified; raises naming a corrupt file
         log.info("Reusing prepared shards in %s", out)
         return out
-    stage = cfg.get("stage", "all")
+    step = cfg.get("step", "all")
     part, num_parts, workers = int(cfg.get("part", 0)), int(cfg.get("num_parts", 1)), int(cfg.get("workers", 1))
-    if stage in ("all", "plan"):
+    if step in ("all", "plan"):
         plan(cfg)
-    if stage in ("all", "render"):
+    if step in ("all", "render"):
         render(cfg, part, num_parts, workers)
-    if stage in ("all", "merge"):
+    if step in ("all", "merge"):
         return merge(cfg)
     return work_dir(cfg)

@@ -83,12 +83,16 @@ class Task:
         raise NotImplementedError
 
 
-def sentence_record(corpus: Corpus, i: int, k: int) -> dict[str, Any]:
-    """Fields of one cell: its sentence slot, gene count and every mapped metadata role."""
-    rec = {"cells": np.array([i]), "sentence": Genes(np.array([i]), k), "organism": corpus.organism,
-           "n_genes": min(k, int(corpus.sentences.lengths[i]))}
-    rec.update({r: cats[codes[i]] for r, (cats, codes) in corpus.roles.items()})
-    return rec
+def sentence_records(corpus: Corpus, cells: np.ndarray, k: int) -> Iterator[dict[str, Any]]:
+    """Fields of each cell: its sentence slot, gene count and every mapped metadata role."""
+    col = np.asarray(cells, dtype=np.int64)[:, None]
+    n_genes = np.minimum(k, corpus.sentences.lengths[cells]).tolist()
+    labels = {r: corpus.labels(r, cells).tolist() for r in corpus.roles}
+    for j in range(col.shape[0]):
+        rec = {"cells": col[j], "sentence": Genes(col[j], k), "organism": corpus.organism, "n_genes": n_genes[j]}
+        for r, values in labels.items():
+            rec[r] = values[j]
+        yield rec
 
 
 def multi_sentences(cells: np.ndarray, k: int) -> Genes:

@@ -7,15 +7,16 @@ from typing import Any, Iterator
 import numpy as np
 
 from c2s.data.corpus import Corpus
-from c2s.tasks.base import Genes, Task, sentence_record
+from c2s.tasks.base import Genes, Task, sentence_records
 
 
 class _PerCell(Task):
     kind = "single_cell"
 
     def records(self, corpus: Corpus, split: str, rng: np.random.Generator) -> Iterator[dict[str, Any]]:
-        for i in corpus.cells(split).tolist():
-            yield sentence_record(corpus, i, self.opt.genes_per_cell)
+        cells = corpus.cells(split)
+        for b in range(0, cells.size, 65_536):  # blocks bound the per-block label lists
+            yield from sentence_records(corpus, cells[b : b + 65_536], self.opt.genes_per_cell)
 
 
 class CellLanguageModelling(_PerCell):

@@ -30,11 +30,12 @@ class _Spatial(Task):
         k = self.opt.multi_genes_per_cell
         for b in range(0, cells.size, BLOCK):
             block, nb = cells[b : b + BLOCK], np.asarray(neigh[b : b + BLOCK], dtype=np.int64)
+            both = np.concatenate([block[:, None], nb], axis=1)  # centre, then its neighbours
             extra = self.prepare_block(corpus, block, nb)
             for row, i in enumerate(block.tolist()):
                 rec = {
-                    "cells": np.r_[i, nb[row]],
-                    "centre": Genes(np.array([i]), k),
+                    "cells": both[row],
+                    "centre": Genes(both[row, :1], k),
                     "neighbours": multi_sentences(nb[row], k),
                     "n_neighbours": nb.shape[1],
                     "organism": corpus.organism,
@@ -125,7 +126,7 @@ class SpatialNeighbourIdentification(_Spatial):
                 taken.add(c)
                 far.append(c)
         cand = np.array(near + far)[rng.permutation(len(near) + len(far))]
-        rec["cells"] = np.r_[i, cand]
+        rec["cells"] = np.concatenate([rec["cells"][:1], cand])
         rec["candidates"] = multi_sentences(cand, self.opt.multi_genes_per_cell)
         rec["answer"] = ", ".join(f"Cell {j + 1}" for j in range(cand.size) if cand[j] in near)
         return rec

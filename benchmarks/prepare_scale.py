@@ -1,0 +1,166 @@
+"""Benchmark: the prepare step at atlas scale, the training stream on its output, and the
+cell2sentence 1.2.0 pipeline on the same cells.
+
+    python benchmarks/prepare_scale.py --cells 100k [--workers 2] [--no-baseline]
+
+Input: a streamed synthetic .h5ad (every metadata role, spatial coordinates, 2,000 genes),
+cached in outputs/bench/. Measured, in this order:
+1. conversion only (AnnData -> on-disk cell store) of the file, in this process;
+2. end to end: ``python -m c2s.cli.prepare`` with every default task, in a child process
+   (wall time, peak RSS summed over its process tree, output size);
+3. the DataModule on those shards with 0 and 2 loader workers (tokens/s, peak RSS);
+4. cell2sentence 1.2.0: CSData.adata_to_arrow, C2SPromptFormatter(cell_type_prediction),
+   HF tokenization, vs ours with only the cell-type task, same cells. Ratio printed last.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import psutil
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def cells(text: str) -> int:
+    t = text.lower()
+    return int(float(t[:-1]) * (1_000 if t.endswith("k") else 1_000_000)) if t[-1] in "km" else int(t)
+
+
+def tree_rss(proc: psutil.Process) -> int:
+    total = 0
+    for p in [proc, *proc.children(recursive=True)]:
+        try:
+            total += p.memory_info().rss
+        except psutil.Error:
+            pass
+    return total
+
+
+def run_measured(cmd: list[str], env: dict | None = None) -> tuple[float, int, str]:
+    """(wall seconds, peak RSS of the process tree in bytes, stdout) of a child command."""
+    start = time.perf_counter()
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+                         env={**os.environ, **(env or {})})
+    peak, proc = 0, psutil.Process(p.pid)
+    out: list[str] = []
+    reader = threading.Thread(target=lambda: out.append(p.stdout.read()))
+    reader.start()
+    while p.poll() is None:
+        peak = max(peak, tree_rss(proc))
+        time.sleep(0.05)
+    reader.join()
+    err = p.stderr.read()
+    if p.returncode:
+        sys.exit(f"{' '.join(cmd)} failed:\n{err[-3000:]}")
+    return time.perf_counter() - start, peak, out[0]
+
+
+def dir_size(path: Path) -> int:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+
+
+STREAM = """
+import json, sys, time, psutil, numpy as np
+from c2s.data.datamodule import C2SDataModule
+from c2s.data.stream import TokenIndex
+dm = C2SDataModule(shards_dir=sys.argv[1], max_seq_len=1024, batch_size=8, num_workers=int(sys.argv[2]), seed=0)
+t0 = time.perf_counter(); dm.setup(); loader = dm.train_dataloader(); n_ex = len(dm.index("train"))
+tokens = int(dm.index("train").lengths.sum()); setup = time.perf_counter() - t0
+t0, seen, batches = time.perf_counter(), 0, 0
+for b in loader:
+    seen += int(b["attention_mask"].sum()); batches += 1
+    if time.perf_counter() - t0 > float(sys.argv[3]): break
+dt = time.perf_counter() - t0
+print(json.dumps({"examples": n_ex, "tokens": tokens, "setup_s": setup, "tok_s": seen / dt, "batches": batches}))
+"""
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--cells", default="100k")
+    ap.add_argument("--workers", type=int, default=1)
+    ap.add_argument("--stream-seconds", type=float, default=20.0)
+    ap.add_argument("--no-baseline", action="store_true")
+    ap.add_argument("--keep", action="store_true", help="keep the shards (outputs/bench/shards)")
+    args = ap.parse_args()
+    n = cells(args.cells)
+    from c2s.data.synthetic import write_synthetic
+
+    data = ROOT / "outputs" / "bench" / f"synthetic-{n}.h5ad"
+    if not data.exists():
+        data.parent.mkdir(parents=True, exist_ok=True)
+        t = time.perf_counter()
+        write_synthetic(data.with_suffix(".tmp"), n, seed=0)
+        os.replace(data.with_suffix(".tmp"), data)
+        print(f"made {data} in {time.perf_counter() - t:.0f} s")
+    print(f"{n:,} cells x 2,000 genes, {data.stat().st_size / 1e9:.2f} GB; {psutil.cpu_count()} cores; workers={args.workers}")
+    from c2s.data.anndata_io import ExpressionSource
+    from c2s.data.cell_store import convert
+
+    with tempfile.TemporaryDirectory() as tmp:
+        t = time.perf_counter()
+        convert([ExpressionSource(str(data), backed=True)], 100, Path(tmp) / "store", chunk_size=4096, progress=False)
+        conv = time.perf_counter() - t
+    print(f"conversion only:     {conv:7.1f} s  {n / conv:9,.0f} cells/s")
+
+    root = Path(tempfile.mkdtemp(prefix="c2s-bench-"))
+    common = [f"data.path={data}", "data.backed=true", "data.name=bench", f"shards_root={root}",
+              f"hydra.run.dir={root}/hydra", f"workers={args.workers}"]
+    wall, peak, out = run_measured([sys.executable, "-m", "c2s.cli.prepare", "data=synthetic", *common])
+    shards = Path(out.strip().splitlines()[-1])
+    m = json.loads((shards / "manifest.json").read_text())
+    n_ex = sum(sum(c.values()) for c in m["counts"].values())
+    print(f"prepare, all tasks:  {wall:7.1f} s  {n / wall:9,.0f} cells/s  peak RSS {peak / 1e6:6.0f} MB  "
+          f"{n_ex:,} examples  {sum(f['tokens'] for k, f in m['files'].items() if k.endswith('.parquet')):,} tokens  "
+          f"{dir_size(shards) / 1e9:.2f} GB  ({wall / conv:.1f}x conversion)")
+    for w in (0, 2):
+        _, rss, out = run_measured([sys.executable, "-c", STREAM, str(shards), str(w), str(args.stream_seconds)])
+        s = json.loads(out.strip().splitlines()[-1])
+        print(f"DataModule workers={w}: {s['tokens'] / 1e6:.0f}M tokens, setup {s['setup_s']:.1f} s, "
+              f"{s['tok_s']:,.0f} tok/s, peak RSS {rss / 1e6:.0f} MB (process tree)")
+    if not args.no_baseline:
+        baseline(data, root, common, n)
+    if not args.keep:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def baseline(data: Path, root: Path, common: list[str], n: int) -> None:
+    try:
+        from cell2sentence import CSData
+        from cell2sentence.prompt_formatter import C2SPromptFormatter
+    except ImportError:
+        print("cell2sentence not installed (make bench installs it): baseline skipped")
+        return
+    import anndata as ad
+    from transformers import AutoTokenizer
+
+    os.environ["TQDM_DISABLE"] = "1"
+    ours, _, out = run_measured([sys.executable, "-m", "c2s.cli.prepare", "data=synthetic", *common,
+                                 "tasks.names=[cell_type_annotation]"])
+    tok = AutoTokenizer.from_pretrained(str(Path(out.strip().splitlines()[-1]) / "tokenizer"))
+    t = time.perf_counter()
+    adata = ad.read_h5ad(data)
+    adata.obs["organism"] = "human"
+    arrow, _ = CSData.adata_to_arrow(adata, random_state=42, label_col_names=["cell_type", "organism"])
+    ds = C2SPromptFormatter("cell_type_prediction", top_k_genes=100).format_hf_ds(arrow)
+    tok(list(ds["model_input"]), add_special_tokens=False)
+    tok(list(ds["response"]), add_special_tokens=False)
+    base = time.perf_counter() - t
+    print(f"cell2sentence 1.2.0 (arrow + cell-type prompts + HF tokenization): {base:.1f} s; "
+          f"c2s prepare (cell-type task, from the h5ad): {ours:.1f} s")
+    print(f"speed ratio c2s / cell2sentence on {n:,} cells: {base / ours:.1f}x")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,105 @@
+"""Atlas-scale prepare: the same bytes for any worker count, chunk size or part split; token
+ids equal to tokenizing the text; shards keyed by input bytes; HF datasets reads the shards."""
+
+import json
+
+import pytest
+
+from c2s.cli.plan import job_plan
+from c2s.data.prepare import prepare
+from c2s.data.shards import ShardSet
+from c2s.data.synthetic import make_synthetic
+from c2s.tokenizer import train_byte_bpe
+from tests.conftest import compose, prepare_dict
+
+TASKS = "tasks.names=[cell_lm,cell_type_annotation,multi_cell_lm,perturbation_response,spatial_neighbour_identification,gene_set_naming]"
+
+
+def _sums(out):
+    m = json.loads((out / "manifest.json").read_text())
+    return {name: f["sha256"] for name, f in m["files"].items()}, m
+
+
+def test_same_bytes_for_workers_chunks_and_parts(tmp_path):
+    base = ["rows_per_shard=100", TASKS]
+    one, m = _sums(prepare(prepare_dict(tmp_path / "a", *base, "chunk_size=512")))
+    assert m["token_dtype"] == "uint16" and len(one) > 20
+    two, _ = _sums(prepare(prepare_dict(tmp_path / "b", *base, "chunk_size=4096", "workers=2")))
+    assert one == two
+    # a SLURM array: the dry run plans one job per part, each runs alone, then a merge
+    jobs, launcher = job_plan(["data=synthetic", "step=render", "part=range(0,2)", "num_parts=2",
+                               "hydra/launcher=slurm"], config_name="prepare")
+    assert "SlurmLauncher" in launcher["_target_"] and [j[-1] for j in jobs] == ["part=0", "part=1"]
+    cfg = lambda *o: prepare_dict(tmp_path / "c", *base, *o)  # noqa: E731
+    prepare(cfg("step=plan"))
+    for job in jobs:
+        prepare(cfg(*[o for o in job if o.startswith(("step=", "part=", "num_parts="))]))
+    merged, _ = _sums(prepare(cfg("step=merge")))
+    assert merged == one
+
+
+def _check_ids(out):
+    shards = ShardSet(out)
+    tok = shards.tokenizer().backend_tokenizer
+    n = 0
+    for split in ("train", "val", "test"):
+        for f in shards.files(split):
+            for row in shards.read(f).to_pylist():
+                assert tok.encode(row["prompt"], add_special_tokens=False).ids == row["prompt_ids"], row["task"]
+                assert tok.encode(" " + row["target"], add_special_tokens=False).ids == row["target_ids"], row["task"]
+                n += 1
+    return n, shards.manifest
+
+
+def test_token_space_equals_text_tokenization_every_task(tmp_path, qa_file):
+    out = prepare(prepare_dict(tmp_path, f"data.qa_path={qa_file}", "tasks.options.repeats=3"))
+    n, m = _check_ids(out)
+    assert m["skipped_tasks"] == {} and len(m["counts"]["train"]) == 19 and n > 2500
+    assert m["text_tokenized_jobs"] == []  # the gene tokenizer is concatenation-safe for every task
+    genes = json.loads((out / "genes.json").read_text())
+    assert len(ShardSet(out).tokenizer()) <= 4 + 256 + 300 + len(genes)  # one token per gene that occurs
+
+
+@pytest.mark.parametrize("add_genes", [True, False])
+def test_pretrained_byte_level_tokenizer(tmp_path, add_genes):
+    texts = [f"Cell {i}: gene expression of a human cell, type {i % 7}." for i in range(300)]
+    train_byte_bpe(texts, vocab_size=400).save_pretrained(tmp_path / "base")
+    n, m = _check_ids(prepare(prepare_dict(tmp_path, TASKS, "tokenizer=pretrained",
+                                           f"tokenizer.name_or_path={tmp_path}/base", f"tokenizer.add_genes={add_genes}")))
+    assert n > 1000
+
+
+def test_replaced_input_file_gets_new_shards(tmp_path):
+    path = tmp_path / "data.h5ad"
+    a = make_synthetic(n_cells=120)
+    a.write_h5ad(path)
+    over = [f"data.path={path}", "tasks.names=[cell_type_annotation]"]
+    first = prepare(prepare_dict(tmp_path, *over))
+    assert prepare(prepare_dict(tmp_path, *over)) == first
+    a.obs["cell_type"] = a.obs["cell_type"].astype(str).str.upper()  # same path, new labels
+    a.write_h5ad(path)
+    second = prepare(prepare_dict(tmp_path, *over))
+    assert second != first
+    targets = {r["target"] for r in ShardSet(second).rows("train", ["target"])}
+    assert targets and all(t == t.upper() for t in targets)
+
+
+def test_hf_datasets_reads_the_shards(synthetic_shards):
+    from datasets import load_dataset
+
+    shards = ShardSet(synthetic_shards)
+    files = [str(f) for f in shards.files("train")]
+    ds = load_dataset("parquet", data_files=files, split="train")
+    assert ds.num_rows == sum(shards.counts("train").values())
+    assert set(ds.column_names) >= {"prompt", "target", "prompt_ids", "target_ids", "task"}
+
+
+def test_bad_stage_and_part_are_refused(tmp_path):
+    from c2s.errors import C2SInputError
+
+    with pytest.raises(C2SInputError, match="part=2 must be in"):
+        prepare(prepare_dict(tmp_path, "part=2", "num_parts=2"))
+    with pytest.raises(C2SInputError, match="step="):
+        prepare(prepare_dict(tmp_path, "step=convert"))
+    assert compose("prepare", ["workers=3"]).workers == 3
+
