@@ -35,6 +35,7 @@ bench: $(STAMP)
 	$(PIP) -e ".[dev,bench]"
 	$(PY) benchmarks/cell_sentences.py
 	$(PY) benchmarks/tokens_and_packing.py
+	$(PY) benchmarks/prepare_scale.py --cells 100k
 	$(PY) benchmarks/train_loop.py
 	$(PY) benchmarks/vs_hf_trainer.py
 	$(PY) benchmarks/grpo_vs_trl.py
