@@ -112,7 +112,7 @@ def build_tokenizer(cfg, corpora, tasks, sample: int = 2000):
 
     import numpy as np
 
-    from c2s.tasks.render import SENT, fill, run_genes, runs_of, skeletons
+    from c2s.tasks.render import SENT, fill, genes_of, skeletons
 
     t = cfg["tokenizer"]
     names = corpora[0].sentences.gene_names
@@ -126,7 +126,7 @@ def build_tokenizer(cfg, corpora, tasks, sample: int = 2000):
                 continue
             for sk in islice(skeletons(corpus, task, "train", cfg["seed"]), sample):
                 if t["kind"] == "byte_bpe":
-                    g = run_genes(corpus, runs_of(sk.slots))
+                    g = genes_of(corpus, sk)
                     n = sk.prompt.count(SENT)
                     texts += [fill(sk.prompt, g[:n], names), fill(sk.target, g[n:], names)]
                 else:

@@ -94,7 +94,7 @@ def test_hf_datasets_reads_the_shards(synthetic_shards):
     assert set(ds.column_names) >= {"prompt", "target", "prompt_ids", "target_ids", "task"}
 
 
-def test_bad_stage_and_part_are_refused(tmp_path):
+def test_bad_step_and_part_are_refused(tmp_path):
     from c2s.errors import C2SInputError
 
     with pytest.raises(C2SInputError, match="part=2 must be in"):

@@ -19,7 +19,7 @@ import pyarrow.compute as pc
 
 from c2s.data.corpus import Corpus
 from c2s.errors import C2SInputError
-from c2s.tasks.render import SENT, Skeleton
+from c2s.tasks.render import SENT, Skeleton, batch_genes
 
 log = logging.getLogger(__name__)
 SCHEMA = pa.schema([
@@ -126,7 +126,7 @@ class TokenSpace:
 
     def table(self, corpus: Corpus, task: str, split: str, sks: list[Skeleton], check: bool) -> tuple[pa.Table, bool]:
         """(table, concatenation matched text tokenization). ``check`` runs the probe."""
-        rg_off, rg, run_off = _run_genes(corpus, sks)
+        rg_off, rg, run_off = batch_genes(corpus, sks)
         # skeleton ids and piece tables for this batch
         self._pieces([s.prompt for s in sks], False)
         self._pieces([s.target for s in sks], True)
@@ -168,43 +168,6 @@ class TokenSpace:
         for c, arr in list(cols.items()) + [("n_tokens", n_tok)]:
             table = table.set_column(table.schema.get_field_index(c), c, arr)
         return table
-
-
-def _run_genes(corpus: Corpus, sks: list[Skeleton]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Gene ids of every run (one per SENT) of a batch, ragged: (run offsets, gene ids,
-    per-example run offsets). Cells are read from the store in one sorted gather."""
-    cells, ks, explicit, n_runs = [], [], {}, []
-    r = 0
-    for sk in sks:
-        start = r
-        for g in sk.slots:
-            if g.ids is not None:
-                explicit[r] = np.asarray(g.ids)
-                cells.append(np.array([-1]))
-                ks.append(np.array([len(g.ids)]))
-                r += 1
-            else:
-                cells.append(np.asarray(g.cells))
-                ks.append(np.full(len(g.cells), g.k))
-                r += len(g.cells)
-        n_runs.append(r - start)
-    run_off = np.zeros(len(sks) + 1, dtype=np.int64)
-    run_off[1:] = np.cumsum(n_runs)
-    cells = np.concatenate(cells).astype(np.int64) if cells else np.zeros(0, np.int64)
-    ks = np.concatenate(ks).astype(np.int64) if ks else np.zeros(0, np.int64)
-    uniq = np.unique(cells[cells >= 0])
-    width = int(ks.max()) if ks.size else 1
-    grid = np.full((cells.size, width), -1, dtype=np.int32)
-    if uniq.size:
-        table = corpus.sentences.take(uniq, min(width, corpus.sentences.top_k))
-        is_cell = cells >= 0
-        grid[is_cell, : table.shape[1]] = table[np.searchsorted(uniq, cells[is_cell])]
-    for run, ids in explicit.items():
-        grid[run, : ids.size] = ids
-    mask = (np.arange(width)[None, :] < ks[:, None]) & (grid >= 0)
-    rg_off = np.zeros(cells.size + 1, dtype=np.int64)
-    rg_off[1:] = np.cumsum(mask.sum(1))
-    return rg_off, grid[mask], run_off
 
 
 def _positions(text: str) -> list[int]:

@@ -10,9 +10,6 @@ from __future__ import annotations
 
 import logging
 import mmap
-import os
-import shutil
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -20,6 +17,7 @@ from typing import Sequence
 import numpy as np
 from tqdm.auto import tqdm
 
+from c2s.atomic import atomic_dir
 from c2s.data.anndata_io import ExpressionSource
 from c2s.errors import C2SInputError
 from c2s.sentences.topk import topk_indices
@@ -109,9 +107,7 @@ def convert(sources: Sequence[ExpressionSource], top_k: int, out: str | Path, ch
     names, maps = _gene_union(sources)
     k = max(1, min(int(top_k), max(s.n_vars for s in sources)))
     dtype = np.uint16 if names.size < 65535 else np.int32
-    tmp = out.parent / f".{out.name}.tmp-{os.getpid()}-{time.time_ns()}"
-    tmp.mkdir(parents=True)
-    try:
+    with atomic_dir(out) as tmp:
         counts = np.zeros(names.size, dtype=np.int64)
         lengths, kept = [], []
         bar = tqdm(total=sum(s.n_obs for s in sources), unit="cell", desc="cell sentences", disable=not progress)
@@ -141,12 +137,6 @@ def convert(sources: Sequence[ExpressionSource], top_k: int, out: str | Path, ch
                  lengths=np.concatenate(lengths) if lengths else np.zeros(0, np.uint16),
                  n_files=np.int64(len(kept)), n_empty_dropped=np.int64(n_obs - n_kept),
                  matrix_kind=np.str_("+".join(kinds)), top_k=np.int64(k), **{f"kept{i}": x for i, x in enumerate(kept)})
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(tmp, out)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp)
     if n_kept == 0:
         raise C2SInputError("No cell expresses any gene: the matrix is empty. Check data.layer / data.use_raw.")
     return CellStore.open(out)

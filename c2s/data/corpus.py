@@ -25,6 +25,7 @@ import pyarrow as pa
 
 from c2s.data.anndata_io import ExpressionSource
 from c2s.data.cell_store import CellStore, convert
+from c2s.data.plan_meta import description_of, gene_sets_of, inverse_fit_of, spatial_of
 from c2s.data.splits import SPLITS, apply_holdout, split_cells, split_groups
 from c2s.errors import C2SInputError
 from c2s.sentences import InverseFit
@@ -194,8 +195,6 @@ def build_corpus(
     ``split_by``: null (by cell) or a role (``donor``, ``batch``, ``tissue``) whose groups never
     straddle splits. ``holdout``: combinations of roles (e.g. cell_type + condition) sent to test.
     """
-    from c2s.data.plan_meta import description_of, gene_sets_of, inverse_fit_of, spatial_of
-
     sources = _sources(data)
     roles_keys = {role: data.get(f"{role}_key") for role in OBS_ROLES if data.get(f"{role}_key")}
     for role, key in roles_keys.items():  # fail fast, before conversion

@@ -20,12 +20,12 @@ from pathlib import Path
 from typing import Any, Mapping
 
 import c2s
-from c2s.atomic import write_json_atomic
-from c2s.data.corpus import Corpus, build_corpus, input_files
+from c2s.atomic import atomic_dir, write_json_atomic
+from c2s.data.corpus import build_corpus, input_files
 from c2s.data.input_hash import content_hash
 from c2s.data.plan_meta import spatial_neighbours
 from c2s.data.render_jobs import Job, assign_parts, run_job
-from c2s.data.shards import FORMAT_VERSION, ShardSet, finish_shard_dir, temp_dir_for
+from c2s.data.shards import FORMAT_VERSION, ShardSet
 from c2s.data.splits import SPLITS
 from c2s.errors import C2SInputError
 from c2s.tasks import TaskOptions, build_tasks
@@ -149,31 +149,31 @@ def merge(cfg: Mapping[str, Any]) -> Path:
     if missing:
         raise C2SInputError(f"{len(missing)} render jobs are not finished (e.g. {missing[:3]}); run step=render for "
                             f"every part first.")
-    tmp = temp_dir_for(out)
-    files, counts, fallback = {}, {s: {} for s in SPLITS}, []
-    for j in sorted(jobs, key=lambda j: j.stem):
-        info = json.loads((work / "jobs" / j.stem / "files.json").read_text())
-        for name, f in info["files"].items():
-            os.link(work / "jobs" / j.stem / name, tmp / name)
-            files[name] = f
-        counts[j.split][j.task] = counts[j.split].get(j.task, 0) + sum(
-            f["rows"] for n, f in info["files"].items() if n.endswith(".parquet"))
-        if not info["token_path"]:
-            fallback.append(j.stem)
-    shutil.copytree(work / "tokenizer", tmp / "tokenizer")
-    first = p["corpora"][0]
-    for name, obj in (("inverse_fit.json", p["inverse_fits"][first]), ("genes.json", p["genes"]),
-                      ("inverse_fits.json", p["inverse_fits"])):
-        (tmp / name).write_text(json.dumps(obj, indent=2, sort_keys=True))
-    manifest = {
-        "c2s_version": c2s.__version__, "config_hash": config_hash(cfg),
-        "config": {k: v for k, v in cfg.items() if k in HASHED or k == "shards_root"}, "seed": cfg["seed"],
-        "tokenizer_id": p["tokenizer_id"], "skipped_tasks": p["skipped_tasks"], "n_cells": p["n_cells"],
-        "n_empty_dropped": p["n_empty_dropped"], "cells_per_split": p["cells_per_split"], "datasets": p["corpora"],
-        "token_dtype": p["token_dtype"], "text_tokenized_jobs": fallback,
-        "counts": {s: dict(sorted(c.items())) for s, c in counts.items()}, "files": files,
-    }
-    finish_shard_dir(tmp, out, manifest)
+    with atomic_dir(out, replace=False) as tmp:  # another process finished first: keep theirs
+        files, counts, fallback = {}, {s: {} for s in SPLITS}, []
+        for j in sorted(jobs, key=lambda j: j.stem):
+            info = json.loads((work / "jobs" / j.stem / "files.json").read_text())
+            for name, f in info["files"].items():
+                os.link(work / "jobs" / j.stem / name, tmp / name)
+                files[name] = f
+            counts[j.split][j.task] = counts[j.split].get(j.task, 0) + sum(
+                f["rows"] for n, f in info["files"].items() if n.endswith(".parquet"))
+            if not info["token_path"]:
+                fallback.append(j.stem)
+        shutil.copytree(work / "tokenizer", tmp / "tokenizer")
+        first = p["corpora"][0]
+        for name, obj in (("inverse_fit.json", p["inverse_fits"][first]), ("genes.json", p["genes"]),
+                          ("inverse_fits.json", p["inverse_fits"])):
+            (tmp / name).write_text(json.dumps(obj, indent=2, sort_keys=True))
+        manifest = {
+            "c2s_version": c2s.__version__, "config_hash": out.name.rsplit("-", 1)[1],
+            "config": {k: v for k, v in cfg.items() if k in HASHED or k == "shards_root"}, "seed": cfg["seed"],
+            "tokenizer_id": p["tokenizer_id"], "skipped_tasks": p["skipped_tasks"], "n_cells": p["n_cells"],
+            "n_empty_dropped": p["n_empty_dropped"], "cells_per_split": p["cells_per_split"], "datasets": p["corpora"],
+            "token_dtype": p["token_dtype"], "text_tokenized_jobs": fallback,
+            "counts": {s: dict(sorted(c.items())) for s, c in counts.items()}, "files": files,
+        }
+        write_json_atomic(tmp / "manifest.json", dict(manifest, format_version=FORMAT_VERSION))
     shutil.rmtree(work, ignore_errors=True)
     n = sum(sum(c.values()) for c in counts.values())
     log.info("Wrote %d examples in %s (%s)", n, out, ", ".join(f"{s}: {sum(c.values())}" for s, c in counts.items()))

@@ -6,14 +6,12 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import shutil
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from c2s.atomic import write_json_atomic
+from c2s.atomic import atomic_dir, write_json_atomic
 from c2s.data.assemble import TokenSpace
 from c2s.data.corpus import Corpus
 from c2s.data.shards import JobWriter
@@ -72,24 +70,19 @@ def run_job(work: str, job: Job) -> str:
     plan, corpus, space = ctx["plan"], ctx["corpora"][job.corpus], ctx["space"]
     opt = plan["tasks"]
     task = build_tasks([job.task], TaskOptions(**opt["options"]), opt["match_keys"])[0]
-    tmp = out.parent / f".{job.stem}.tmp-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    writer = JobWriter(tmp, job.stem, job.split, job.task, plan["rows_per_shard"], plan["token_dtype"])
-    it = skeletons(corpus, task, job.split, plan["seed"])
-    token_path, first = True, True
-    while batch := list(islice(it, BATCH)):
-        table, ok = space.table(corpus, job.task, job.split, batch, check=first)
-        if first and not ok:
-            token_path = False
-            log.warning("Task %s: concatenated token ids differ from tokenizing the text with this tokenizer; "
-                        "falling back to text tokenization for this task (slower, same result).", job.task)
-        if not token_path:
-            table = space.retokenize(table)
-        writer.add(table)
-        first = False
-    files = writer.close()
-    write_json_atomic(tmp / "files.json", {"files": files, "token_path": token_path})
-    shutil.rmtree(out, ignore_errors=True)
-    os.replace(tmp, out)
+    with atomic_dir(out) as tmp:
+        writer = JobWriter(tmp, job.stem, job.split, job.task, plan["rows_per_shard"], plan["token_dtype"])
+        it = skeletons(corpus, task, job.split, plan["seed"])
+        token_path, first = True, True
+        while batch := list(islice(it, BATCH)):
+            table, ok = space.table(corpus, job.task, job.split, batch, check=first)
+            if first and not ok:
+                token_path = False
+                log.warning("Task %s: concatenated token ids differ from tokenizing the text with this tokenizer; "
+                            "falling back to text tokenization for this task (slower, same result).", job.task)
+            if not token_path:
+                table = space.retokenize(table)
+            writer.add(table)
+            first = False
+        write_json_atomic(tmp / "files.json", {"files": writer.close(), "token_path": token_path})
     return job.stem

@@ -13,9 +13,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
-import shutil
-import time
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +21,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from c2s.atomic import write_json_atomic
 from c2s.errors import C2SInputError
 
 log = logging.getLogger(__name__)
@@ -84,23 +80,6 @@ class JobWriter:
                                          "sha256": sha256(self.out / f"{name}{suffix}")}
 
 
-def finish_shard_dir(tmp: Path, out_dir: Path, manifest: dict[str, Any]) -> Path:
-    """Write manifest.json into the complete ``tmp`` directory and rename it to ``out_dir``."""
-    write_json_atomic(tmp / "manifest.json", dict(manifest, format_version=FORMAT_VERSION))
-    if out_dir.exists():  # another process finished the same config first: keep theirs
-        log.info("%s appeared meanwhile; keeping it.", out_dir)
-        shutil.rmtree(tmp)
-    else:
-        os.replace(tmp, out_dir)
-    return out_dir
-
-
-def temp_dir_for(out_dir: Path) -> Path:
-    tmp = out_dir.parent / f".{out_dir.name}.tmp-{os.getpid()}-{time.time_ns()}"
-    tmp.mkdir(parents=True)
-    return tmp
-
-
 class ShardSet:
     """A checked shard directory. ``verify=True`` re-hashes every file against the manifest."""
 
@@ -140,9 +119,10 @@ class ShardSet:
             raise C2SInputError(f"Shard {file} could not be read ({exc}). Delete {self.path} and re-run prepare.") from exc
 
     def rows(self, split: str, columns: list[str] | None = None, tasks=None) -> list[dict]:
-        """Rows of ``split`` as dicts, in file order; only ``tasks`` (a collection) if given."""
+        """Rows of ``split`` as dicts, in file order; only ``tasks`` (a collection) if given
+        (a file holds one task, so whole files are skipped)."""
         return [r for f in self.files(split) if tasks is None or self.task_of(f) in tasks
-                for r in self.read(f, columns).to_pylist() if tasks is None or r["task"] in tasks]
+                for r in self.read(f, columns).to_pylist()]
 
     def tokenizer(self):
         from transformers import AutoTokenizer

@@ -93,17 +93,6 @@ def skeletons(corpus: Corpus, task: Task, split: str, seed: int) -> Iterator[Ske
         yield skeleton(task, record, rng)
 
 
-def runs_of(slots: list[Genes]) -> list[tuple[int, int] | np.ndarray]:
-    """One run per SENT: (cell, k) for cell sentences, or an array of gene ids."""
-    out: list[tuple[int, int] | np.ndarray] = []
-    for g in slots:
-        if g.ids is not None:
-            out.append(np.asarray(g.ids))
-        else:
-            out += [(int(c), g.k) for c in g.cells]
-    return out
-
-
 def fill(text: str, genes: list[np.ndarray], names: np.ndarray) -> str:
     """Replace each SENT in ``text`` by its gene names (space-joined), in order."""
     parts = text.split(SENT)
@@ -113,20 +102,47 @@ def fill(text: str, genes: list[np.ndarray], names: np.ndarray) -> str:
     return "".join(out)
 
 
-def run_genes(corpus: Corpus, runs: list) -> list[np.ndarray]:
-    """Gene ids of each run (cells read from the store in one batch)."""
-    cells = sorted({r[0] for r in runs if isinstance(r, tuple)})
-    kmax = max([r[1] for r in runs if isinstance(r, tuple)], default=1)
-    table = corpus.sentences.take(np.array(cells, dtype=np.int64), kmax) if cells else None
-    row = {c: j for j, c in enumerate(cells)}
-    out = []
-    for r in runs:
-        if isinstance(r, tuple):
-            g = table[row[r[0]], : r[1]]
-            out.append(g[g >= 0])
-        else:
-            out.append(r)
-    return out
+def batch_genes(corpus: Corpus, sks: list[Skeleton]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Gene ids of every run (one per SENT) of a batch, ragged: (run offsets, gene ids,
+    per-example run offsets). Cells are read from the store in one sorted gather."""
+    cells, ks, explicit, n_runs = [], [], {}, []
+    r = 0
+    for sk in sks:
+        start = r
+        for g in sk.slots:
+            if g.ids is not None:
+                explicit[r] = np.asarray(g.ids)
+                cells.append(np.array([-1]))
+                ks.append(np.array([len(g.ids)]))
+                r += 1
+            else:
+                cells.append(np.asarray(g.cells))
+                ks.append(np.full(len(g.cells), g.k))
+                r += len(g.cells)
+        n_runs.append(r - start)
+    run_off = np.zeros(len(sks) + 1, dtype=np.int64)
+    run_off[1:] = np.cumsum(n_runs)
+    cells = np.concatenate(cells).astype(np.int64) if cells else np.zeros(0, np.int64)
+    ks = np.concatenate(ks).astype(np.int64) if ks else np.zeros(0, np.int64)
+    uniq = np.unique(cells[cells >= 0])
+    width = int(ks.max()) if ks.size else 1
+    grid = np.full((cells.size, width), -1, dtype=np.int32)
+    if uniq.size:
+        table = corpus.sentences.take(uniq, min(width, corpus.sentences.top_k))
+        is_cell = cells >= 0
+        grid[is_cell, : table.shape[1]] = table[np.searchsorted(uniq, cells[is_cell])]
+    for run, ids in explicit.items():
+        grid[run, : ids.size] = ids
+    mask = (np.arange(width)[None, :] < ks[:, None]) & (grid >= 0)
+    rg_off = np.zeros(cells.size + 1, dtype=np.int64)
+    rg_off[1:] = np.cumsum(mask.sum(1))
+    return rg_off, grid[mask], run_off
+
+
+def genes_of(corpus: Corpus, sk: Skeleton) -> list[np.ndarray]:
+    """Gene ids of each SENT of one skeleton, in order."""
+    off, genes, _ = batch_genes(corpus, [sk])
+    return [genes[off[i] : off[i + 1]] for i in range(off.size - 1)]
 
 
 def render_all(corpus: Corpus, tasks: list[Task], seed: int) -> tuple[list[Example], dict[str, str]]:
@@ -143,7 +159,7 @@ def render_all(corpus: Corpus, tasks: list[Task], seed: int) -> tuple[list[Examp
             continue
         for split in SPLITS:
             for sk in skeletons(corpus, task, split, seed):
-                genes = run_genes(corpus, runs_of(sk.slots))
+                genes = genes_of(corpus, sk)
                 n_prompt = sk.prompt.count(SENT)
                 examples.append(Example(task.name, split, fill(sk.prompt, genes[:n_prompt], names),
                                         fill(sk.target, genes[n_prompt:], names),

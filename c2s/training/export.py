@@ -6,12 +6,11 @@ result loads with plain ``transformers.AutoModelForCausalLM.from_pretrained(dir)
 
 from __future__ import annotations
 
-import os
-import shutil
-import time
 from pathlib import Path
 
 import torch
+
+from c2s.atomic import atomic_dir
 
 
 def export_hf(model: torch.nn.Module, tokenizer, out_dir: str | Path, *, sharded: bool, is_global_zero: bool) -> Path:
@@ -32,14 +31,7 @@ def export_hf(model: torch.nn.Module, tokenizer, out_dir: str | Path, *, sharded
         plain = AutoModelForCausalLM.from_config(model.config)
         plain.load_state_dict(state)
         model = plain
-    tmp = out_dir.parent / f".{out_dir.name}.tmp-{os.getpid()}-{time.time_ns()}"
-    try:
+    with atomic_dir(out_dir) as tmp:
         model.save_pretrained(tmp, safe_serialization=True)
         tokenizer.save_pretrained(tmp)
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        os.replace(tmp, out_dir)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp)
     return out_dir
