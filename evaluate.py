@@ -22,7 +22,7 @@ register_configs()
 
 
 def run(cfg: DictConfig) -> dict:
-    from c2s.eval.load import load_for_eval
+    from c2s.eval.load import load_for_eval, to_device
     from c2s.eval.report import write_report
     from c2s.eval.runner import Evaluator
     from c2s.training.loggers import build_logger, finish_logger
@@ -30,6 +30,7 @@ def run(cfg: DictConfig) -> dict:
     c = OmegaConf.to_container(cfg, resolve=True)
     ckpt = Path(c["ckpt"])
     model, tokenizer, shards = load_for_eval(ckpt, c["shards"])
+    model = to_device(model, c["device"])
     out = Path(c["out_dir"]) if c["out_dir"] else (ckpt.parent if ckpt.is_file() else ckpt).parent / "eval"
     out.mkdir(parents=True, exist_ok=True)
     report = Evaluator(model, tokenizer, shards, c).run(out)

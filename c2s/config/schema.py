@@ -112,11 +112,12 @@ class PrepareConfig:
 @dataclass
 class GenerationConfig:
     max_new_tokens: int = 160
-    batch_size: int = 16
+    batch_size: int = 64
     do_sample: bool = False
     temperature: float = 1.0
     top_p: float = 1.0
     no_repeat_genes: bool = True  # single-cell gene lists: never emit a token twice
+    cache: str = "dynamic"  # dynamic | static (HF KV cache)
 
 
 @dataclass
@@ -135,6 +136,7 @@ class EvaluateConfig:
     program: list[str] | None = None  # perturbation gene program; null: top DE genes of the train pairs
     program_top_n: int = 20
     generation: GenerationConfig = field(default_factory=GenerationConfig)
+    device: str = "auto"  # auto (cuda if available) | cpu | cuda | cuda:N; bfloat16 weights on a GPU
     out_dir: str | None = None
     logger: Any = None
 

@@ -6,7 +6,7 @@ A batch is a dict of (B, L) tensors:
 - segment_ids: 1, 2, … per example in a row, 0 on padding. Packed examples must not attend
   to each other: the model builds a block-diagonal causal mask from segment_ids;
 - attention_mask (segment_ids > 0); task_ids (task index per token, -1 on padding);
-plus n_examples, n_cells, epoch, batch_index (ints), example_ids (list: rows of the split's index)
+plus n_examples, n_tokens (non-padding), n_cells, epoch, batch_index (ints), example_ids (list: rows of the split's index)
 and is_padding (bool: a filler batch, all labels -100).
 Labels: ``pretrain`` puts loss on every token but each example's first (<bos>), so no example
 predicts across a boundary; ``sft`` puts loss only on target tokens and <eos>.
@@ -125,7 +125,7 @@ def collate(index: TokenIndex, batch: Batch, max_len: int, mode: str, pad_id: in
     return {
         "input_ids": torch.from_numpy(ids), "labels": torch.from_numpy(labels), "position_ids": torch.from_numpy(pos),
         "segment_ids": torch.from_numpy(seg), "attention_mask": torch.from_numpy((seg > 0).astype(np.int64)),
-        "task_ids": torch.from_numpy(task), "n_examples": sum(len(p) for p in batch.packs),
+        "task_ids": torch.from_numpy(task), "n_examples": sum(len(p) for p in batch.packs), "n_tokens": int((seg > 0).sum()),
         "n_cells": n_cells, "is_padding": batch.is_padding, "batch_index": batch.index, "epoch": epoch,
         "example_ids": [ex for p in batch.packs for ex in p],
     }

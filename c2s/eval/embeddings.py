@@ -20,10 +20,10 @@ def embed_cells(model, tokenizer, sentences: list[str], batch_size: int = 32) ->
         enc = [[tokenizer.bos_token_id] + tokenizer(PROMPT + x, add_special_tokens=False)["input_ids"]
                for x in sentences[s : s + batch_size]]
         width = max(map(len, enc))
-        ids = torch.tensor([e + [tokenizer.pad_token_id] * (width - len(e)) for e in enc])
-        mask = torch.tensor([[1] * len(e) + [0] * (width - len(e)) for e in enc])
+        ids = torch.tensor([e + [tokenizer.pad_token_id] * (width - len(e)) for e in enc], device=model.device)
+        mask = torch.tensor([[1] * len(e) + [0] * (width - len(e)) for e in enc], device=model.device)
         h = dec(input_ids=ids, attention_mask=mask, use_cache=False).last_hidden_state
-        out.append(((h * mask[..., None]).sum(1) / mask.sum(1, keepdim=True)).float().numpy())
+        out.append(((h * mask[..., None]).sum(1) / mask.sum(1, keepdim=True)).float().cpu().numpy())
     return np.concatenate(out) if out else np.zeros((0, 0))
 
 

@@ -9,22 +9,31 @@ from tqdm.auto import tqdm
 @torch.no_grad()
 def generate(model, tokenizer, prompts: list[list[int]], max_new_tokens: int, batch_size: int = 16,
              do_sample: bool = False, temperature: float = 1.0, top_p: float = 1.0, seed: int = 0,
-             desc: str = "generate", no_repeat_tokens: bool = False) -> list[str]:
-    """Completions (decoded, special tokens dropped) for token-id prompts (without <s>).
+             desc: str = "generate", no_repeat_tokens: bool = False, cache: str = "dynamic") -> list[str]:
+    """Completions (decoded, special tokens dropped) for token-id prompts (without <s>), on the
+    model's device. ``cache``: ``dynamic`` or ``static`` (HF cache_implementation; see
+    benchmarks/README.md for which is faster where).
 
     ``no_repeat_tokens`` forbids any token twice in a completion (``no_repeat_ngram_size=1``):
-    right for a single cell sentence, where a gene is one token and never repeats.
+    right for a single cell sentence, where a gene is one token and never repeats. Note that HF's
+    rule also bans the prompt's tokens (see issue notes: perturbation prompts).
     """
+    if cache not in ("dynamic", "static"):
+        from c2s.errors import C2SInputError
+
+        raise C2SInputError(f"generation.cache={cache!r} is not one of: dynamic, static.")
     torch.manual_seed(seed)
     out: list[str] = []
     pad, bos = tokenizer.pad_token_id, tokenizer.bos_token_id
     for s in tqdm(range(0, len(prompts), batch_size), desc=desc, unit="batch", leave=False):
         chunk = [[bos] + list(p) for p in prompts[s : s + batch_size]]
         width = max(len(p) for p in chunk)
-        ids = torch.tensor([[pad] * (width - len(p)) + p for p in chunk])
-        mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in chunk])
+        ids = torch.tensor([[pad] * (width - len(p)) + p for p in chunk], device=model.device)
+        mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in chunk], device=model.device)
         kwargs = dict(do_sample=do_sample, max_new_tokens=max_new_tokens, pad_token_id=pad,
                       eos_token_id=tokenizer.eos_token_id, use_cache=True)
+        if cache == "static":
+            kwargs["cache_implementation"] = "static"
         if no_repeat_tokens:
             kwargs["no_repeat_ngram_size"] = 1
         if do_sample:

@@ -11,6 +11,19 @@ from c2s.errors import C2SInputError
 from c2s.tokenizer import tokenizer_id
 
 
+def to_device(model: torch.nn.Module, device: str) -> torch.nn.Module:
+    """Move to ``device`` (``auto``: cuda when available, else cpu); bfloat16 weights on a GPU."""
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise C2SInputError(f"device={device} but torch sees no GPU here; use device=cpu (or auto).")
+    try:
+        torch.device(device)
+    except RuntimeError as exc:
+        raise C2SInputError(f"device={device!r} is not a torch device ({exc}); use auto, cpu, cuda or cuda:N.") from exc
+    return model.to(device=device, dtype=torch.bfloat16 if device.startswith("cuda") else None)
+
+
 def load_for_eval(ckpt: str | Path, shards: str | Path | None = None):
     """(model in eval mode, tokenizer, shards dir). ``shards`` defaults to the one the model was
     trained on (recorded in the export's c2s_meta.json or the checkpoint's hyper-parameters)."""

@@ -86,7 +86,7 @@ class Evaluator:
         max_new = min(g["max_new_tokens"], max(len(r["target_ids"]) for r in rows) + 8)
         return generate(self.model, self.tok, [r["prompt_ids"] for r in rows], max_new, batch_size=g["batch_size"],
                         do_sample=g["do_sample"], temperature=g["temperature"], top_p=g["top_p"], seed=self.seed,
-                        desc=task, no_repeat_tokens=g["no_repeat_genes"] and task in NO_REPEAT)
+                        desc=task, no_repeat_tokens=g["no_repeat_genes"] and task in NO_REPEAT, cache=g["cache"])
 
     def _expression(self, gene_lists: list[list[str]]) -> np.ndarray:
         return reconstruct(gene_lists, self.fit, self.genes).expression

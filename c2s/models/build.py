@@ -17,10 +17,24 @@ LORA_TARGETS = {  # per architecture; "all-linear" also works for both
 }
 
 
-def _scratch_config(m: Mapping[str, Any], tokenizer):
-    ids = dict(vocab_size=len(tokenizer), bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
+def attention_for(m: Mapping[str, Any], device_type: str, packed: bool = True) -> str:
+    """The attention implementation to use. ``auto``: for packed training on CUDA, flex_attention,
+    where transformers turns the rows' position_ids into a block-sparse BlockMask (no (L, L) mask;
+    Gemma-2's soft-capping is a score_mod); otherwise sdpa (eager for Gemma-2), which needs no
+    compiler and suits KV-cache generation from left-padded rows."""
+    impl = m["attn_implementation"]
+    if impl != "auto":
+        return impl
+    if device_type == "cuda" and packed:
+        return "flex_attention"
+    return "eager" if m["arch"] == "gemma2" else "sdpa"
+
+
+def _scratch_config(m: Mapping[str, Any], tokenizer, attn: str):
+    vocab = max(len(tokenizer), m.get("vocab_size") or 0)
+    ids = dict(vocab_size=vocab, bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
                pad_token_id=tokenizer.pad_token_id, max_position_embeddings=m["max_position_embeddings"],
-               attn_implementation=m["attn_implementation"], use_cache=False)
+               attn_implementation=attn, use_cache=False)
     if m["arch"] == "gpt_neox":
         from transformers import GPTNeoXConfig
 
@@ -37,8 +51,10 @@ def _scratch_config(m: Mapping[str, Any], tokenizer):
                         query_pre_attn_scalar=m.get("query_pre_attn_scalar") or head_dim, **ids)
 
 
-def build_model(m: Mapping[str, Any], tokenizer, init_from: str | None = None) -> torch.nn.Module:
-    """A causal LM: from ``init_from`` (an HF dir) if given, else scratch or pretrained per ``m``.
+def build_model(m: Mapping[str, Any], tokenizer, init_from: str | None = None,
+                device_type: str = "cpu", packed: bool = True) -> torch.nn.Module:
+    """A causal LM: from ``init_from`` (an HF dir) if given, else scratch or pretrained per ``m``;
+    ``device_type`` (where it will run) and ``packed`` pick the attention for ``attn_implementation=auto``.
 
     The tokenizer must fit the model: a loaded model with a smaller vocabulary than the
     tokenizer gets its embeddings resized (new rows are trained); token ids for bos/eos/pad
@@ -47,12 +63,13 @@ def build_model(m: Mapping[str, Any], tokenizer, init_from: str | None = None) -
     from transformers import AutoModelForCausalLM
 
     source = init_from or (m["name_or_path"] if m["init"] == "pretrained" else None)
+    attn = attention_for(m, device_type, packed)
     if source is None:
-        model = AutoModelForCausalLM.from_config(_scratch_config(m, tokenizer), dtype=DTYPES[m["dtype"]])
+        model = AutoModelForCausalLM.from_config(_scratch_config(m, tokenizer, attn), dtype=DTYPES[m["dtype"]])
     else:
         try:
             model = AutoModelForCausalLM.from_pretrained(
-                source, dtype=DTYPES[m["dtype"]], attn_implementation=m["attn_implementation"],
+                source, dtype=DTYPES[m["dtype"]], attn_implementation=attn,
                 trust_remote_code=m.get("trust_remote_code", False), use_safetensors=True,
             )
         except OSError as exc:
@@ -68,6 +85,13 @@ def build_model(m: Mapping[str, Any], tokenizer, init_from: str | None = None) -
     model.config.use_cache = False
     if m.get("gradient_checkpointing"):
         model.gradient_checkpointing_enable()
+    if m.get("compile") and device_type == "cuda" and packed:
+        from c2s.models.fsdp import decoder_blocks
+
+        # packed rows have one fixed shape, so one graph serves every block and step; generation
+        # (GRPO, evaluation) changes shape every token and stays eager
+        for block in decoder_blocks(model):
+            block.compile()
     return model
 
 

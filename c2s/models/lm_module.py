@@ -23,23 +23,49 @@ from hydra.utils import instantiate
 from c2s.models.build import add_lora, build_model, check_tokenizer, count_parameters
 
 
-def token_losses(model: torch.nn.Module, batch: Mapping[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
+def _head_ce(head: torch.nn.Module, hidden: torch.Tensor, labels: torch.Tensor, cap: float | None) -> torch.Tensor:
+    logits = head(hidden)
+    if cap:
+        logits = torch.tanh(logits / cap) * cap
+    return F.cross_entropy(logits.float(), labels, reduction="none")
+
+
+def head_losses(head: torch.nn.Module, hidden: torch.Tensor, labels: torch.Tensor, cap: float | None = None,
+                chunk: int | None = None) -> torch.Tensor:
+    """Cross-entropy (N,) of hidden states (N, d) against labels (N,) through the LM head.
+
+    When N × vocabulary exceeds ``chunk`` elements, tokens go through in chunks, each under
+    activation checkpointing: only one chunk's logits exist at a time, and the backward pass
+    recomputes them (one more head matmul per token: −10% tokens/s on Pythia-410m, so only
+    Gemma-2's 256k vocabulary sets ``model.logits_chunk``). ``None``: one piece."""
+    step = max(1, chunk // head.weight.shape[0]) if chunk else hidden.shape[0]
+    if hidden.shape[0] <= step:
+        return _head_ce(head, hidden, labels, cap)
+    from torch.utils.checkpoint import checkpoint
+
+    parts = []
+    for i in range(0, hidden.shape[0], step):
+        h, y = hidden[i : i + step], labels[i : i + step]
+        parts.append(checkpoint(_head_ce, head, h, y, cap, use_reentrant=False) if torch.is_grad_enabled()
+                     else _head_ce(head, h, y, cap))
+    return torch.cat(parts)
+
+
+def token_losses(model: torch.nn.Module, batch: Mapping[str, Any],
+                 chunk: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Losses of the supervised tokens: (ce (N,), mask (B, L-1)), N = mask.sum().
 
     Position t predicts token t+1. Logits are computed only where a label exists (after the
     decoder, the LM head runs on those hidden states only): under SFT that is a few target
     tokens per example instead of the whole vocabulary at every position. Gemma-2's final
-    logit soft-capping is applied as its own forward does.
+    logit soft-capping is applied as its own forward does; see ``head_losses`` for chunking.
     """
     hidden = model.get_decoder()(input_ids=batch["input_ids"], position_ids=batch["position_ids"],
                                  use_cache=False).last_hidden_state
     labels = batch["labels"][:, 1:]
     mask = labels != -100
-    logits = model.get_output_embeddings()(hidden[:, :-1][mask])
     cap = getattr(model.config, "final_logit_softcapping", None)
-    if cap:
-        logits = torch.tanh(logits / cap) * cap
-    return F.cross_entropy(logits.float(), labels[mask], reduction="none"), mask
+    return head_losses(model.get_output_embeddings(), hidden[:, :-1][mask], labels[mask], cap, chunk), mask
 
 
 def warmup_cosine(step: int, warmup: int, total: int, min_ratio: float) -> float:
@@ -61,6 +87,7 @@ class CausalLMModule(L.LightningModule):
                  activation_checkpointing: bool = False, log_prefix: str = "", shards_dir: str | None = None) -> None:
         super().__init__()
         self.save_hyperparameters(ignore=["tokenizer"])
+        self.packed = True  # batches are packed rows (attention_for picks flex on CUDA)
         self.tokenizer = tokenizer
         self.model: torch.nn.Module | None = None
         self.val_history: list[dict[str, Any]] = []
@@ -71,7 +98,8 @@ class CausalLMModule(L.LightningModule):
         if self.model is not None:
             return
         h = self.hparams
-        model = build_model(h.model, self.tokenizer, init_from=h.init_from)
+        model = build_model(h.model, self.tokenizer, init_from=h.init_from, device_type=self._device_type(),
+                            packed=self.packed)
         check_tokenizer(model, self.tokenizer)
         if h.stage["lora"]["enabled"]:
             model = add_lora(model, h.model["arch"], h.stage["lora"])
@@ -81,6 +109,9 @@ class CausalLMModule(L.LightningModule):
             shard_model(model, self.device_mesh["data_parallel"], bf16=self.trainer.accelerator.__class__.__name__ == "CUDAAccelerator",
                         activation_checkpointing=h.activation_checkpointing)
         self.model = model.train()  # from_pretrained returns eval mode; a resumed fit skips the first validate
+
+    def _device_type(self) -> str:
+        return self.trainer.strategy.root_device.type if self._trainer is not None else "cpu"
 
     def parameter_counts(self) -> dict[str, int]:
         return count_parameters(self.model)
@@ -93,13 +124,14 @@ class CausalLMModule(L.LightningModule):
 
     # ---- training -------------------------------------------------------------------------
     def training_step(self, batch: Mapping[str, Any], batch_idx: int) -> torch.Tensor:
-        ce, mask = token_losses(self.model, batch)
+        ce, mask = token_losses(self.model, batch, self.hparams.model.get("logits_chunk"))
         loss = ce.sum() / mask.sum().clamp(min=1)  # a padding batch has no labels: loss 0, graph kept
         now = time.perf_counter()
         world = self.trainer.world_size
         if self._t_last is not None:
             dt = now - self._t_last
-            self.log(self._p + "train/tokens_per_s", float(batch["attention_mask"].sum()) * world / dt, on_step=True)
+            tokens = batch["n_tokens"] if "n_tokens" in batch else float(batch["attention_mask"].sum())  # int: no sync
+            self.log(self._p + "train/tokens_per_s", tokens * world / dt, on_step=True)
             self.log(self._p + "train/cells_per_s", batch["n_cells"] * world / dt, on_step=True)
         self._t_last = now
         if not batch["is_padding"]:
@@ -117,7 +149,7 @@ class CausalLMModule(L.LightningModule):
         self._counts = torch.zeros(k, dtype=torch.float64, device=self.device)
 
     def validation_step(self, batch: Mapping[str, Any], batch_idx: int) -> None:
-        ce, mask = token_losses(self.model, batch)
+        ce, mask = token_losses(self.model, batch, self.hparams.model.get("logits_chunk"))
         task = batch["task_ids"][:, 1:][mask]  # aligned with ce
         self._sums.index_add_(0, task, ce.double())
         self._counts.index_add_(0, task, torch.ones_like(ce, dtype=torch.float64))

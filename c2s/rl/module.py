@@ -37,6 +37,7 @@ class GRPOModule(CausalLMModule):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.automatic_optimization = False
+        self.packed = False  # left-padded rows + KV-cache generation: sdpa/eager, not flex
         self._ref: list[torch.nn.Module] = []  # a list keeps it out of state_dict / parameters()
         self.rewards: dict[str, Any] = {}
 
@@ -44,13 +45,21 @@ class GRPOModule(CausalLMModule):
     def g(self) -> Mapping[str, Any]:
         return self.hparams.stage["grpo"]
 
+    def _cache(self) -> str:
+        """``auto``: static on one unsharded GPU (measured 4.6x tokens/s); dynamic on CPU, where
+        nothing compiles, and under FSDP, where static-cache compilation is untested."""
+        if self.g["cache"] != "auto":
+            return self.g["cache"]
+        return "static" if self.device.type == "cuda" and not self.hparams.shard else "dynamic"
+
     def configure_model(self) -> None:
         if self.model is not None:
             return
         super().configure_model()
         h = self.hparams
         if self.g["beta"] > 0 and not h.stage["lora"]["enabled"]:
-            self._ref = [build_model(h.model, self.tokenizer, init_from=h.init_from).eval().requires_grad_(False)]
+            self._ref = [build_model(h.model, self.tokenizer, init_from=h.init_from, device_type=self._device_type(),
+                                     packed=False).eval().requires_grad_(False)]
 
     def setup(self, stage: str) -> None:
         self._seed = torch.initial_seed()  # run_stage seeded everything; the same again on resume
@@ -92,7 +101,7 @@ class GRPOModule(CausalLMModule):
             stream = np.random.SeedSequence([self._seed, self.global_step, self.global_rank])
             torch.manual_seed(int(stream.generate_state(1)[0]))
             roll = sample(self.model, self.tokenizer, [r["prompt_ids"] for r in rows], G, g["max_new_tokens"],
-                          g["temperature"], g["top_p"], g["no_repeat_tokens"], device=self.device)
+                          g["temperature"], g["top_p"], g["no_repeat_tokens"], device=self.device, cache=self._cache())
         t_gen = time.perf_counter() - t0
         total, parts = self.score(rows, roll, G)
         applies = torch.tensor([x is not None for x in total], device=self.device)
@@ -143,7 +152,7 @@ class GRPOModule(CausalLMModule):
     def validation_step(self, batch: Mapping[str, Any], batch_idx: int) -> None:
         g, rows = self.g, batch["rows"]
         roll = sample(self.model, self.tokenizer, [r["prompt_ids"] for r in rows], 1, g["max_new_tokens"],
-                      no_repeat_tokens=g["no_repeat_tokens"], do_sample=False, device=self.device)
+                      no_repeat_tokens=g["no_repeat_tokens"], do_sample=False, device=self.device, cache=self._cache())
         total, parts = self.score(rows, roll, 1)
         for key, scores in [("total", total), *parts.items()] + [(r["task"], [t]) for r, t in zip(rows, total)]:
             i = self._vnames.index(key)

@@ -38,7 +38,8 @@ def left_pad(prompts: list[list[int]], pad: int, bos: int) -> tuple[torch.Tensor
 
 @torch.no_grad()
 def sample(model, tokenizer, prompts: list[list[int]], group_size: int, max_new_tokens: int, temperature: float = 1.0,
-           top_p: float = 1.0, no_repeat_tokens: bool = False, do_sample: bool = True, device=None) -> Rollout:
+           top_p: float = 1.0, no_repeat_tokens: bool = False, do_sample: bool = True, device=None,
+           cache: str = "dynamic") -> Rollout:
     """``group_size`` completions for each token-id prompt (without <s>); model in eval mode while
     sampling (no dropout), restored after."""
     pad, eos = tokenizer.pad_token_id, tokenizer.eos_token_id
@@ -52,6 +53,8 @@ def sample(model, tokenizer, prompts: list[list[int]], group_size: int, max_new_
         kwargs.update(temperature=temperature, top_p=top_p, top_k=0)
     if no_repeat_tokens:
         kwargs["no_repeat_ngram_size"] = 1
+    if cache == "static":
+        kwargs["cache_implementation"] = "static"
     was_training = model.training
     model.eval()
     try:
