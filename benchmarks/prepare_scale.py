@@ -47,17 +47,37 @@ def tree_rss(proc: psutil.Process) -> int:
     return total
 
 
+PEAKS: dict[str, int] = {}  # of the last run_measured: largest single-process RSS, largest tree PSS
+
+
+def _sample_detail(proc: psutil.Process) -> None:
+    """RSS counts pages shared with forked loader workers in every process; PSS splits them."""
+    rss, pss = 0, 0
+    for p in [proc, *proc.children(recursive=True)]:
+        try:
+            info = p.memory_full_info()
+            rss, pss = max(rss, info.rss), pss + info.pss
+        except psutil.Error:
+            pass
+    PEAKS["process_rss"] = max(PEAKS.get("process_rss", 0), rss)
+    PEAKS["tree_pss"] = max(PEAKS.get("tree_pss", 0), pss)
+
+
 def run_measured(cmd: list[str], env: dict | None = None) -> tuple[float, int, str]:
     """(wall seconds, peak RSS of the process tree in bytes, stdout) of a child command."""
     start = time.perf_counter()
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
                          env={**os.environ, **(env or {})})
-    peak, proc = 0, psutil.Process(p.pid)
+    peak, proc, tick = 0, psutil.Process(p.pid), 0
+    PEAKS.clear()
     out: list[str] = []
     reader = threading.Thread(target=lambda: out.append(p.stdout.read()))
     reader.start()
     while p.poll() is None:
         peak = max(peak, tree_rss(proc))
+        if tick % 10 == 0:  # smaps reads are slow: every 0.5 s
+            _sample_detail(proc)
+        tick += 1
         time.sleep(0.05)
     reader.join()
     err = p.stderr.read()
@@ -128,7 +148,8 @@ def main() -> None:
         _, rss, out = run_measured([sys.executable, "-c", STREAM, str(shards), str(w), str(args.stream_seconds)])
         s = json.loads(out.strip().splitlines()[-1])
         print(f"DataModule workers={w}: {s['tokens'] / 1e6:.0f}M tokens, setup {s['setup_s']:.1f} s, "
-              f"{s['tok_s']:,.0f} tok/s, peak RSS {rss / 1e6:.0f} MB (process tree)")
+              f"{s['tok_s']:,.0f} tok/s, peak RSS {rss / 1e6:.0f} MB (process tree), "
+              f"largest process {PEAKS.get('process_rss', 0) / 1e6:.0f} MB, tree PSS {PEAKS.get('tree_pss', 0) / 1e6:.0f} MB")
     if not args.no_baseline:
         baseline(data, root, common, n)
     if not args.keep:

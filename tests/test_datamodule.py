@@ -111,3 +111,18 @@ def test_packing_respects_length_and_is_efficient():
     assert sorted(e for p in packs for e in p) == list(range(2000))
     assert all(lengths[p].sum() <= 2048 for p in packs)
     assert lengths.sum() / (len(packs) * 2048) > 0.95
+
+
+@pytest.mark.parametrize("n, batch_size, slots", [(2000, 4, 3), (37, 8, 4), (5, 2, 1), (0, 4, 2)])
+def test_epoch_plan_arrays_equal_the_list_plan(n, batch_size, slots):
+    """The array plan the stream uses yields exactly the batches of the list-of-lists plan,
+    padding batches and per-slot dealing included."""
+    from c2s.data.packing import EpochPlan, pack_arrays, plan_batches, slot_batches
+
+    lengths = np.random.default_rng(n).integers(50, 900, size=max(n, 1))
+    order = select_epoch(np.zeros(n, dtype=np.int16), np.ones(1), 0, 0)
+    expected = plan_batches(pack(order, lengths, 2048), batch_size, slots)
+    plan = EpochPlan(*pack_arrays(order, lengths, 2048), batch_size, slots)
+    assert len(plan) == len(expected) and [plan[i] for i in range(len(plan))] == expected
+    for w in range(slots):  # one rank, ``slots`` workers
+        assert [plan[i] for i in plan.slot(0, 1, w, slots)] == slot_batches(expected, 0, 1, w, slots)

@@ -12,7 +12,6 @@ import numpy as np
 from lightning.pytorch.callbacks import Callback
 from torch.utils.data import DataLoader
 
-from c2s.data.prepare import prepare, shard_dir
 from c2s.data.shards import ShardSet
 from c2s.data.stream import PackedStream, TokenIndex
 from c2s.errors import C2SInputError
@@ -90,6 +89,9 @@ class C2SDataModule(L.LightningDataModule):
         if (prepare_cfg is None) == (shards_dir is None):
             raise C2SInputError("Give exactly one of prepare_cfg or shards_dir to the DataModule.")
         self.prepare_cfg = dict(prepare_cfg) if prepare_cfg is not None else None
+        if not shards_dir:
+            from c2s.data.prepare import shard_dir  # prepare pulls in anndata; loaders need none of it
+
         self.shards_dir = Path(shards_dir) if shards_dir else shard_dir(self.prepare_cfg)
         self.weights, self.default_weight = dict(weights or {}), default_weight
         self.mode, self.max_seq_len, self.batch_size = mode, max_seq_len, batch_size
@@ -99,6 +101,8 @@ class C2SDataModule(L.LightningDataModule):
 
     def prepare_data(self) -> None:  # Lightning calls this on rank 0 only
         if self.prepare_cfg is not None:
+            from c2s.data.prepare import prepare
+
             prepare(self.prepare_cfg)
 
     def setup(self, stage: str | None = None) -> None:

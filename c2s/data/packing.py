@@ -71,15 +71,24 @@ def _first_fit(order, lengths, max_len, open_bins):
     return pack_of, n_packs
 
 
-def pack(order: np.ndarray, lengths: np.ndarray, max_len: int, open_bins: int = 64) -> list[list[int]]:
+def pack_arrays(order: np.ndarray, lengths: np.ndarray, max_len: int,
+                open_bins: int = 64) -> tuple[np.ndarray, np.ndarray]:
     """First-fit packing of ``order`` (example ids) into sequences of at most ``max_len`` tokens
-    (numba: O(examples × open_bins))."""
+    (numba: O(examples × open_bins)). Returns (examples (E,) grouped by pack, in pack order and
+    within a pack in ``order``'s order; starts (P+1,) offsets of each pack in ``examples``)."""
     order = np.asarray(order, dtype=np.int64)
     if order.size == 0:
-        return []
+        return order, np.zeros(1, dtype=np.int64)
     pack_of, n_packs = _first_fit(order, np.asarray(lengths, dtype=np.int64), int(max_len), int(open_bins))
     by = np.argsort(pack_of, kind="stable")
-    return [p.tolist() for p in np.split(order[by], np.flatnonzero(np.diff(pack_of[by])) + 1)]
+    starts = np.concatenate([[0], np.cumsum(np.bincount(pack_of, minlength=n_packs))]).astype(np.int64)
+    return order[by], starts
+
+
+def pack(order: np.ndarray, lengths: np.ndarray, max_len: int, open_bins: int = 64) -> list[list[int]]:
+    """``pack_arrays`` as lists of example ids per sequence (for small inputs and tests)."""
+    examples, starts = pack_arrays(order, lengths, max_len, open_bins)
+    return [examples[a:b].tolist() for a, b in zip(starts[:-1], starts[1:])]
 
 
 @dataclass(frozen=True)
@@ -87,6 +96,32 @@ class Batch:
     index: int  # position in the epoch's batch list
     packs: tuple[tuple[int, ...], ...]  # example ids per sequence
     is_padding: bool = False
+
+
+class EpochPlan:
+    """The batches of one epoch as arrays (~8 bytes per example): what ``plan_batches`` returns
+    as a list, built lazily one ``Batch`` at a time. Padding batches copy batches 0, 1, …"""
+
+    def __init__(self, examples: np.ndarray, starts: np.ndarray, batch_size: int, slots: int) -> None:
+        self.examples, self.starts, self.batch_size = examples, starts, batch_size
+        n_packs = starts.size - 1
+        self.n_real = -(-n_packs // batch_size)
+        self.n_total = self.n_real + ((-self.n_real) % slots if self.n_real else 0)
+
+    def __len__(self) -> int:
+        return self.n_total
+
+    def __getitem__(self, i: int) -> Batch:
+        if not 0 <= i < self.n_total:
+            raise IndexError(i)
+        r = i if i < self.n_real else (i - self.n_real) % self.n_real
+        p0, p1 = r * self.batch_size, min((r + 1) * self.batch_size, self.starts.size - 1)
+        packs = tuple(tuple(self.examples[self.starts[p] : self.starts[p + 1]].tolist()) for p in range(p0, p1))
+        return Batch(i, packs, is_padding=i >= self.n_real)
+
+    def slot(self, rank: int, world_size: int, worker: int, workers: int) -> range:
+        """Indices of the batches of one (rank, worker): every ``slots``-th, rank-major."""
+        return range(rank * workers + worker, self.n_total, world_size * workers)
 
 
 def plan_batches(packs: list[list[int]], batch_size: int, slots: int) -> list[Batch]:

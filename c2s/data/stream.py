@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch.utils.data import IterableDataset, get_worker_info
 
-from c2s.data.packing import Batch, consumed_per_worker, pack, plan_batches, select_epoch, slot_batches
+from c2s.data.packing import Batch, EpochPlan, consumed_per_worker, pack_arrays, select_epoch
 from c2s.data.shards import ShardSet
 
 MODES = ("pretrain", "sft")
@@ -150,11 +150,11 @@ class PackedStream(IterableDataset):
         self.epoch = 0
         self.skip = 0
 
-    def plan(self, epoch: int) -> list[Batch]:
+    def plan(self, epoch: int) -> EpochPlan:
         """All batches of ``epoch`` (every rank and worker), padding included."""
         order = select_epoch(self.index.task_ids, self.weights, self.seed, epoch)
-        packs = pack(order, self.index.lengths, self.max_len, self.open_bins)
-        return plan_batches(packs, self.batch_size, self.world_size * self.workers)
+        examples, starts = pack_arrays(order, self.index.lengths, self.max_len, self.open_bins)
+        return EpochPlan(examples, starts, self.batch_size, self.world_size * self.workers)
 
     def batches_per_rank(self, epoch: int) -> int:
         return len(self.plan(epoch)) // self.world_size
@@ -172,7 +172,8 @@ class PackedStream(IterableDataset):
         # The DataLoader reads workers round-robin from worker 0; after skipping, worker 0 must
         # serve the slot whose turn is next, so rotate the worker -> slot map by ``skip``.
         slot = (worker + self.skip) % self.workers
-        mine = slot_batches(self.plan(self.epoch), self.rank, self.world_size, slot, self.workers)
+        plan = self.plan(self.epoch)
+        mine = plan.slot(self.rank, self.world_size, slot, self.workers)
         start = consumed_per_worker(self.skip, self.workers)[slot]
-        for batch in mine[start:]:
-            yield collate(self.index, batch, self.max_len, self.mode, self.pad_id, self.bos_id, self.eos_id, self.epoch)
+        for i in mine[start:]:
+            yield collate(self.index, plan[i], self.max_len, self.mode, self.pad_id, self.bos_id, self.eos_id, self.epoch)

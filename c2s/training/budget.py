@@ -28,8 +28,7 @@ def resolve_budget(stage: Mapping[str, Any], dm: C2SDataModule, world_size: int)
     acc = stage["accumulate_grad_batches"]
     stream = dm.stream("train", rank=0, world_size=world_size)
     batches = stream.plan(0)
-    real = [b for b in batches if not b.is_padding]
-    tokens = float(np.sum([stream.index.lengths[list(ex for p in b.packs for ex in p)].sum() for b in real]))
+    tokens = float(stream.index.lengths[batches.examples].sum())  # every example once (padding batches add none)
     steps_per_epoch = max(1, len(batches) // world_size // acc)
     tokens_per_step = tokens / max(1, len(batches) // world_size) * acc
     if stage["max_steps"] and stage["max_steps"] > 0:
