@@ -117,7 +117,18 @@ def test_packing_respects_length_and_is_efficient():
 def test_epoch_plan_arrays_equal_the_list_plan(n, batch_size, slots):
     """The array plan the stream uses yields exactly the batches of the list-of-lists plan,
     padding batches and per-slot dealing included."""
-    from c2s.data.packing import EpochPlan, pack_arrays, plan_batches, slot_batches
+    from c2s.data.packing import Batch, EpochPlan, pack_arrays
+
+    def plan_batches(packs, batch_size, slots):  # the list plan the stream used before, as the reference
+        batches = [Batch(i, tuple(tuple(p) for p in packs[s : s + batch_size]))
+                   for i, s in enumerate(range(0, len(packs), batch_size))]
+        n_real = len(batches)
+        for j in range((-n_real) % slots if n_real else 0):
+            batches.append(Batch(n_real + j, batches[j % n_real].packs, is_padding=True))
+        return batches
+
+    def slot_batches(batches, rank, world_size, worker, workers):
+        return batches[rank * workers + worker :: world_size * workers]
 
     lengths = np.random.default_rng(n).integers(50, 900, size=max(n, 1))
     order = select_epoch(np.zeros(n, dtype=np.int16), np.ones(1), 0, 0)

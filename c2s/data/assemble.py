@@ -37,6 +37,15 @@ def _ragged(seqs: list) -> tuple[np.ndarray, np.ndarray]:
     return off, vals
 
 
+@numba.njit(cache=True, inline="always")
+def _put(fill, dst, at, src, lo, hi):
+    """Copy src[lo:hi] to dst[at:] when ``fill``; the number of elements either way."""
+    if fill:
+        for q in range(lo, hi):
+            dst[at + q - lo] = src[q]
+    return hi - lo
+
+
 @numba.njit(cache=True)
 def _assemble(fill, psk, tsk, run_off, rg_off, rg, sk_first, sk_nruns, pc_off, pc_tok, pb_off, pb,
               g_off, g_tok, gb_off, gb, o_pt, o_tt, o_pb, o_tb, v_pt, v_tt, v_pb, v_tb):
@@ -53,14 +62,8 @@ def _assemble(fill, psk, tsk, run_off, rg_off, rg, sk_first, sk_nruns, pc_off, p
             vb = v_pb if side == 0 else v_tb
             for j in range(sk_nruns[s] + 1):
                 p = sk_first[s] + j
-                for q in range(pc_off[p], pc_off[p + 1]):
-                    if fill:
-                        vt[at + nt] = pc_tok[q]
-                    nt += 1
-                for q in range(pb_off[p], pb_off[p + 1]):
-                    if fill:
-                        vb[ab + nb] = pb[q]
-                    nb += 1
+                nt += _put(fill, vt, at + nt, pc_tok, pc_off[p], pc_off[p + 1])
+                nb += _put(fill, vb, ab + nb, pb, pb_off[p], pb_off[p + 1])
                 if j < sk_nruns[s]:
                     for i in range(rg_off[r], rg_off[r + 1]):
                         g = rg[i]
@@ -68,14 +71,8 @@ def _assemble(fill, psk, tsk, run_off, rg_off, rg, sk_first, sk_nruns, pc_off, p
                             if fill:
                                 vb[ab + nb] = 32  # space between gene names
                             nb += 1
-                        for q in range(g_off[g], g_off[g + 1]):
-                            if fill:
-                                vt[at + nt] = g_tok[q]
-                            nt += 1
-                        for q in range(gb_off[g], gb_off[g + 1]):
-                            if fill:
-                                vb[ab + nb] = gb[q]
-                            nb += 1
+                        nt += _put(fill, vt, at + nt, g_tok, g_off[g], g_off[g + 1])
+                        nb += _put(fill, vb, ab + nb, gb, gb_off[g], gb_off[g + 1])
                     r += 1
             if not fill:
                 if side == 0:

@@ -89,10 +89,12 @@ class C2SDataModule(L.LightningDataModule):
         if (prepare_cfg is None) == (shards_dir is None):
             raise C2SInputError("Give exactly one of prepare_cfg or shards_dir to the DataModule.")
         self.prepare_cfg = dict(prepare_cfg) if prepare_cfg is not None else None
-        if not shards_dir:
+        if shards_dir:
+            self.shards_dir = Path(shards_dir)
+        else:
             from c2s.data.prepare import shard_dir  # prepare pulls in anndata; loaders need none of it
 
-        self.shards_dir = Path(shards_dir) if shards_dir else shard_dir(self.prepare_cfg)
+            self.shards_dir = shard_dir(self.prepare_cfg)
         self.weights, self.default_weight = dict(weights or {}), default_weight
         self.mode, self.max_seq_len, self.batch_size = mode, max_seq_len, batch_size
         self.num_workers, self.seed = num_workers, seed

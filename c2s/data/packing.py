@@ -99,8 +99,8 @@ class Batch:
 
 
 class EpochPlan:
-    """The batches of one epoch as arrays (~8 bytes per example): what ``plan_batches`` returns
-    as a list, built lazily one ``Batch`` at a time. Padding batches copy batches 0, 1, …"""
+    """The batches of one epoch as arrays (~8 bytes per example), each ``Batch`` built when asked.
+    The batch count is padded to a multiple of ``slots`` with flagged copies of batches 0, 1, …"""
 
     def __init__(self, examples: np.ndarray, starts: np.ndarray, batch_size: int, slots: int) -> None:
         self.examples, self.starts, self.batch_size = examples, starts, batch_size
@@ -122,24 +122,6 @@ class EpochPlan:
     def slot(self, rank: int, world_size: int, worker: int, workers: int) -> range:
         """Indices of the batches of one (rank, worker): every ``slots``-th, rank-major."""
         return range(rank * workers + worker, self.n_total, world_size * workers)
-
-
-def plan_batches(packs: list[list[int]], batch_size: int, slots: int) -> list[Batch]:
-    """Group packs into batches; pad the list to a multiple of ``slots`` with flagged copies."""
-    batches = [
-        Batch(i, tuple(tuple(p) for p in packs[s : s + batch_size]))
-        for i, s in enumerate(range(0, len(packs), batch_size))
-    ]
-    n_real = len(batches)
-    for j in range((-n_real) % slots if n_real else 0):
-        batches.append(Batch(n_real + j, batches[j % n_real].packs, is_padding=True))
-    return batches
-
-
-def slot_batches(batches: list[Batch], rank: int, world_size: int, worker: int, workers: int) -> list[Batch]:
-    """The batches of one (rank, worker): every ``slots``-th batch, rank-major."""
-    slots = world_size * workers
-    return batches[rank * workers + worker :: slots]
 
 
 def consumed_per_worker(consumed: int, workers: int) -> list[int]:

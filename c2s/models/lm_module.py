@@ -82,12 +82,13 @@ class CausalLMModule(L.LightningModule):
     init_from (HF dir to load), shard (apply FSDP2 in ``configure_model``), log_prefix (e.g. the
     stage name: metrics are logged as ``<prefix>/train/loss``), shards_dir (recorded for evaluation)."""
 
+    packed = True  # batches are packed rows: attention_for picks flex attention on CUDA
+
     def __init__(self, model: Mapping[str, Any], stage: Mapping[str, Any], tokenizer, tasks: list[str],
                  total_steps: int, init_from: str | None = None, shard: bool = False,
                  activation_checkpointing: bool = False, log_prefix: str = "", shards_dir: str | None = None) -> None:
         super().__init__()
         self.save_hyperparameters(ignore=["tokenizer"])
-        self.packed = True  # batches are packed rows (attention_for picks flex on CUDA)
         self.tokenizer = tokenizer
         self.model: torch.nn.Module | None = None
         self.val_history: list[dict[str, Any]] = []
@@ -130,8 +131,7 @@ class CausalLMModule(L.LightningModule):
         world = self.trainer.world_size
         if self._t_last is not None:
             dt = now - self._t_last
-            tokens = batch["n_tokens"] if "n_tokens" in batch else float(batch["attention_mask"].sum())  # int: no sync
-            self.log(self._p + "train/tokens_per_s", tokens * world / dt, on_step=True)
+            self.log(self._p + "train/tokens_per_s", batch["n_tokens"] * world / dt, on_step=True)  # an int: no sync
             self.log(self._p + "train/cells_per_s", batch["n_cells"] * world / dt, on_step=True)
         self._t_last = now
         if not batch["is_padding"]:

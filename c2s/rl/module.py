@@ -34,10 +34,11 @@ def _stats(values: list[float | None]) -> tuple[float, float, int]:
 class GRPOModule(CausalLMModule):
     """Same arguments as :class:`CausalLMModule`; ``stage['grpo']`` holds the GRPO settings."""
 
+    packed = False  # left-padded rows and KV-cache generation: sdpa/eager, not flex
+
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.automatic_optimization = False
-        self.packed = False  # left-padded rows + KV-cache generation: sdpa/eager, not flex
         self._ref: list[torch.nn.Module] = []  # a list keeps it out of state_dict / parameters()
         self.rewards: dict[str, Any] = {}
 
