@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import hydra
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from c2s.cli import exit_on_input_error
 from c2s.config import register_configs
@@ -27,9 +27,13 @@ def run(cfg: DictConfig) -> dict:
     from c2s.eval.runner import Evaluator
     from c2s.training.loggers import build_logger, finish_logger
 
-    c = OmegaConf.to_container(cfg, resolve=True)
+    from c2s.config.schema import EvaluateConfig
+    from c2s.config.validate import validate_config
+
+    c = validate_config(cfg, EvaluateConfig, outputs=("out_dir",), data=False)
     ckpt = Path(c["ckpt"])
-    model, tokenizer, shards = load_for_eval(ckpt, c["shards"])
+    model, tokenizer, shards = load_for_eval(ckpt, c["shards"], init_from=c["init_from"],
+                                             trust_remote_code=c["trust_remote_code"])
     model = to_device(model, c["device"])
     out = Path(c["out_dir"]) if c["out_dir"] else (ckpt.parent if ckpt.is_file() else ckpt).parent / "eval"
     out.mkdir(parents=True, exist_ok=True)

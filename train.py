@@ -14,30 +14,21 @@ from __future__ import annotations
 from pathlib import Path
 
 import hydra
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from c2s.cli import exit_on_input_error
 from c2s.config import register_configs
 from c2s.config.compose import CONFIG_DIR
-from c2s.errors import C2SInputError
 
 register_configs()
 
 
 def validate(cfg: DictConfig) -> dict:
-    """Build the typed config (runs every schema check) and check input files exist; return a plain dict."""
+    """Every check that needs no data (schema, values, input files, writable outputs); a plain dict."""
     from c2s.config.train_schema import TrainConfig
-    from c2s.config.validate import reject_unknown_keys
+    from c2s.config.validate import validate_config
 
-    reject_unknown_keys(cfg, TrainConfig)
-    try:
-        OmegaConf.to_object(cfg)
-    except Exception as exc:  # omegaconf wraps our ValueErrors; keep the message, drop the noise
-        raise C2SInputError(f"Invalid config: {exc}") from None
-    path = str(cfg.data.path)
-    if ":" not in path.split("/")[0] and not Path(path).expanduser().is_file():
-        raise C2SInputError(f"data.path={path!r}: no such file. Give an existing .h5ad (or scanpy:pbmc68k_reduced).")
-    return OmegaConf.to_container(cfg, resolve=True)
+    return validate_config(cfg, TrainConfig, outputs=("shards_root", "run_dir"))
 
 
 def run(cfg: DictConfig) -> Path:

@@ -3,19 +3,26 @@
 from __future__ import annotations
 
 import hydra
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
-from c2s.config.compose import CONFIG_DIR
+from c2s.cli import exit_on_input_error
 from c2s.config import register_configs
-from c2s.data.prepare import prepare
+from c2s.config.compose import CONFIG_DIR
 
 register_configs()
 
 
+def run(cfg: DictConfig) -> None:
+    from c2s.config.schema import PrepareConfig
+    from c2s.config.validate import validate_config
+    from c2s.data.prepare import prepare
+
+    print(prepare(validate_config(cfg, PrepareConfig, outputs=("shards_root",))))
+
+
 @hydra.main(config_path=CONFIG_DIR, config_name="prepare", version_base="1.3")
 def main(cfg: DictConfig) -> None:
-    out = prepare(OmegaConf.to_container(cfg, resolve=True))
-    print(out)
+    exit_on_input_error(run, cfg, "prepare")
 
 
 if __name__ == "__main__":

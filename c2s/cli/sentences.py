@@ -17,6 +17,7 @@ import hydra
 from omegaconf import DictConfig, OmegaConf
 
 from c2s.atomic import write_json_atomic
+from c2s.cli import exit_on_input_error
 from c2s.config import register_configs
 from c2s.config.compose import CONFIG_DIR
 from c2s.data import ExpressionSource
@@ -29,6 +30,10 @@ log = logging.getLogger(__name__)
 
 def run(cfg: DictConfig) -> dict:
     """Run the step for a composed config; return the summary that is also written to disk."""
+    from c2s.config.schema import SentencesConfig
+    from c2s.config.validate import validate_config
+
+    validate_config(cfg, SentencesConfig, outputs=("out_dir",))
     d = cfg.data
     out = Path(cfg.out_dir)
     source = ExpressionSource(
@@ -72,7 +77,7 @@ register_configs()
 
 @hydra.main(config_path=CONFIG_DIR, config_name="sentences", version_base="1.3")
 def main(cfg: DictConfig) -> None:
-    run(cfg)
+    exit_on_input_error(run, cfg, "sentences")
 
 
 if __name__ == "__main__":

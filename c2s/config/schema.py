@@ -4,12 +4,19 @@ typo'd key or a wrong type fails at compose time, before any data or model work.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
-
 from pathlib import Path
+from typing import Any
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, OmegaConf
+
+
+def positive(obj: Any, *keys: str, prefix: str = "") -> None:
+    """Raise naming the first of ``keys`` (attributes of ``obj``) that is not an integer >= 1."""
+    for key in keys:
+        value = getattr(obj, key)
+        if value is not None and value < 1:
+            raise ValueError(f"{prefix}{key}={value} must be a positive integer (>= 1).")
 
 
 @dataclass
@@ -52,6 +59,9 @@ class SentencesConfig:
     chunk_size: int = 512  # rows per streamed CSR chunk
     out_dir: str = MISSING
 
+    def __post_init__(self) -> None:
+        positive(self, "top_k", "fit_cells", "fit_top_k", "chunk_size")
+
 
 @dataclass
 class TokenizerConfig:
@@ -70,6 +80,14 @@ class SplitConfig:
     split_by: str | None = None  # null = by cell; or donor | batch | tissue (a mapped role)
     holdout: list[dict[str, str]] = field(default_factory=list)  # e.g. [{cell_type: B, condition: stimulated}]
 
+    def __post_init__(self) -> None:
+        for key in ("val_fraction", "test_fraction"):
+            if not 0 <= getattr(self, key) < 1:
+                raise ValueError(f"split.{key}={getattr(self, key)} must be in [0, 1).")
+        if self.val_fraction + self.test_fraction >= 1:
+            raise ValueError(f"split.val_fraction + split.test_fraction = {self.val_fraction + self.test_fraction} "
+                             "leaves no cells to train on; keep their sum below 1 (e.g. 0.1 and 0.1).")
+
 
 @dataclass
 class TaskOptionsConfig:
@@ -80,6 +98,10 @@ class TaskOptionsConfig:
     passes: int = 1
     repeats: int = 5
     neighbours: int = 5
+
+    def __post_init__(self) -> None:
+        positive(self, "genes_per_cell", "multi_genes_per_cell", "max_tokens", "max_cells", "passes", "repeats",
+                 "neighbours", prefix="tasks.options.")
 
 
 @dataclass
@@ -108,6 +130,13 @@ class PrepareConfig:
     part: int = 0  # step=render: which share of the render jobs this process runs
     num_parts: int = 1
 
+    def __post_init__(self) -> None:
+        positive(self, "top_k", "rows_per_shard", "workers", "chunk_size", "num_parts")
+        if self.step not in ("all", "plan", "render", "merge"):
+            raise ValueError(f"step={self.step!r} is not one of ('all', 'plan', 'render', 'merge').")
+        if not 0 <= self.part < self.num_parts:
+            raise ValueError(f"part={self.part} must be in [0, num_parts={self.num_parts}).")
+
 
 @dataclass
 class GenerationConfig:
@@ -118,6 +147,13 @@ class GenerationConfig:
     top_p: float = 1.0
     no_repeat_genes: bool = True  # single-cell gene lists: never emit a token twice
     cache: str = "dynamic"  # dynamic | static (HF KV cache)
+
+    def __post_init__(self) -> None:
+        positive(self, "max_new_tokens", "batch_size", prefix="generation.")
+        if self.cache not in ("dynamic", "static"):
+            raise ValueError(f"generation.cache={self.cache!r} is not one of ('dynamic', 'static').")
+        if self.temperature <= 0 or not 0 < self.top_p <= 1:
+            raise ValueError("generation: temperature must be > 0 and 0 < top_p <= 1.")
 
 
 @dataclass
@@ -138,7 +174,14 @@ class EvaluateConfig:
     generation: GenerationConfig = field(default_factory=GenerationConfig)
     device: str = "auto"  # auto (cuda if available) | cpu | cuda | cuda:N; bfloat16 weights on a GPU
     out_dir: str | None = None
+    init_from: str | None = None  # a .ckpt's base model, if it moved since training (the checkpoint records it)
+    trust_remote_code: bool = False  # only from your command line: never taken from a checkpoint
     logger: Any = None
+
+    def __post_init__(self) -> None:
+        positive(self, "max_examples", "bootstrap", "program_top_n")
+        if self.split not in ("train", "val", "test"):
+            raise ValueError(f"split={self.split!r} is not one of ('train', 'val', 'test').")
 
 
 def register_configs() -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from c2s.config.schema import PrepareConfig
+from c2s.config.schema import PrepareConfig, positive
 
 
 def _check(value: Any, allowed: tuple, key: str) -> None:
@@ -159,6 +159,19 @@ class StageConfig:
 
     def __post_init__(self) -> None:
         _check(self.mode, ("pretrain", "sft", "grpo"), "stage.mode")
+        positive(self, "batch_size", "max_seq_len", "accumulate_grad_batches", "ckpt_every_n_steps",
+                 "log_every_n_steps", "val_every_n_steps", prefix="stage.")
+        if self.max_steps == 0 or self.max_steps < -1:
+            raise ValueError(f"stage.max_steps={self.max_steps}: give a positive number of steps, or -1 to budget by "
+                             "max_tokens or max_epochs (0 would train nothing and still export).")
+        if self.max_tokens is not None and self.max_tokens <= 0:
+            raise ValueError(f"stage.max_tokens={self.max_tokens} must be positive (or null).")
+        if self.max_epochs == 0 or self.max_epochs < -1 or (self.max_epochs == -1 and self.max_steps == -1
+                                                           and not self.max_tokens):
+            raise ValueError(f"stage.max_epochs={self.max_epochs}: give a positive number of epochs (-1, unbounded, "
+                             "only with max_steps or max_tokens; 0 would export untrained weights).")
+        if self.grad_clip < 0:
+            raise ValueError(f"stage.grad_clip={self.grad_clip} must be >= 0.")
         if self.mode == "grpo" and self.max_tokens:
             raise ValueError("stage.max_tokens does not apply to mode=grpo; budget it with max_steps or max_epochs.")
         if self.mode == "grpo" and self.accumulate_grad_batches != 1:
@@ -214,7 +227,10 @@ class TrainConfig(PrepareConfig):
         return list(self.run_stages or self.stages)
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         _check(self.resume, ("auto", "never"), "resume")
+        if self.num_workers < 0:
+            raise ValueError(f"num_workers={self.num_workers} must be >= 0.")
         if not self.stages:
             raise ValueError("stages is empty: compose at least one stage (e.g. stage@stages.pretrain=pretrain).")
         unknown = sorted(set(self.run_stages or []) - set(self.stages))

@@ -1,13 +1,16 @@
-"""Reject config keys that the schemas do not define, including ones added with Hydra's ``+``
-(which OmegaConf lets through on structured nodes)."""
+"""Config checks that run before any data or model work: keys the schemas do not define
+(including ones added with Hydra's ``+``, which OmegaConf lets through on structured nodes),
+values (each schema's ``__post_init__``), input files, and writable output directories."""
 
 from __future__ import annotations
 
 import dataclasses
+import tempfile
 import typing
+from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from c2s.errors import C2SInputError
 
@@ -52,3 +55,49 @@ def reject_unknown_keys(cfg: DictConfig, schema: type) -> None:
     if bad:
         raise C2SInputError(f"Unknown config key(s): {', '.join(bad)}. Check the spelling against configs/ "
                             "(python train.py --cfg job prints the full config).")
+
+
+def check_writable(path: str | Path, key: str) -> None:
+    """Raise unless files can be created at ``path`` (or, if it does not exist yet, in its nearest
+    existing ancestor). Probes with a temporary file that is removed at once, so nothing is left."""
+    p = Path(path).expanduser().absolute()
+    probe = p
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    try:
+        if not probe.is_dir():
+            raise NotADirectoryError(f"{probe} is a file")
+        with tempfile.TemporaryFile(dir=probe):
+            pass
+    except OSError as exc:
+        raise C2SInputError(f"{key}={str(path)!r} is not writable ({exc}). Choose a directory you can write to, "
+                            f"e.g. {key}=$HOME/c2s/{Path(path).name or 'out'}.") from None
+
+
+def check_data_paths(cfg: Any) -> None:
+    """Every ``data`` / ``extra_data`` path names at least one existing .h5ad file (or scanpy:/synthetic:)."""
+    from c2s.data.corpus import input_files
+
+    for d in [cfg.data, *(cfg.get("extra_data") or [])]:
+        for f in input_files(str(d.path)):
+            if f.startswith(("synthetic:", "scanpy:")):
+                continue
+            if not Path(f).expanduser().is_file():
+                raise C2SInputError(f"data.path={f!r}: no such file. Give an existing .h5ad, a directory of .h5ad "
+                                    "files, a glob, or scanpy:pbmc68k_reduced.")
+
+
+def validate_config(cfg: DictConfig, schema: type, outputs: tuple[str, ...] = (), data: bool = True) -> dict:
+    """Every check that needs no data: unknown keys, types and values (the schema's ``__post_init__``),
+    input files present, ``outputs`` (config keys of directories) writable. Returns a plain dict."""
+    reject_unknown_keys(cfg, schema)
+    try:
+        OmegaConf.to_object(cfg)
+    except Exception as exc:  # omegaconf wraps our ValueErrors; keep the message, drop the noise
+        raise C2SInputError(f"Invalid config: {exc}") from None
+    if data:
+        check_data_paths(cfg)
+    for key in outputs:
+        if cfg.get(key):
+            check_writable(cfg[key], key)
+    return OmegaConf.to_container(cfg, resolve=True)

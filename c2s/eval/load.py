@@ -24,39 +24,84 @@ def to_device(model: torch.nn.Module, device: str) -> torch.nn.Module:
     return model.to(device=device, dtype=torch.bfloat16 if device.startswith("cuda") else None)
 
 
-def load_for_eval(ckpt: str | Path, shards: str | Path | None = None):
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model")
+CKPT_ARGS = ("model", "stage", "tasks", "total_steps", "init_from", "log_prefix", "shards_dir")
+
+
+def _load_export(path: Path, trust_remote_code: bool):
+    """(model, tokenizer) from an HF export dir; custom code runs only if the user asked for it."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    if not any((path / f).is_file() for f in TOKENIZER_FILES):
+        raise C2SInputError(f"{path} has a model but no tokenizer files ({', '.join(TOKENIZER_FILES)}). Copy the "
+                            "tokenizer it was trained with into it (a prepared shard dir's tokenizer/ folder, or the "
+                            "stage's hf/ export), then evaluate again.")
+    try:
+        model = AutoModelForCausalLM.from_pretrained(path, trust_remote_code=trust_remote_code)
+        tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code)
+    except (OSError, ValueError) as exc:
+        hint = (" It asks to run its own code (auto_map); c2s runs a model's code only when you pass "
+                "trust_remote_code=true yourself, after reading that code." if "trust_remote_code" in str(exc) else "")
+        raise C2SInputError(f"Could not load the export in {path}: {str(exc).splitlines()[0]}{hint}") from None
+    return model, tokenizer
+
+
+def _load_lightning(path: Path, shards, init_from: str | None, trust_remote_code: bool):
+    """(model, tokenizer, recorded shards) from a Lightning .ckpt. Only tensors and plain values are
+    read (weights_only=True), and nothing that runs code is taken from it: ``trust_remote_code``
+    comes from the caller, and the module is rebuilt from named arguments only."""
+    from c2s.data.shards import ShardSet
+    from c2s.models.lm_module import CausalLMModule
+
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        hp = {k: state["hyper_parameters"][k] for k in CKPT_ARGS if k in state["hyper_parameters"]}
+        hp["model"] = dict(hp["model"], trust_remote_code=trust_remote_code)
+    except Exception as exc:  # truncated zip, foreign pickle, missing keys: all "not a c2s checkpoint"
+        raise C2SInputError(f"{path} is not a readable c2s Lightning checkpoint ({type(exc).__name__}: "
+                            f"{str(exc).splitlines()[0] if str(exc) else ''}). Evaluate the stage's HF export "
+                            "(<run_dir>/<stage>/hf) instead, or give another checkpoint.") from None
+    recorded = hp.pop("shards_dir", None)
+    if init_from:
+        hp["init_from"] = init_from
+    base = hp.get("init_from")
+    if base and not Path(base).is_dir():
+        raise C2SInputError(f"{path} was trained from init_from={base!r}, which no longer exists, and its weights "
+                            "are rebuilt on top of that model. Pass init_from=<where that export is now>, or evaluate "
+                            "this stage's HF export (<run_dir>/<stage>/hf), which needs nothing else.")
+    source = shards or recorded
+    if source is None:
+        raise C2SInputError(f"{path} does not record its shards; pass shards=<dir>.")
+    tokenizer = ShardSet(source, verify=False).tokenizer()
+    module = CausalLMModule(tokenizer=tokenizer, **hp)
+    module.configure_model()
+    module.load_state_dict(state["state_dict"])
+    model = module.model
+    if hasattr(model, "merge_and_unload"):
+        model = model.merge_and_unload()
+    return model, tokenizer, recorded
+
+
+def load_for_eval(ckpt: str | Path, shards: str | Path | None = None, init_from: str | None = None,
+                  trust_remote_code: bool = False):
     """(model in eval mode, tokenizer, shards dir). ``shards`` defaults to the one the model was
-    trained on (recorded in the export's c2s_meta.json or the checkpoint's hyper-parameters)."""
+    trained on (recorded in the export's c2s_meta.json or the checkpoint's hyper-parameters).
+    ``init_from`` overrides a .ckpt's recorded base model; ``trust_remote_code`` is never read from
+    a checkpoint."""
     ckpt = Path(ckpt)
     if not ckpt.exists():
         raise C2SInputError(f"Checkpoint {ckpt} does not exist. Give a Lightning .ckpt or an HF export dir "
                             "(e.g. outputs/runs/main/sft/hf).")
     if ckpt.is_dir() and (ckpt / "config.json").exists():
-        from transformers import AutoModelForCausalLM, AutoTokenizer
-
-        model = AutoModelForCausalLM.from_pretrained(ckpt)
-        tokenizer = AutoTokenizer.from_pretrained(ckpt)
+        model, tokenizer = _load_export(ckpt, trust_remote_code)
         meta = ckpt / "c2s_meta.json"
         recorded = json.loads(meta.read_text())["shards"] if meta.exists() else None
     elif ckpt.is_file():
-        from c2s.data.shards import ShardSet
-        from c2s.models.lm_module import CausalLMModule
-
-        state = torch.load(ckpt, map_location="cpu", weights_only=True)
-        hp = dict(state["hyper_parameters"])
-        recorded = hp.pop("shards_dir", None)
-        source = shards or recorded
-        if source is None:
-            raise C2SInputError(f"{ckpt} does not record its shards; pass shards=<dir>.")
-        tokenizer = ShardSet(source, verify=False).tokenizer()
-        module = CausalLMModule(tokenizer=tokenizer, **hp)
-        module.configure_model()
-        module.load_state_dict(state["state_dict"])
-        model = module.model
-        if hasattr(model, "merge_and_unload"):
-            model = model.merge_and_unload()
+        model, tokenizer, recorded = _load_lightning(ckpt, shards, init_from, trust_remote_code)
     else:
-        raise C2SInputError(f"{ckpt} is neither a Lightning checkpoint file nor an HF export dir (no config.json).")
+        raise C2SInputError(f"{ckpt} is neither a Lightning checkpoint file nor an HF export dir (no config.json). "
+                            "A sharded (FSDP) checkpoint directory is not evaluated directly: evaluate the stage's "
+                            "HF export (<run_dir>/<stage>/hf).")
     shards = shards or recorded
     if shards is None:
         raise C2SInputError(f"No shards recorded with {ckpt}; pass shards=<prepared shard dir>.")

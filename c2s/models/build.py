@@ -72,7 +72,10 @@ def build_model(m: Mapping[str, Any], tokenizer, init_from: str | None = None,
                 source, dtype=DTYPES[m["dtype"]], attn_implementation=attn,
                 trust_remote_code=m.get("trust_remote_code", False), use_safetensors=True,
             )
-        except OSError as exc:
+        except (OSError, ValueError) as exc:
+            if "trust_remote_code" in str(exc):
+                raise C2SInputError(f"The model in {source!r} asks to run its own code (auto_map). c2s runs it only "
+                                    "if you set model.trust_remote_code=true yourself, after reading that code.") from None
             raise C2SInputError(f"Could not load a model from {source!r} ({exc}). Offline, give a local directory "
                                 "with config.json and model.safetensors (an HF export).") from exc
         vocab = model.get_input_embeddings().num_embeddings

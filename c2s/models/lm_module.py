@@ -179,7 +179,8 @@ class CausalLMModule(L.LightningModule):
         total, sch = self.hparams.total_steps, s["scheduler"]
         scheduler = torch.optim.lr_scheduler.LambdaLR(
             optimizer, lambda step: warmup_cosine(step, sch["warmup_steps"], total, sch["min_lr_ratio"]))
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+        return {"optimizer": optimizer,  # named per stage, so a resume can tell its rows in metrics.csv
+                "lr_scheduler": {"scheduler": scheduler, "interval": "step", "name": f"{self._p}lr"}}
 
     # ---- checkpoints: RNG and history travel with the weights -----------------------------
     # Stored as tensors and plain Python types, so checkpoints load with weights_only=True.

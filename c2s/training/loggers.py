@@ -21,9 +21,9 @@ def build_logger(cfg: Mapping[str, Any], run_name: str, save_dir: str | Path, co
     if kind == "none":
         return False
     if kind == "csv":
-        from lightning.pytorch.loggers import CSVLogger
+        from c2s.training.csv_log import ResumableCSVLogger
 
-        return CSVLogger(save_dir, name="logs", version="")
+        return ResumableCSVLogger(save_dir, name="logs", version="")
     if kind == "tensorboard":
         from lightning.pytorch.loggers import TensorBoardLogger
 

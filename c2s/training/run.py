@@ -16,11 +16,12 @@ from typing import Any, Mapping
 import lightning as L
 from lightning.pytorch.callbacks import Callback, LearningRateMonitor, ModelCheckpoint
 
-from c2s.atomic import write_json_atomic
+from c2s.atomic import write_json_atomic, write_text_atomic
 from c2s.data.datamodule import C2SDataModule, TrainedPosition
 from c2s.errors import C2SInputError
 from c2s.models.lm_module import CausalLMModule
 from c2s.training.budget import grpo_budget, resolve_budget
+from c2s.training.checkpoints import AtomicCheckpointIO, resume_point
 from c2s.training.export import export_hf
 
 log = logging.getLogger(__name__)
@@ -39,6 +40,20 @@ class History(Callback):
                       "loss": float(outputs["loss"]), "lr": lr, **outputs.get("history", {})}
             with open(self.path, "a") as f:
                 f.write(json.dumps(record) + "\n")
+
+
+def rewind_history(path: Path, step: int) -> None:
+    """Drop history rows after ``step`` (the resumed run redoes them), and a half-written last line."""
+    if not path.is_file():
+        return
+    keep = []
+    for line in path.read_text().splitlines():
+        try:
+            if json.loads(line)["step"] <= step:
+                keep.append(line)
+        except (json.JSONDecodeError, KeyError, TypeError):
+            continue
+    write_text_atomic(path, "".join(f"{line}\n" for line in keep))
 
 
 def _strategy(s: Mapping[str, Any]):
@@ -79,7 +94,7 @@ def run_stage(cfg: Mapping[str, Any], name: str, shards_dir: Path, init_from: st
         log.info("Stage %s already finished in %s; skipping (resume=auto).", name, out)
         return out / "hf"
     ckpt = out / "checkpoints" / "last.ckpt"
-    if ckpt.exists() and cfg["resume"] == "never":
+    if (ckpt.exists() or ckpt.with_name(ckpt.name + ".prev").exists()) and cfg["resume"] == "never":
         raise C2SInputError(f"{out} already holds a run. Use resume=auto to continue it, or another name=.")
     seed = cfg["seed"] if stage.get("seed") is None else stage["seed"]
     L.seed_everything(seed, workers=True)
@@ -106,16 +121,22 @@ def run_stage(cfg: Mapping[str, Any], name: str, shards_dir: Path, init_from: st
         log_every_n_steps=stage["log_every_n_steps"], logger=logger, callbacks=callbacks, default_root_dir=str(out),
         deterministic=strat["accelerator"] == "cpu", num_sanity_val_steps=0, use_distributed_sampler=False,
         fast_dev_run=cfg["fast_dev_run"], enable_model_summary=False,
+        plugins=[AtomicCheckpointIO()] if strat["name"] != "fsdp" else None,  # FSDP writes sharded dirs itself
     )
     t0 = time.perf_counter()
-    resume_from = str(ckpt) if ckpt.exists() and not cfg["fast_dev_run"] else None
-    if resume_from:
-        log.info("Resuming stage %s from %s", name, resume_from)
+    point = None if cfg["fast_dev_run"] else resume_point(ckpt, out)
+    resume_from = str(point[0]) if point else None
+    if point:
+        log.info("Resuming stage %s from %s (step %d)", name, resume_from, point[1])
+        if trainer.is_global_zero:
+            rewind_history(out / "history.jsonl", point[1])
+            if hasattr(getattr(logger, "experiment", None), "drop_after"):
+                logger.experiment.drop_after(f"{name}/", point[1])
     else:
         (out / "history.jsonl").unlink(missing_ok=True)
         trainer.validate(module, datamodule=dm, verbose=False)  # the starting point of the val curve
         module.train()
-    trainer.fit(module, datamodule=dm, ckpt_path=resume_from)
+    trainer.fit(module, datamodule=dm, ckpt_path=resume_from, weights_only=True)
     if not cfg["fast_dev_run"]:
         trainer.save_checkpoint(ckpt)  # last.ckpt always holds the final state (= the export)
     if not cfg["fast_dev_run"] and (not module.val_history or module.val_history[-1]["step"] != trainer.global_step):

@@ -1,0 +1,65 @@
+"""A CSV logger that keeps its rows across a resume and writes metrics.csv atomically.
+
+Lightning's CSVLogger deletes metrics.csv when a new process opens a non-empty log dir, so a
+resumed run (or the SFT stage of a job) wiped every earlier row; it also rewrites the file in
+place when new columns appear. Here every save rewrites the whole file through a temp file.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+
+from lightning.pytorch.loggers import CSVLogger
+from lightning.pytorch.loggers.csv_logs import ExperimentWriter
+from lightning.pytorch.loggers.logger import rank_zero_experiment
+
+from c2s.atomic import write_text_atomic
+
+
+class KeepingWriter(ExperimentWriter):
+    """ExperimentWriter that appends to an existing metrics.csv instead of deleting it."""
+
+    def _check_log_dir_exists(self) -> None:  # Lightning deletes metrics.csv here
+        pass
+
+    def _rows(self) -> list[dict]:
+        if not os.path.isfile(self.metrics_file_path):
+            return []
+        with open(self.metrics_file_path, newline="") as f:
+            return list(csv.DictReader(f))
+
+    def _write(self, rows: list[dict]) -> None:
+        keys = sorted(set().union(*rows)) if rows else []
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=keys)
+        writer.writeheader()
+        writer.writerows(rows)
+        write_text_atomic(self.metrics_file_path, buf.getvalue())
+        self.metrics_keys = keys
+
+    def save(self) -> None:
+        if self.metrics:
+            self._write(self._rows() + self.metrics)
+            self.metrics = []
+
+    def drop_after(self, prefix: str, step: int) -> int:
+        """Remove rows of the stage whose metrics start with ``prefix`` logged after ``step``
+        (they are redone by the resumed run); returns how many were removed."""
+        rows = self._rows()
+        keep = [r for r in rows if not (int(float(r.get("step") or 0)) > step
+                                        and any(k.startswith(prefix) and v not in ("", None) for k, v in r.items()))]
+        if len(keep) != len(rows):
+            self._write(keep)
+        return len(rows) - len(keep)
+
+
+class ResumableCSVLogger(CSVLogger):
+    @property
+    @rank_zero_experiment
+    def experiment(self) -> KeepingWriter:
+        if self._experiment is None:
+            self._fs.makedirs(self.root_dir, exist_ok=True)
+            self._experiment = KeepingWriter(log_dir=self.log_dir)
+        return self._experiment
