@@ -1,19 +1,59 @@
 """Atomic file writes: write to a temporary file beside the target, then rename.
 
 An interrupted run leaves either the old file or the new one, never half of one,
-so re-running is always safe.
+so re-running is always safe. A killed process (kill -9, OOM) leaves its temporary behind;
+temporaries are named ``.<target>.tmp@<host>-<pid>-<ns>`` so the next run on the same host
+removes those whose process is gone (``sweep_orphans``), and never another machine's.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
+import re
 import shutil
+import socket
 import tempfile
 import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
+
+log = logging.getLogger(__name__)
+_HOST = socket.gethostname().replace("/", "_")
+_TMP = re.compile(r"\.tmp@(?P<host>.+)-(?P<pid>\d+)-\d+(\.tmp\S*)?$")
+
+
+def _tag() -> str:
+    return f"tmp@{_HOST}-{os.getpid()}-{time.time_ns()}"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def sweep_orphans(root: str | os.PathLike, depth: int = 3) -> int:
+    """Remove temporaries under ``root`` (``depth`` levels) left by dead processes of this host;
+    returns how many. Live processes' and other hosts' temporaries are left alone."""
+    root, n = Path(root), 0
+    if not root.is_dir():
+        return 0
+    for level in range(1, depth + 1):
+        for p in root.glob("/".join(["*"] * (level - 1) + [".*.tmp@*"])):
+            m = _TMP.search(p.name)
+            if m and m["host"] == _HOST and not _alive(int(m["pid"])):
+                shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
+                n += 1
+    if n:
+        log.warning("Removed %d temporary file(s)/dir(s) under %s left by interrupted runs.", n, root)
+    return n
 
 
 @contextmanager
@@ -24,7 +64,7 @@ def atomic_path(path: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".tmp{suffix}", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".{_tag()}.tmp{suffix}", dir=path.parent)
     os.close(fd)
     tmp_path = Path(tmp)
     try:
@@ -58,7 +98,7 @@ def atomic_dir(path: str | os.PathLike, replace: bool = True) -> Iterator[Path]:
     work), keep it and discard ours. The temporary directory never outlives the block.
     """
     path = Path(path)
-    tmp = path.parent / f".{path.name}.tmp-{os.getpid()}-{time.time_ns()}"
+    tmp = path.parent / f".{path.name}.{_tag()}"
     tmp.mkdir(parents=True)
     try:
         yield tmp

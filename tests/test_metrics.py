@@ -65,7 +65,7 @@ def test_bootstrap_paired_corrects_resampling_bias():
     rng = np.random.default_rng(5)
     x, y = list(rng.normal(size=(60, 3))), list(rng.normal(size=(60, 3)) + 0.3)
     fid = lambda a, b: frechet_distance(np.asarray(a), np.asarray(b))  # noqa: E731
-    value, lo, hi = bootstrap_paired(fid, x, y, n=200, lower=0.0)
+    value, lo, hi = bootstrap_paired(fid, x, y, n=200, bounds=(0.0, np.inf))
     assert 0.0 <= lo <= value <= hi
 
 

@@ -7,7 +7,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from c2s.data.prepare import prepare, shard_dir
-from c2s.data.shards import ShardSet
+from c2s.data.shards import ShardSet, sealed
 from c2s.errors import C2SInputError
 from tests.conftest import prepare_dict
 
@@ -79,7 +79,7 @@ def test_manifest_problems(synthetic_shards, tmp_path):
     m = json.loads((d / "manifest.json").read_text())
     name = next(iter(m["files"]))
     m["files"][name]["sha256"] = "0" * 64
-    (d / "manifest.json").write_text(json.dumps(m))
+    (d / "manifest.json").write_text(json.dumps(sealed(m)))
     with pytest.raises(C2SInputError, match=name):
         ShardSet(d)
     (d / "manifest.json").write_text("{not json")

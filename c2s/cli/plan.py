@@ -11,11 +11,16 @@ import sys
 
 from omegaconf import OmegaConf
 
+from c2s.cli import exit_on_input_error
+from c2s.errors import C2SInputError
+
 
 def job_plan(overrides: list[str], config_name: str = "train") -> tuple[list[list[str]], dict]:
     """(jobs, launcher): each job's overrides, from the sweep params and comma lists in ``overrides``."""
     from hydra import compose, initialize_config_dir
     from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
 
     from c2s.config.compose import CONFIG_DIR
     from c2s.config.schema import register_configs
@@ -23,10 +28,17 @@ def job_plan(overrides: list[str], config_name: str = "train") -> tuple[list[lis
     register_configs()
     parser = OverridesParser.create()
     fixed, swept = [], []
-    for o in parser.parse_overrides(overrides):
+    try:
+        parsed = parser.parse_overrides(overrides)
+    except HydraException as exc:
+        raise C2SInputError(f"Bad override: {str(exc).splitlines()[0]}") from None
+    for o in parsed:
         (swept if o.is_sweep_override() else fixed).append(o)
-    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
-        cfg = compose(config_name=config_name, overrides=[o.input_line for o in fixed], return_hydra_config=True)
+    try:
+        with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+            cfg = compose(config_name=config_name, overrides=[o.input_line for o in fixed], return_hydra_config=True)
+    except (HydraException, OmegaConfBaseException) as exc:
+        raise C2SInputError(f"The overrides do not compose: {str(exc).splitlines()[0]}. Check them against configs/.") from None
     params = dict(cfg.hydra.sweeper.params or {})
     swept += parser.parse_overrides([f"{k}={v}" for k, v in params.items() if k not in {o.key_or_group for o in swept}])
     axes = [[f"{o.key_or_group}={v}" for v in o.sweep_string_iterator()] for o in swept]
@@ -36,7 +48,11 @@ def job_plan(overrides: list[str], config_name: str = "train") -> tuple[list[lis
 
 
 def main(argv: list[str] | None = None) -> None:
-    jobs, launcher = job_plan(list(sys.argv[1:] if argv is None else argv))
+    exit_on_input_error(_print_plan, list(sys.argv[1:] if argv is None else argv), "c2s.cli.plan")
+
+
+def _print_plan(overrides: list[str]) -> None:
+    jobs, launcher = job_plan(overrides)
     print(f"launcher: {launcher.get('_target_')}")
     for k in ("partition", "account", "nodes", "gpus_per_node", "tasks_per_node", "cpus_per_task", "mem_gb",
               "timeout_min", "n_jobs"):

@@ -25,6 +25,7 @@ import pyarrow as pa
 
 from c2s.data.anndata_io import ExpressionSource
 from c2s.data.cell_store import CellStore, convert
+from c2s.data.label_checks import check_labels
 from c2s.data.plan_meta import description_of, gene_sets_of, inverse_fit_of, spatial_of
 from c2s.data.splits import SPLITS, apply_holdout, split_cells, split_groups
 from c2s.errors import C2SInputError
@@ -226,6 +227,17 @@ def build_corpus(
     for j, s in enumerate(SPLITS):
         split[labels == s] = j
     del labels
+    sizes = np.bincount(split, minlength=len(SPLITS))
+    wanted = {"train": 1.0, "val": val_fraction, "test": test_fraction}
+    empty = [s for j, s in enumerate(SPLITS) if sizes[j] == 0 and wanted[s] > 0]
+    if empty:
+        msg = (f"{n} cells{f' in {len(roles[split_by][0])} {split_by} groups' if split_by else ''} leave the "
+               f"{' and '.join(empty)} split(s) empty (val_fraction={val_fraction}, test_fraction={test_fraction}).")
+        if "train" in empty or not split_by:  # by cell, an empty split means too few cells to learn or score
+            raise C2SInputError(f"{msg} Give more cells, or set the empty split's fraction to 0.")
+        log.warning("%s Groups are whole, so with few groups a split can be empty; use more groups or "
+                    "split_by=null to score on that split.", msg)
+    check_labels(roles, roles_keys, split, SPLITS.index("train"), SPLITS.index("test"))
 
     corpus = Corpus(name=str(data["name"]), sentences=store, roles=roles, split=split, cell_ids=ids,
                     organism=str(data.get("organism", "human")), description=description_of(data, sources[0]),

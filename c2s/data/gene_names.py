@@ -7,6 +7,10 @@ Rules (documented in README "Input checks"):
 - Duplicated symbols are made unique the way ``AnnData.var_names_make_unique`` does
   (second ``GENE`` becomes ``GENE-1``), so every word maps back to exactly one column.
 - Case is kept as given (mouse ``Cd3e`` and human ``CD3E`` differ); nothing is upper-cased.
+- A sentence is space-separated, so whitespace inside a name (``HLA DRA``, tabs, newlines) would
+  split one gene into unknown words: it becomes ``_`` (``HLA_DRA``), with a warning naming them.
+- Number-like names (``1``, ``100``) would collide with numbers in prompts: they become
+  ``gene_1``; when most names are numbers (a row index, not symbols) they are refused.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from c2s.errors import C2SInputError
 log = logging.getLogger(__name__)
 
 _ENSEMBL = re.compile(r"^ENS[A-Z]*G\d{6,}(\.\d+)?$")
+_NUMBER = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$"
 _SYMBOL_COLUMNS = ("gene_symbols", "gene_symbol", "gene_name", "gene_names", "feature_name", "symbol")
 
 
@@ -33,6 +38,32 @@ def looks_like_ensembl(names: pd.Index | np.ndarray) -> bool:
     sample = names[:: max(1, names.size // 2000)]
     hits = sum(bool(_ENSEMBL.match(n)) for n in sample)
     return hits > 0.5 * len(sample)
+
+
+def _examples(before: np.ndarray, after: np.ndarray, n: int = 5) -> str:
+    shown = ", ".join(f"{b!r} -> {a!r}" for b, a in zip(before[:n], after[:n]))
+    return shown + (f" and {before.size - n} more" if before.size > n else "")
+
+
+def map_unsafe_names(names: np.ndarray, source: str) -> np.ndarray:
+    """Whitespace inside names -> ``_``; number-like names -> ``gene_<name>``; both logged, naming
+    the genes. Raises when most names are numbers (the symbols are missing, not just odd)."""
+    s = pd.Series(names, dtype=object).astype(str)
+    numeric = s.str.strip().str.match(_NUMBER).to_numpy()
+    if numeric.sum() > 0.5 * len(s):
+        raise C2SInputError(f"{int(numeric.sum())} of {len(s)} gene names in {source} are numbers (e.g. {s.iloc[0]!r}): "
+                            "that is a row index, not gene symbols. Set gene_key to the var column with symbols.")
+    spaced = s.str.contains(r"\s", regex=True).to_numpy()
+    out = s.copy()
+    if spaced.any():
+        out[spaced] = s[spaced].str.strip().str.replace(r"\s+", "_", regex=True)
+        log.warning("%d gene names in %s contain whitespace, which would split them into several words; renamed: %s.",
+                    int(spaced.sum()), source, _examples(s[spaced].to_numpy(), out[spaced].to_numpy()))
+    if numeric.any():
+        out[numeric] = "gene_" + out[numeric].str.strip()
+        log.warning("%d gene names in %s are numbers, which would read as numbers in prompts; renamed: %s.",
+                    int(numeric.sum()), source, _examples(s[numeric].to_numpy(), out[numeric].to_numpy()))
+    return out.to_numpy(dtype=object)
 
 
 def make_unique(names: np.ndarray) -> tuple[np.ndarray, int]:
@@ -87,7 +118,7 @@ def resolve_gene_names(var: pd.DataFrame, var_names: pd.Index, gene_key: str | N
             + hint
         )
 
-    unique, n_renamed = make_unique(names)
+    unique, n_renamed = make_unique(map_unsafe_names(names, source))
     if n_renamed:
         log.warning(
             "%d duplicated gene symbols in %s were made unique with -1, -2 suffixes "

@@ -20,12 +20,12 @@ from pathlib import Path
 from typing import Any, Mapping
 
 import c2s
-from c2s.atomic import atomic_dir, write_json_atomic
+from c2s.atomic import atomic_dir, sweep_orphans, write_json_atomic
 from c2s.data.corpus import build_corpus, input_files
 from c2s.data.input_hash import content_hash
 from c2s.data.plan_meta import spatial_neighbours
 from c2s.data.render_jobs import Job, assign_parts, run_job
-from c2s.data.shards import FORMAT_VERSION, ShardSet
+from c2s.data.shards import FORMAT_VERSION, ShardSet, sealed
 from c2s.data.splits import SPLITS
 from c2s.errors import C2SInputError
 from c2s.tasks import TaskOptions, build_tasks
@@ -173,7 +173,7 @@ def merge(cfg: Mapping[str, Any]) -> Path:
             "token_dtype": p["token_dtype"], "text_tokenized_jobs": fallback,
             "counts": {s: dict(sorted(c.items())) for s, c in counts.items()}, "files": files,
         }
-        write_json_atomic(tmp / "manifest.json", dict(manifest, format_version=FORMAT_VERSION))
+        write_json_atomic(tmp / "manifest.json", sealed(dict(manifest, format_version=FORMAT_VERSION)))
     shutil.rmtree(work, ignore_errors=True)
     n = sum(sum(c.values()) for c in counts.values())
     log.info("Wrote %d examples in %s (%s)", n, out, ", ".join(f"{s}: {sum(c.values())}" for s, c in counts.items()))
@@ -183,6 +183,7 @@ def merge(cfg: Mapping[str, Any]) -> Path:
 def prepare(cfg: Mapping[str, Any]) -> Path:
     """Write (or reuse) the shard directory for a plain-dict ``cfg`` (a resolved PrepareConfig)."""
     _check(cfg)
+    sweep_orphans(cfg["shards_root"])  # temporaries of runs killed mid-write
     out = shard_dir(cfg)
     if (out / "manifest.json").exists():
         ShardSet(out)  # checksums verified; raises naming a corrupt file

@@ -24,7 +24,8 @@ import pyarrow.parquet as pq
 from c2s.errors import C2SInputError
 
 log = logging.getLogger(__name__)
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3  # 3: the manifest carries its own checksum
+REQUIRED = ("format_version", "checksum", "tokenizer_id", "token_dtype", "counts", "files", "cells_per_split")
 
 
 def sha256(path: Path) -> str:
@@ -33,6 +34,17 @@ def sha256(path: Path) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
+
+
+def manifest_checksum(manifest: dict[str, Any]) -> str:
+    """sha256 of the manifest's canonical JSON without its ``checksum`` key."""
+    body = {k: v for k, v in manifest.items() if k != "checksum"}
+    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def sealed(manifest: dict[str, Any]) -> dict[str, Any]:
+    """The manifest with its checksum, so an edit (e.g. a train file relabelled val) is caught on read."""
+    return dict(manifest, checksum=manifest_checksum(manifest))
 
 
 class JobWriter:
@@ -92,9 +104,18 @@ class ShardSet:
             self.manifest = json.loads(mpath.read_text())
         except json.JSONDecodeError as exc:
             raise C2SInputError(f"{mpath} is corrupt ({exc}). Delete {self.path} and re-run the prepare step.") from exc
+        redo = f"Delete {self.path} and re-run the prepare step."
+        if not isinstance(self.manifest, dict):
+            raise C2SInputError(f"{mpath} is not a JSON object. {redo}")
         if self.manifest.get("format_version") != FORMAT_VERSION:
             raise C2SInputError(f"{self.path} has shard format {self.manifest.get('format_version')}, expected "
-                                f"{FORMAT_VERSION}. Delete it and re-run the prepare step.")
+                                f"{FORMAT_VERSION}. {redo}")
+        missing = [k for k in REQUIRED if k not in self.manifest]
+        if missing:
+            raise C2SInputError(f"{mpath} lacks {', '.join(missing)} (truncated or hand-edited). {redo}")
+        if manifest_checksum(self.manifest) != self.manifest["checksum"]:
+            raise C2SInputError(f"{mpath} does not match its own checksum: it was edited after prepare wrote it (for "
+                                f"example a file relabelled to another split), so its splits cannot be trusted. {redo}")
         for name, info in self.manifest["files"].items():
             f = self.path / name
             if not f.is_file():

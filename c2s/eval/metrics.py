@@ -90,13 +90,14 @@ def bootstrap_ci(scores: np.ndarray, n: int = 1000, seed: int = 0, stat=np.mean)
 
 
 def bootstrap_paired(fn, a: list, b: list, n: int = 1000, seed: int = 0,
-                     lower: float | None = None) -> tuple[float, float, float]:
+                     bounds: tuple[float, float] = (-np.inf, np.inf)) -> tuple[float, float, float]:
     """(value, low, high) of a set-level metric fn(a, b), resampling examples (paired lists).
 
     Set-level statistics such as scFID or MMD are biased under resampling with replacement
     (duplicated points change the spread), so the percentile interval is shifted by the
-    estimated bias (mean of the resamples − value). ``lower`` clips the interval (0 for
-    distances).
+    estimated bias (mean of the resamples − value). The shifted interval is clipped to the
+    metric's range ``bounds`` ((0, 1) for F1, (-1, 1) for correlations, (0, inf) for distances)
+    and always contains the value.
     """
     rng = np.random.default_rng(seed)
     k = len(a)
@@ -107,6 +108,5 @@ def bootstrap_paired(fn, a: list, b: list, n: int = 1000, seed: int = 0,
     value = float(fn(a, b))
     bias = float(np.mean(boots)) - value
     lo, hi = float(np.percentile(boots, 2.5)) - bias, float(np.percentile(boots, 97.5)) - bias
-    if lower is not None:
-        lo, hi = max(lo, lower), max(hi, lower)
+    lo, hi = float(np.clip(min(lo, value), *bounds)), float(np.clip(max(hi, value), *bounds))
     return value, lo, hi

@@ -57,9 +57,11 @@ def score_perturbation(rows: Sequence[Mapping], train_rows: Sequence[Mapping], g
         v, lo, hi = bootstrap_ci(np.array([x for x in per_cell if x is not None]), n=n_boot, seed=seed)
         res = {}
         res["program_kendall_tau"] = {"value": v, "ci_low": lo, "ci_high": hi}
-        v, lo, hi = bootstrap_paired(_population_tau, list(p), list(t), n=min(n_boot, 200), seed=seed)
+        v, lo, hi = bootstrap_paired(_population_tau, list(p), list(t), n=min(n_boot, 200), seed=seed,
+                                     bounds=(-1.0, 1.0))
         res["population_kendall_tau"] = {"value": v, "ci_low": lo, "ci_high": hi}
-        v, lo, hi = bootstrap_paired(_change_r, list(np.stack([p, c], 1)), list(t), n=min(n_boot, 200), seed=seed)
+        v, lo, hi = bootstrap_paired(_change_r, list(np.stack([p, c], 1)), list(t), n=min(n_boot, 200), seed=seed,
+                                     bounds=(-1.0, 1.0))
         res["change_pearson_r"] = {"value": v, "ci_low": lo, "ci_high": hi}
         if name == "model":
             out["model"] = res

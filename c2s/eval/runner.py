@@ -44,7 +44,7 @@ def _ci(scores: np.ndarray, n: int, seed: int) -> dict[str, float]:
 
 
 def _label_metrics(pred: list[str], true: list[str], n: int, seed: int) -> dict:
-    v, lo, hi = bootstrap_paired(macro_f1, pred, true, n=n, seed=seed)
+    v, lo, hi = bootstrap_paired(macro_f1, pred, true, n=n, seed=seed, bounds=(0.0, 1.0))
     return {"accuracy": _ci(accuracy(pred, true), n, seed), "macro_f1": {"value": v, "ci_low": lo, "ci_high": hi}}
 
 
@@ -168,7 +168,7 @@ class Evaluator:
         out = {}
         for name, fn in (("scfid", frechet_distance), ("mmd", mmd_rbf), ("wasserstein", wasserstein)):
             v, lo, hi = bootstrap_paired(lambda a, b: fn(np.asarray(a), np.asarray(b)), list(gen), list(real), n=n,
-                                         seed=self.seed, lower=0.0)
+                                         seed=self.seed, bounds=(0.0, np.inf))
             out[name] = {"value": v, "ci_low": lo, "ci_high": hi}
         return out
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from c2s.cli import exit_on_input_error
 from c2s.scaling.report import scaling_report
 
 
@@ -14,7 +15,7 @@ def main() -> None:
     p.add_argument("--out", default=None, help="where to write (default: the sweep dir)")
     p.add_argument("--boot", type=int, default=200, help="bootstrap resamples for the CIs")
     args = p.parse_args()
-    scaling_report(args.sweep_dir, args.out, args.boot)
+    exit_on_input_error(lambda a: scaling_report(a.sweep_dir, a.out, a.boot), args, "c2s.scaling")
     print(Path(args.out or args.sweep_dir, "scaling.md").read_text())
 
 

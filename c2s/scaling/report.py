@@ -9,12 +9,25 @@ from pathlib import Path
 import numpy as np
 
 from c2s.atomic import write_json_atomic, write_text_atomic
+from c2s.errors import C2SInputError
 from c2s.scaling.fit import PowerLawFit, fit_power_law
+
+
+NEEDED = ("non_embedding_params", "params", "tokens", "flops", "val_loss", "model")
 
 
 def collect(sweep_dir: str | Path) -> list[dict]:
     """Every result.json under ``sweep_dir`` (one per job), sorted by parameters then tokens."""
-    results = [json.loads(p.read_text()) | {"path": str(p.parent)} for p in Path(sweep_dir).rglob("result.json")]
+    results = []
+    for p in sorted(Path(sweep_dir).rglob("result.json")):
+        try:
+            r = json.loads(p.read_text())
+            missing = [k for k in NEEDED if k not in r]
+        except (json.JSONDecodeError, TypeError) as exc:
+            raise C2SInputError(f"{p} is not valid JSON ({exc}); delete it or re-run that job.") from None
+        if missing:
+            raise C2SInputError(f"{p} lacks {missing}: not a c2s result.json; delete it or re-run that job.")
+        results.append(r | {"path": str(p.parent)})
     return sorted(results, key=lambda r: (r["non_embedding_params"], r["tokens"]))
 
 
@@ -48,11 +61,14 @@ def _plot(results: list[dict], fit: PowerLawFit | None, x_key: str, xlabel: str,
 def scaling_report(sweep_dir: str | Path, out_dir: str | Path | None = None, n_boot: int = 200) -> dict:
     """Fit and plot a sweep; returns what scaling.json holds."""
     sweep_dir = Path(sweep_dir)
-    out = Path(out_dir) if out_dir else sweep_dir
-    out.mkdir(parents=True, exist_ok=True)
+    if not sweep_dir.is_dir():
+        raise C2SInputError(f"{sweep_dir} is not a directory. Give a sweep's output dir (multirun/... or "
+                            "outputs/sweeps/<name>).")
     results = collect(sweep_dir)
     if not results:
-        raise FileNotFoundError(f"No result.json under {sweep_dir}: run a sweep first (python train.py -m experiment=...).")
+        raise C2SInputError(f"No result.json under {sweep_dir}: run a sweep first (python train.py -m experiment=...).")
+    out = Path(out_dir) if out_dir else sweep_dir
+    out.mkdir(parents=True, exist_ok=True)
     n = np.array([r["non_embedding_params"] for r in results], float)
     d = np.array([r["tokens"] for r in results], float)
     loss = np.array([r["val_loss"] for r in results], float)

@@ -16,7 +16,7 @@ from typing import Any, Mapping
 import lightning as L
 from lightning.pytorch.callbacks import Callback, LearningRateMonitor, ModelCheckpoint
 
-from c2s.atomic import write_json_atomic, write_text_atomic
+from c2s.atomic import sweep_orphans, write_json_atomic, write_text_atomic
 from c2s.data.datamodule import C2SDataModule, TrainedPosition
 from c2s.errors import C2SInputError
 from c2s.models.lm_module import CausalLMModule
@@ -124,6 +124,8 @@ def run_stage(cfg: Mapping[str, Any], name: str, shards_dir: Path, init_from: st
         plugins=[AtomicCheckpointIO()] if strat["name"] != "fsdp" else None,  # FSDP writes sharded dirs itself
     )
     t0 = time.perf_counter()
+    if trainer.is_global_zero:
+        sweep_orphans(out, depth=2)  # half-written checkpoints of a killed run
     point = None if cfg["fast_dev_run"] else resume_point(ckpt, out)
     resume_from = str(point[0]) if point else None
     if point:
