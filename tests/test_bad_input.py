@@ -145,3 +145,65 @@ def test_malformed_and_missing_h5ad(tmp_path, counts_adata):
 def test_matrix_kind_validated(counts_adata):
     with pytest.raises(C2SInputError, match="matrix_kind='tpm'"):
         cell_sentences(counts_adata, matrix_kind="tpm")
+
+
+def test_gene_names_with_whitespace_are_mapped_and_named(counts_adata, caplog):
+    names = list(counts_adata.var_names)
+    names[:3] = ["HLA DRA", "CD3\tE", "MT\nCO1"]
+    counts_adata.var_names = names
+    with caplog.at_level(logging.WARNING):
+        cs = cell_sentence_indices(counts_adata, top_k=300)
+    assert list(cs.gene_names[:3]) == ["HLA_DRA", "CD3_E", "MT_CO1"]
+    assert "3 gene names in var_names contain whitespace" in caplog.text and "'HLA DRA' -> 'HLA_DRA'" in caplog.text
+    words = " ".join(cs.render(range(len(cs)))).split(" ")
+    assert set(words) <= set(cs.gene_names)  # every word of every sentence is one gene
+
+
+def test_number_like_gene_names(counts_adata, caplog):
+    names = list(counts_adata.var_names)
+    names[:2] = ["1", "100"]
+    counts_adata.var_names = names
+    with caplog.at_level(logging.WARNING):
+        cs = cell_sentence_indices(counts_adata, top_k=300)
+    assert list(cs.gene_names[:2]) == ["gene_1", "gene_100"] and "'100' -> 'gene_100'" in caplog.text
+    counts_adata.var_names = [str(j) for j in range(counts_adata.n_vars)]  # a row index, not symbols
+    with pytest.raises(C2SInputError, match="300 of 300 gene names in var_names are numbers.*gene_key"):
+        cell_sentence_indices(counts_adata)
+
+
+def _corpus(adata, tmp_path, **data):
+    from c2s.data.corpus import build_corpus
+
+    path = tmp_path / "x.h5ad"
+    adata.write_h5ad(path)
+    return build_corpus({"name": "x", "path": str(path), **data}, top_k=20, progress=False)
+
+
+def test_label_column_of_ids_is_refused(counts_adata, tmp_path):
+    counts_adata.obs["n_counts"] = np.asarray(counts_adata.X.sum(1)).ravel() + np.arange(counts_adata.n_obs) * 1e-3
+    with pytest.raises(C2SInputError, match=r"cell_type_key='n_counts' has 200 distinct values in 200 cells \(100%\)"):
+        _corpus(counts_adata, tmp_path, cell_type_key="n_counts")
+
+
+def test_one_class_and_unseen_test_labels_are_warned(counts_adata, tmp_path, caplog):
+    counts_adata.obs["one"] = "T"
+    with caplog.at_level(logging.WARNING):
+        _corpus(counts_adata, tmp_path, cell_type_key="one")
+    assert "has one value ('T') in all 200 cells" in caplog.text
+    caplog.clear()
+    from c2s.data.splits import split_cells
+
+    test = split_cells(counts_adata.n_obs, 0.1, 0.1, 0) == "test"  # the split build_corpus will make
+    counts_adata.obs["ct"] = np.where(test, "rare", counts_adata.obs["cell_type"])
+    with caplog.at_level(logging.WARNING):
+        _corpus(counts_adata, tmp_path, cell_type_key="ct")
+    assert f"{int(test.sum())} of {int(test.sum())} test cells (100%) have a cell_type never seen in training (rare)" \
+        in caplog.text
+
+
+def test_one_cell_file_and_all_zero_matrix(counts_adata, tmp_path):
+    with pytest.raises(C2SInputError, match="1 cells leave the val and test split"):
+        _corpus(counts_adata[:1].copy(), tmp_path)
+    zero = ad.AnnData(sp.csr_matrix(counts_adata.shape, dtype=np.float32), obs=counts_adata.obs, var=counts_adata.var)
+    with pytest.raises(C2SInputError, match="No cell expresses any gene"):
+        _corpus(zero, tmp_path)

@@ -64,9 +64,43 @@ def test_mistyped_value_rejected():
     (["model.init=pretrained"], "needs model.name_or_path"),
     (["strategy.name=tpu"], "strategy.name='tpu'"),
     (["data=h5ad", "data.path=/no/such/file.h5ad"], "no such file"),
+    (["top_k=-5"], r"top_k=-5 must be a positive integer"),
+    (["split.val_fraction=1.2"], r"split.val_fraction=1.2 must be in \[0, 1\)"),
+    (["split.test_fraction=-0.1"], r"split.test_fraction=-0.1 must be in \[0, 1\)"),
+    (["split.val_fraction=0.5", "split.test_fraction=0.5"], "leaves no cells to train on"),
+    (["stages.pretrain.max_steps=0"], r"max_steps=0.*0 would train nothing"),
+    (["stages.pretrain.max_epochs=0"], r"max_epochs=0.*0 would export untrained weights"),
+    (["rows_per_shard=0"], r"rows_per_shard=0 must be a positive integer"),
+    (["stages.sft.batch_size=0"], r"stage.batch_size=0 must be a positive integer"),
+    (["tasks.options.genes_per_cell=0"], r"tasks.options.genes_per_cell=0 must be a positive integer"),
+    (["num_workers=-1"], r"num_workers=-1 must be >= 0"),
 ])
 def test_impossible_combinations_fail_before_work(overrides, message, tmp_path):
     cfg = compose_config("train", [f"shards_root={tmp_path}", *overrides])
     with pytest.raises(C2SInputError, match=message):
         validate(cfg)
     assert not any(tmp_path.iterdir()), "validation must run before any data work"
+
+
+@pytest.mark.parametrize("key", ["shards_root", "run_dir"])
+def test_unwritable_output_dirs_fail_before_work(key, tmp_path):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a directory")
+    for bad in (blocker / "out", "/proc/c2s-out"):  # under a file; a read-only filesystem (even for root)
+        cfg = compose_config("train", [f"shards_root={tmp_path}/shards", f"{key}={bad}"])
+        with pytest.raises(C2SInputError, match=f"{key}=.* is not writable"):
+            validate(cfg)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a_file"]
+
+
+def test_a_directory_of_h5ad_files_is_a_data_path(tmp_path):
+    from tests.conftest import make_counts
+
+    (tmp_path / "in").mkdir()
+    make_counts(30, 20).write_h5ad(tmp_path / "in" / "a.h5ad")
+    cfg = compose_config("train", [f"shards_root={tmp_path}/s", "data=h5ad", f"data.path={tmp_path}/in"])
+    assert validate(cfg)["data"]["path"] == f"{tmp_path}/in"
+    (tmp_path / "empty").mkdir()
+    cfg = compose_config("train", [f"shards_root={tmp_path}/s", "data=h5ad", f"data.path={tmp_path}/empty"])
+    with pytest.raises(C2SInputError, match="matches no .h5ad file"):
+        validate(cfg)

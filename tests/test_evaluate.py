@@ -62,3 +62,78 @@ def test_tokenizer_mismatch(trained, tmp_path):
 def test_task_the_shards_lack(trained, tmp_path):
     with pytest.raises(C2SInputError, match=r"\['tissue_annotation'\] are not in the test split"):
         _evaluate(trained / "hf", tmp_path / "o", "tasks=[tissue_annotation]")
+
+
+EVIL_CODE = '''
+from transformers import PretrainedConfig, PreTrainedModel
+open({marker!r}, "w").write("code from a checkpoint ran")
+
+
+class EvilConfig(PretrainedConfig):
+    model_type = "c2s_evil"
+
+
+class EvilModel(PreTrainedModel):
+    config_class = EvilConfig
+'''
+
+
+def _evil_dir(tmp_path):
+    evil, marker = tmp_path / "evil", tmp_path / "marker"
+    evil.mkdir()
+    (evil / "evil.py").write_text(EVIL_CODE.format(marker=str(marker)))
+    (evil / "config.json").write_text(json.dumps({
+        "model_type": "c2s_evil", "architectures": ["EvilModel"],
+        "auto_map": {"AutoConfig": "evil.EvilConfig", "AutoModelForCausalLM": "evil.EvilModel"}}))
+    return evil, marker
+
+
+def test_checkpoint_cannot_make_evaluate_run_code(trained, tmp_path):
+    """A .ckpt's hyper-parameters asking for trust_remote_code on a directory with custom code."""
+    import torch
+
+    evil, marker = _evil_dir(tmp_path)
+    state = torch.load(trained / "checkpoints" / "last.ckpt", weights_only=True)
+    state["hyper_parameters"]["init_from"] = str(evil)
+    state["hyper_parameters"]["model"] = dict(state["hyper_parameters"]["model"], trust_remote_code=True,
+                                              init="pretrained", name_or_path=str(evil))
+    torch.save(state, tmp_path / "hostile.ckpt")
+    with pytest.raises(C2SInputError, match="trust_remote_code=true yourself"):
+        _evaluate(tmp_path / "hostile.ckpt", tmp_path / "o")
+    assert not marker.exists()
+
+
+def test_export_with_custom_code_is_refused(tmp_path):
+    import shutil
+
+    evil, marker = _evil_dir(tmp_path)
+    shutil.copy(evil / "config.json", evil / "tokenizer_config.json")
+    with pytest.raises(C2SInputError, match="trust_remote_code=true yourself"):
+        _evaluate(evil, tmp_path / "o")
+    assert not marker.exists()
+
+
+def test_export_without_tokenizer_names_the_right_fix(trained, tmp_path):
+    import shutil
+
+    export = tmp_path / "hf"
+    shutil.copytree(trained / "hf", export)
+    for f in export.iterdir():
+        if f.name.startswith(("tokenizer", "special_tokens")):
+            f.unlink()
+    with pytest.raises(C2SInputError, match="no tokenizer files.*Copy the tokenizer it was trained with"):
+        _evaluate(export, tmp_path / "o")
+
+
+def test_checkpoint_whose_base_export_moved(trained, tmp_path):
+    import torch
+
+    state = torch.load(trained / "checkpoints" / "last.ckpt", weights_only=True)
+    base = state["hyper_parameters"]["init_from"]
+    state["hyper_parameters"]["init_from"] = str(tmp_path / "moved" / "pretrain" / "hf")
+    torch.save(state, tmp_path / "sft.ckpt")
+    with pytest.raises(C2SInputError, match="no longer exists.*init_from=<where that export is now>"):
+        _evaluate(tmp_path / "sft.ckpt", tmp_path / "o")
+    report = _evaluate(tmp_path / "sft.ckpt", tmp_path / "o", f"init_from={base}", "tasks=[cell_type_annotation]",
+                       "embeddings=false")
+    assert "cell_type_annotation" in report["tasks"]

@@ -88,3 +88,20 @@ def test_bertscore_matches_torchmetrics():
     reference = [float(metric([p], [r])["f1"]) for p, r in zip(pred, ref)]  # one pair at a time: no reordering
     np.testing.assert_allclose(ours, reference, rtol=1e-5)
     assert ours[2] == pytest.approx(1.0, abs=1e-4) and ours[1] > ours[0]
+
+
+def test_paired_ci_stays_in_the_metric_range():
+    """Bias-shifted intervals used to leave [0, 1]: macro-F1 CIs like [-0.032, 0.353]."""
+    from c2s.eval.metrics import bootstrap_paired, macro_f1
+
+    rng = np.random.default_rng(0)
+    for seed in range(20):
+        true = list(rng.choice(list("ABCDEFGH"), 12))
+        pred = [t if rng.random() < 0.2 else "A" for t in true]  # poor: F1 near 0
+        v, lo, hi = bootstrap_paired(macro_f1, pred, true, n=200, seed=seed, bounds=(0.0, 1.0))
+        assert 0.0 <= lo <= v <= hi <= 1.0
+        perfect = bootstrap_paired(macro_f1, true, true, n=200, seed=seed, bounds=(0.0, 1.0))
+        assert perfect == (1.0, 1.0, 1.0)
+    unclipped = [bootstrap_paired(macro_f1, [t if rng.random() < 0.2 else "A" for t in tr], tr, n=200, seed=s)[1]
+                 for s, tr in enumerate(list(rng.choice(list("ABCDEFGH"), 12)) for _ in range(20))]
+    assert min(unclipped) < 0  # the case the bounds exist for does occur

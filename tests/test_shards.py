@@ -2,6 +2,7 @@
 
 import json
 import shutil
+from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
@@ -93,3 +94,39 @@ def test_missing_obs_key_fails_before_work(tmp_path):
     with pytest.raises(C2SInputError, match=r"data.donor_key='individual' is not an obs column. Available columns"):
         prepare(prepare_dict(tmp_path, "data.donor_key=individual"))
     assert not (tmp_path / "shards").exists() or not any((tmp_path / "shards").iterdir())
+
+
+def test_manifest_missing_key_and_hand_edits(synthetic_shards, tmp_path):
+    d = _copy(synthetic_shards, tmp_path)
+    m = json.loads((d / "manifest.json").read_text())
+    (d / "manifest.json").write_text(json.dumps({k: v for k, v in m.items() if k != "files"}))
+    with pytest.raises(C2SInputError, match="lacks files.*Delete .* and re-run the prepare step"):
+        ShardSet(d, verify=False)
+    edited = json.loads(json.dumps(m))
+    train_file = next(n for n, f in edited["files"].items() if f["split"] == "train")
+    edited["files"][train_file]["split"] = "val"  # a train file relabelled as val
+    (d / "manifest.json").write_text(json.dumps(edited))
+    with pytest.raises(C2SInputError, match="does not match its own checksum.*relabelled"):
+        ShardSet(d, verify=False)
+
+
+def test_orphan_temporaries_of_killed_runs_are_removed(tmp_path):
+    """A prepare killed inside an atomic write leaves its temp dir; the next run removes it,
+    but never a live process's."""
+    import subprocess
+    import sys
+
+    root = tmp_path / "shards"
+    root.mkdir()
+    code = ("import os, sys; from c2s.atomic import atomic_dir\n"
+            f"with atomic_dir({str(root / 'x-123')!r}) as tmp:\n"
+            "    (tmp / 'part.parquet').write_text('half')\n    os._exit(9)")
+    subprocess.run([sys.executable, "-c", code], check=False, cwd=Path(__file__).resolve().parents[1])
+    orphans = list(root.glob(".x-123.tmp@*"))
+    assert len(orphans) == 1
+    from c2s.atomic import atomic_dir
+
+    with atomic_dir(root / "live") as live:  # this process is alive: its temporary stays
+        prepare(prepare_dict(tmp_path, "tasks.names=[cell_type_annotation]"))
+        assert live.exists()
+    assert not orphans[0].exists()

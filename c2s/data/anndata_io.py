@@ -49,6 +49,9 @@ def load_anndata(data: str | Path | ad.AnnData, backed: bool = False) -> ad.AnnD
 
         return getattr(sc.datasets, name)()
     path = Path(text).expanduser()
+    if path.is_dir():
+        raise C2SInputError(f"{path} is a directory, and this step reads one .h5ad file. Give a file (train.py and "
+                            "prepare take a directory or glob of .h5ad files as one dataset).")
     if not path.is_file():
         raise C2SInputError(f"No such h5ad file: {path}. Check data.path (relative paths are from the working dir).")
     try:

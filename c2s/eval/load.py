@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import pickle
+import zipfile
 from pathlib import Path
 
 import torch
@@ -53,11 +55,18 @@ def _load_lightning(path: Path, shards, init_from: str | None, trust_remote_code
     from c2s.data.shards import ShardSet
     from c2s.models.lm_module import CausalLMModule
 
+    if not zipfile.is_zipfile(path):
+        raise C2SInputError(f"{path} is not a torch checkpoint (not a zip archive: truncated, or another kind of "
+                            "file). Give a Lightning .ckpt or an HF export dir (<run_dir>/<stage>/hf).")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
         hp = {k: state["hyper_parameters"][k] for k in CKPT_ARGS if k in state["hyper_parameters"]}
         hp["model"] = dict(hp["model"], trust_remote_code=trust_remote_code)
-    except Exception as exc:  # truncated zip, foreign pickle, missing keys: all "not a c2s checkpoint"
+    except pickle.UnpicklingError:
+        raise C2SInputError(f"{path} holds objects other than tensors and plain values, so it is not loaded (that "
+                            "could run code). c2s checkpoints never do: evaluate the stage's HF export "
+                            "(<run_dir>/<stage>/hf), or give another checkpoint.") from None
+    except Exception as exc:  # truncated zip, not a torch file, missing keys: all "not a c2s checkpoint"
         raise C2SInputError(f"{path} is not a readable c2s Lightning checkpoint ({type(exc).__name__}: "
                             f"{str(exc).splitlines()[0] if str(exc) else ''}). Evaluate the stage's HF export "
                             "(<run_dir>/<stage>/hf) instead, or give another checkpoint.") from None

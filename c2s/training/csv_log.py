@@ -45,11 +45,17 @@ class KeepingWriter(ExperimentWriter):
             self.metrics = []
 
     def drop_after(self, prefix: str, step: int) -> int:
-        """Remove rows of the stage whose metrics start with ``prefix`` logged after ``step``
-        (they are redone by the resumed run); returns how many were removed."""
+        """Remove the stage's rows (metrics starting with ``prefix``) that a resume from global
+        step ``step`` redoes; returns how many. Lightning logs training metrics at the step index
+        before the optimizer step (the batch that makes step k+1 logs at k) and validation after
+        it, so training rows at ``step`` go and validation rows at ``step`` stay."""
+        def redone(r: dict) -> bool:
+            mine = [k for k, v in r.items() if k.startswith(prefix) and v not in ("", None)]
+            at = int(float(r.get("step") or 0))
+            return bool(mine) and (at > step or (at == step and not any(k.startswith(f"{prefix}val/") for k in mine)))
+
         rows = self._rows()
-        keep = [r for r in rows if not (int(float(r.get("step") or 0)) > step
-                                        and any(k.startswith(prefix) and v not in ("", None) for k, v in r.items()))]
+        keep = [r for r in rows if not redone(r)]
         if len(keep) != len(rows):
             self._write(keep)
         return len(rows) - len(keep)

@@ -140,7 +140,7 @@ def run_stage(cfg: Mapping[str, Any], name: str, shards_dir: Path, init_from: st
         module.train()
     trainer.fit(module, datamodule=dm, ckpt_path=resume_from, weights_only=True)
     if not cfg["fast_dev_run"]:
-        trainer.save_checkpoint(ckpt)  # last.ckpt always holds the final state (= the export)
+        trainer.save_checkpoint(ckpt, weights_only=False)  # last.ckpt always holds the final state (= the export)
     if not cfg["fast_dev_run"] and (not module.val_history or module.val_history[-1]["step"] != trainer.global_step):
         trainer.validate(module, datamodule=dm, verbose=False)  # the end point, if fit stopped mid-epoch
     seconds = time.perf_counter() - t0
