@@ -20,6 +20,9 @@ def _run(args, cwd):
     (["-m", "c2s.cli.sentences", "data=h5ad", "data.path=in", "out_dir=s"], "is a directory, and this step reads one"),
     ([str(ROOT / "evaluate.py"), "ckpt=in/a.h5ad"], "is not a torch checkpoint"),
     ([str(ROOT / "train.py"), "stages.pretrain.max_epochs=0"], "0 would export untrained weights"),
+    ([str(ROOT / "train.py"), "run_dir=/proc/c2s-run"], "run_dir='/proc/c2s-run' is not writable"),
+    (["-m", "c2s.cli.prepare", "top_k=lots"], "top_k"),  # Hydra's own type error: exit 2 as well
+    (["-m", "c2s.cli.prepare", "no_such_key=1"], "no_such_key"),
     (["-m", "c2s.scaling", "no_such_sweep"], "is not a directory"),
     (["-m", "c2s.cli.plan", "experiment=no_such_experiment"], "Could not find 'experiment/no_such_experiment'"),
 ])

@@ -7,10 +7,27 @@ from typing import Any, Callable
 from c2s.errors import C2SInputError
 
 
+_started = False  # set once our code runs: Hydra's errors before that are config errors
+
+
 def exit_on_input_error(fn: Callable[[Any], Any], cfg: Any, name: str) -> None:
     """Run an entry point; a C2SInputError becomes one logged line and exit status 2 (no traceback)."""
+    global _started
+    _started = True
     try:
         fn(cfg)
     except C2SInputError as exc:
         logging.getLogger(name).error("%s", exc)
         sys.exit(2)
+
+
+def hydra_entry(main: Callable[[], Any]) -> None:
+    """Run a ``@hydra.main`` function. Hydra reports its own config errors (a wrong type, an
+    unknown key, a missing group option) in one message and exits 1, before our code runs;
+    those exit 2 here, like every other bad input."""
+    try:
+        main()
+    except SystemExit as exc:
+        if exc.code == 1 and not _started:
+            raise SystemExit(2) from None
+        raise

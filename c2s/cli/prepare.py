@@ -5,7 +5,7 @@ from __future__ import annotations
 import hydra
 from omegaconf import DictConfig
 
-from c2s.cli import exit_on_input_error
+from c2s.cli import exit_on_input_error, hydra_entry
 from c2s.config import register_configs
 from c2s.config.compose import CONFIG_DIR
 
@@ -26,4 +26,4 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    hydra_entry(main)

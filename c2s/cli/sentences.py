@@ -17,7 +17,7 @@ import hydra
 from omegaconf import DictConfig, OmegaConf
 
 from c2s.atomic import write_json_atomic
-from c2s.cli import exit_on_input_error
+from c2s.cli import exit_on_input_error, hydra_entry
 from c2s.config import register_configs
 from c2s.config.compose import CONFIG_DIR
 from c2s.data import ExpressionSource
@@ -81,4 +81,4 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    hydra_entry(main)
