@@ -103,3 +103,29 @@ def test_bad_step_and_part_are_refused(tmp_path):
         prepare(prepare_dict(tmp_path, "step=convert"))
     assert compose("prepare", ["workers=3"]).workers == 3
 
+
+
+def test_marker_sets_and_inverse_fit_use_every_file(tmp_path):
+    """A directory of two files is one dataset: a cell type and a gene found only in the second
+    file get a marker set (columns mapped onto the union of genes), and the fit samples both."""
+    import anndata as ad
+    import numpy as np
+    import pandas as pd
+    import scipy.sparse as sp
+
+    from c2s.data.corpus import build_corpus
+    from tests.conftest import make_counts
+
+    (tmp_path / "in").mkdir()
+    make_counts(150, 60, seed=1).write_h5ad(tmp_path / "in" / "a.h5ad")
+    b = make_counts(150, 60, seed=2)
+    x = sp.hstack([b.X, sp.csr_matrix(np.zeros((150, 1), np.float32))]).tolil()
+    z = np.arange(150) < 40
+    x[np.flatnonzero(z), 60] = 50.0  # ZGENE: high only in the Z cells of file b
+    b = ad.AnnData(x.tocsr(), obs=b.obs.assign(cell_type=np.where(z, "Z", b.obs["cell_type"])),
+                   var=pd.DataFrame(index=[*b.var_names, "ZGENE"]))
+    b.write_h5ad(tmp_path / "in" / "b.h5ad")
+    corpus = build_corpus({"name": "two", "path": str(tmp_path / "in"), "cell_type_key": "cell_type"}, top_k=20,
+                          progress=False)
+    assert "ZGENE" in corpus.gene_sets["Z markers"][:3]
+    assert corpus.inverse_fit.n_cells == 300  # both files (the first alone has 150)

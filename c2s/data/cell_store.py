@@ -86,7 +86,7 @@ class CellStore:
         return [self.sentence(int(i)) for i in rows]
 
 
-def _gene_union(sources: Sequence[ExpressionSource]) -> tuple[np.ndarray, list[np.ndarray]]:
+def gene_union(sources: Sequence[ExpressionSource]) -> tuple[np.ndarray, list[np.ndarray]]:
     """Global gene names (first-seen order) and, per source, its column -> global id."""
     pos: dict[str, int] = {}
     maps = []
@@ -104,7 +104,7 @@ def convert(sources: Sequence[ExpressionSource], top_k: int, out: str | Path, ch
     out = Path(out)
     if (out / "store.npz").is_file():
         return CellStore.open(out)
-    names, maps = _gene_union(sources)
+    names, maps = gene_union(sources)
     k = max(1, min(int(top_k), max(s.n_vars for s in sources)))
     dtype = np.uint16 if names.size < 65535 else np.int32
     with atomic_dir(out) as tmp:

@@ -242,7 +242,7 @@ def build_corpus(
     corpus = Corpus(name=str(data["name"]), sentences=store, roles=roles, split=split, cell_ids=ids,
                     organism=str(data.get("organism", "human")), description=description_of(data, sources[0]),
                     control_value=data.get("control_value"), captions=dict(data.get("captions") or {}))
-    corpus.gene_sets, corpus.gene_set_split = gene_sets_of(corpus, data, sources[0], seed, marker_genes,
+    corpus.gene_sets, corpus.gene_set_split = gene_sets_of(corpus, data, sources, seed, marker_genes,
                                                            val_fraction, test_fraction)
     corpus.qa = _read_qa(data["qa_path"]) if data.get("qa_path") else []
     for item, label in zip(corpus.qa, split_cells(len(corpus.qa), val_fraction, test_fraction, seed + 2)):
@@ -251,5 +251,5 @@ def build_corpus(
             raise C2SInputError(f"QA item groups by {sorted(unknown)}, not mapped roles; mapped: {sorted(roles)}.")
         item["split"] = str(label)
     corpus.spatial = spatial_of(data, sources, store)
-    corpus.inverse_fit = inverse_fit_of(sources[0], seed)
+    corpus.inverse_fit = inverse_fit_of(sources, seed)
     return corpus

@@ -31,28 +31,38 @@ def description_of(data: Mapping[str, Any], source: ExpressionSource) -> str | N
     return str(d) if d else None
 
 
-def gene_sets_of(corpus: "Corpus", data: Mapping[str, Any], source: ExpressionSource, seed: int, n_genes: int,
-                 val_fraction: float, test_fraction: float) -> tuple[dict[str, list[str]], dict[str, str]]:
+def gene_sets_of(corpus: "Corpus", data: Mapping[str, Any], sources: Sequence[ExpressionSource], seed: int,
+                 n_genes: int, val_fraction: float, test_fraction: float) -> tuple[dict[str, list[str]], dict[str, str]]:
     """(gene sets, set -> split): from a GMT file, else t-test markers per cell type on at most
-    MARKER_CELLS seeded train cells of the first file."""
+    MARKER_CELLS seeded train cells drawn from every file (columns mapped onto the genes of all files)."""
+    from c2s.data.cell_store import gene_union
+
     store = corpus.sentences
     if data.get("gene_sets_gmt"):
         sets = read_gmt(data["gene_sets_gmt"], set(map(str, store.gene_names)))
     elif corpus.has("cell_type"):
-        first = np.flatnonzero(corpus.split[: store.kept[0].size] == SPLITS.index("train"))
-        if first.size > MARKER_CELLS:
-            first = np.sort(np.random.default_rng(seed).choice(first, MARKER_CELLS, replace=False))
-        x = source.read_rows(store.kept[0][first])
-        expr = ad.AnnData(sp.csr_matrix(x), var=pd.DataFrame(index=pd.Index(source.gene_names, dtype=str)))
-        sets = marker_gene_sets(expr, pd.Series(corpus.labels("cell_type", first)), n_genes=n_genes)
+        train = np.flatnonzero(corpus.split == SPLITS.index("train"))
+        if train.size > MARKER_CELLS:
+            train = np.sort(np.random.default_rng(seed).choice(train, MARKER_CELLS, replace=False))
+        names, maps = gene_union(sources)
+        edges = np.concatenate([[0], np.cumsum([k.size for k in store.kept])])
+        blocks = []
+        for s, kept, gmap, lo, hi in zip(sources, store.kept, maps, edges[:-1], edges[1:]):
+            x = sp.csr_matrix(s.read_rows(kept[train[(train >= lo) & (train < hi)] - lo]))
+            blocks.append(sp.csr_matrix((x.data, gmap[x.indices], x.indptr), shape=(x.shape[0], names.size)))
+        x = sp.vstack(blocks).tocsr()
+        x.sort_indices()
+        expr = ad.AnnData(x, var=pd.DataFrame(index=pd.Index(names.astype(str), dtype=str)))
+        sets = marker_gene_sets(expr, pd.Series(corpus.labels("cell_type", train)), n_genes=n_genes)
     else:
         sets = {}
     names = sorted(sets)
     return sets, dict(zip(names, (str(s) for s in split_cells(len(names), val_fraction, test_fraction, seed + 1))))
 
 
-def inverse_fit_of(source: ExpressionSource, seed: int) -> InverseFit:
-    rank, value, n_fit = sample_rank_expression(source, n_cells=1000, seed=seed)
+def inverse_fit_of(sources: Sequence[ExpressionSource], seed: int) -> InverseFit:
+    """The rank -> expression fit on 1000 seeded cells drawn from every file."""
+    rank, value, n_fit = sample_rank_expression(list(sources), n_cells=1000, seed=seed)
     return fit_points(rank, value, n_cells=n_fit, top_k=None, seed=seed)
 
 

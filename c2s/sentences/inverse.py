@@ -71,14 +71,25 @@ def _rank_values(chunk: sp.csr_matrix, k: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def sample_rank_expression(
-    source: ExpressionSource, n_cells: int = 1000, seed: int = 0, top_k: int | None = None
+    source, n_cells: int = 1000, seed: int = 0, top_k: int | None = None
 ) -> tuple[np.ndarray, np.ndarray, int]:
-    """(rank, expression, n_sampled): every kept gene of ``n_cells`` cells drawn with ``seed``."""
+    """(rank, expression, n_sampled): every kept gene of ``n_cells`` cells drawn with ``seed``.
+    ``source``: one ExpressionSource, or a list of them read as one dataset (cells drawn
+    uniformly over all files, so every file contributes in proportion to its size)."""
+    sources = list(source) if isinstance(source, (list, tuple)) else [source]
+    sizes = np.array([s.n_obs for s in sources], dtype=np.int64)
     rng = np.random.default_rng(seed)
-    rows = np.sort(rng.choice(source.n_obs, size=min(n_cells, source.n_obs), replace=False))
-    k = source.n_vars if top_k is None else min(int(top_k), source.n_vars)
-    rank, value = _rank_values(source.read_rows(rows), k)
-    return rank, value, int(rows.size)
+    rows = np.sort(rng.choice(int(sizes.sum()), size=min(n_cells, int(sizes.sum())), replace=False))
+    edges = np.concatenate([[0], np.cumsum(sizes)])
+    ranks, values = [np.zeros(0)], [np.zeros(0)]
+    for s, lo, hi in zip(sources, edges[:-1], edges[1:]):
+        mine = rows[(rows >= lo) & (rows < hi)] - lo
+        if mine.size:
+            k = s.n_vars if top_k is None else min(int(top_k), s.n_vars)
+            rank, value = _rank_values(s.read_rows(mine), k)
+            ranks.append(rank)
+            values.append(value)
+    return np.concatenate(ranks), np.concatenate(values), int(rows.size)
 
 
 def fit_points(rank: np.ndarray, value: np.ndarray, n_cells: int, top_k: int | None, seed: int) -> InverseFit:
