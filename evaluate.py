@@ -39,7 +39,12 @@ def run(cfg: DictConfig) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     report = Evaluator(model, tokenizer, shards, c).run(out)
     report["ckpt"] = str(ckpt)
-    print(write_report(report, out, f"Evaluation of `{ckpt}`"))
+    text = write_report(report, out, f"Evaluation of `{ckpt}`")
+    print(text)
+    if ckpt.is_dir():  # an HF export: its model card gets the table
+        from c2s.training.model_card import fill_evaluation
+
+        fill_evaluation(ckpt, text)
     logger = build_logger(c["logger"], f"eval-{ckpt.parent.name}", out, c) if c.get("logger") else False
     if logger:
         flat = {f"eval/{t}/{m}": v["value"] for t, e in report["tasks"].items() for m, v in e["model"].items()}

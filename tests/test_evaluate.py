@@ -3,11 +3,13 @@ pictures are written; bad inputs fail with clear errors."""
 
 import json
 
+import numpy as np
 import pytest
 
 from c2s.config.compose import compose_config
 from c2s.data.prepare import prepare
 from c2s.errors import C2SInputError
+from c2s.eval.parse import normalize_label
 from tests.conftest import prepare_dict, train_overrides
 from train import run as train_run
 
@@ -46,6 +48,21 @@ def test_export_and_checkpoint_give_the_same_numbers(trained, tmp_path):
     assert {"scfid", "mmd", "wasserstein", "overlap_pct"} <= set(report["tasks"]["cell_lm"]["model"])
     assert "bertscore_f1" in report["tasks"]["nl_interpretation"]["model"]
     assert "| cell_type_annotation |" in (tmp_path / "a" / "report.md").read_text()
+    rows = [json.loads(line) for line in (tmp_path / "a" / "predictions.jsonl").read_text().splitlines()]
+    by_task = {t: [r for r in rows if r["task"] == t] for t in report["tasks"]}
+    for task, e in report["tasks"].items():  # one row per scored example; the mean of its scores is the metric
+        assert len(by_task[task]) == e["n"]
+    ann = by_task["cell_type_annotation"]
+    assert np.mean([r["correct"] for r in ann]) == pytest.approx(ct["model"]["accuracy"]["value"])
+    assert all(r["correct"] == float(r["parsed"] == normalize_label(r["reference"])) for r in ann)
+    assert np.mean([r["overlap_pct"] for r in by_task["cell_lm"]]) == pytest.approx(
+        report["tasks"]["cell_lm"]["model"]["overlap_pct"]["value"])
+    assert np.mean([r["bertscore_f1"] for r in by_task["nl_interpretation"]]) == pytest.approx(
+        report["tasks"]["nl_interpretation"]["model"]["bertscore_f1"]["value"])
+    assert {"prompt", "reference", "generated", "parsed", "cell_ids"} <= set(ann[0])
+    card = (trained / "hf" / "README.md").read_text()  # the export's model card now holds the table
+    assert card.startswith("---\nlibrary_name: transformers") and "| cell_type_annotation |" in card
+    assert "Not evaluated yet" not in card and "## Use" in card
 
 
 def test_missing_checkpoint(tmp_path):

@@ -38,6 +38,10 @@ def test_pretrain_writes_checkpoint_export_and_summary(pretrained_export):
     assert (tmp / "run" / "summary.md").read_text().startswith("# Training run summary")
     history = [json.loads(line) for line in (stage / "history.jsonl").read_text().splitlines()]
     assert [h["step"] for h in history] == list(range(1, 9))
+    card = (export / "README.md").read_text()  # a model card in the hub's conventions
+    assert card.startswith("---\nlibrary_name: transformers\npipeline_tag: text-generation")
+    assert f"8 optimizer steps, {summary['tokens_per_step']:,} tokens per step" in card
+    assert "`cell_type_annotation`" in card and "Not evaluated yet" in card
 
 
 @pytest.mark.parametrize("stage_overrides", [

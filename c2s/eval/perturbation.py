@@ -65,6 +65,7 @@ def score_perturbation(rows: Sequence[Mapping], train_rows: Sequence[Mapping], g
         res["change_pearson_r"] = {"value": v, "ci_low": lo, "ci_high": hi}
         if name == "model":
             out["model"] = res
+            out["_per_example"] = per_cell  # popped by the runner into predictions.jsonl
         else:
             out["baselines"][name] = res
     return out

@@ -21,6 +21,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from c2s.atomic import write_text_atomic
 from c2s.data.shards import ShardSet
 from c2s.errors import C2SInputError
 from c2s.eval import baselines as B
@@ -36,6 +37,10 @@ from c2s.tasks import REGISTRY
 log = logging.getLogger(__name__)
 SINGLE_CELL_GEN = ("cell_lm", "conditional_cell_generation")
 NO_REPEAT = SINGLE_CELL_GEN + ("gene_set_enumeration", "perturbation_response")  # one gene list, each gene once
+
+
+SCORE_NAMES = {"accuracy": "correct", "overlap": "overlap_pct", "kendall_tau": "program_kendall_tau",
+               "bertscore": "bertscore_f1"}
 
 
 def _ci(scores: np.ndarray, n: int, seed: int) -> dict[str, float]:
@@ -92,7 +97,9 @@ class Evaluator:
         return reconstruct(gene_lists, self.fit, self.genes).expression
 
     def run(self, out_dir: Path) -> dict:
-        report = {"split": self.cfg["split"], "shards": str(self.shards.path), "tasks": {}}
+        report = {"split": self.cfg["split"], "shards": str(self.shards.path), "tasks": {},
+                  "predictions": "predictions.jsonl"}
+        predictions: list[dict] = []
         for task in self.tasks:
             rows = self._subsample(self._rows(self.cfg["split"], task))
             train = self._rows("train", task)
@@ -109,8 +116,16 @@ class Evaluator:
                                                 self.cfg.get("program_top_n", 20), self.n_boot, self.seed))
             else:
                 entry.update(self._text(rows, train, gen))
+            scores = entry.pop("_per_example")
+            parsed = ([normalize_label(g) for g in gen] if metric == "accuracy" else
+                      [parse_genes(g, self.vocab)[0] for g in gen] if metric in ("overlap", "kendall_tau") else gen)
+            predictions += [{"task": task, "cell_ids": list(r.get("cell_ids") or []), "prompt": r["prompt"],
+                             "reference": r["target"], "generated": g, "parsed": p,
+                             SCORE_NAMES[metric]: None if sc is None else float(sc)}
+                            for r, g, p, sc in zip(rows, gen, parsed, scores)]
             report["tasks"][task] = entry
             log.info("%s: %s", task, {k: round(v["value"], 3) for k, v in entry["model"].items()})
+        write_text_atomic(out_dir / "predictions.jsonl", "".join(json.dumps(p) + "\n" for p in predictions))
         if "cell_type_annotation" in self.tasks and self.cfg["embeddings"]:
             report["embeddings"] = self._embeddings(out_dir)
         return report
@@ -119,7 +134,7 @@ class Evaluator:
         true = [normalize_label(r["target"]) for r in rows]
         pred = [normalize_label(g) for g in gen]
         train_y = [normalize_label(r["target"]) for r in train]
-        res = {"model": _label_metrics(pred, true, self.n_boot, self.seed),
+        res = {"model": _label_metrics(pred, true, self.n_boot, self.seed), "_per_example": accuracy(pred, true),
                "baselines": {"majority": _label_metrics(B.majority(train_y, len(rows)), true, self.n_boot, self.seed)}}
         if REGISTRY[task].kind == "single_cell":
             tr = self._expression([parse_genes(r["prompt"], self.vocab)[0] for r in train])
@@ -148,7 +163,7 @@ class Evaluator:
             if real_pcs is not None:
                 m.update(self._distribution(lists, true, real_pcs))
             if name == "model":
-                res["model"] = m
+                res["model"], res["_per_example"] = m, overlap_pct(lists, true)
             else:
                 res["baselines"][name] = m
         return res
@@ -176,7 +191,8 @@ class Evaluator:
         true = [r["target"] for r in rows]
         model_dir = self.cfg["bertscore_model"]
         const = B.constant_text([r["target"] for r in train], len(rows))
-        return {"model": {"bertscore_f1": _ci(bertscore_f1(gen, true, model_dir), self.n_boot, self.seed)},
+        scores = bertscore_f1(gen, true, model_dir)
+        return {"model": {"bertscore_f1": _ci(scores, self.n_boot, self.seed)}, "_per_example": scores,
                 "baselines": {"most_common_answer": {"bertscore_f1": _ci(bertscore_f1(const, true, model_dir), self.n_boot, self.seed)}}}
 
     def _embeddings(self, out_dir: Path) -> dict:

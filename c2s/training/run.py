@@ -23,6 +23,7 @@ from c2s.models.lm_module import CausalLMModule
 from c2s.training.budget import grpo_budget, resolve_budget
 from c2s.training.checkpoints import AtomicCheckpointIO, resume_point
 from c2s.training.export import export_hf
+from c2s.training.model_card import model_card
 
 log = logging.getLogger(__name__)
 
@@ -152,6 +153,8 @@ def run_stage(cfg: Mapping[str, Any], name: str, shards_dir: Path, init_from: st
                    "steps": int(trainer.global_step), "seconds": round(seconds, 1),
                    "tokens_per_step": budget.tokens_per_step, "init_from": init_from, "shards": str(shards_dir),
                    "val_history": module.val_history, "export": str(export)}
+        manifest = json.loads((Path(shards_dir) / "manifest.json").read_text())
+        write_text_atomic(export / "README.md", model_card(summary | {"stage": name}, manifest, cfg["name"]))
         if not cfg["fast_dev_run"]:
             write_json_atomic(out / "summary.json", summary)
         key = "reward" if grpo else "loss"
