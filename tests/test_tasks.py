@@ -2,6 +2,7 @@
 
 import re
 from collections import Counter
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -140,3 +141,53 @@ def test_unknown_task_name():
 
     with pytest.raises(C2SInputError, match="Unknown task.*Known tasks"):
         build_tasks(["cell_typ_annotation"])
+
+
+def _section_pairs(corpus, k=5):
+    from c2s.data.plan_meta import spatial_neighbours
+
+    section = corpus.roles["batch"][1]
+    pairs = same = 0
+    for split in ("train", "val", "test"):
+        nb = spatial_neighbours(corpus, split, k)
+        centre = np.repeat(corpus.cells(split), nb.shape[1]).reshape(nb.shape)
+        ok = nb >= 0
+        pairs += int(ok.sum())
+        same += int((section[centre[ok]] == section[nb[ok]]).sum())
+    return pairs, same
+
+
+def test_spatial_neighbours_stay_within_a_section(tmp_path):
+    """Three sections in one overlapping coordinate frame: no neighbour pair may cross them."""
+    import pandas as pd
+
+    from c2s.data.corpus import build_corpus
+    from tests.conftest import make_counts
+
+    a = make_counts(600, 50)
+    a.obs["batch"] = pd.Categorical(np.repeat(["0", "1", "2"], 200))
+    a.obsm["spatial"] = np.random.default_rng(0).random((600, 2))  # every section spans the same frame
+    a.write_h5ad(tmp_path / "s.h5ad")
+    corpus = build_corpus({"name": "s", "path": str(tmp_path / "s.h5ad"), "batch_key": "batch"}, top_k=20,
+                          progress=False)
+    pairs, same = _section_pairs(corpus)
+    assert pairs > 0 and same == pairs
+    from c2s.data.plan_meta import spatial_neighbours
+
+    flat = build_corpus({"name": "s", "path": str(tmp_path / "s.h5ad")}, top_k=20, progress=False)  # no sections
+    nb = spatial_neighbours(flat, "train", 5)
+    centre = np.repeat(flat.cells("train"), 5).reshape(nb.shape)
+    section = corpus.roles["batch"][1]  # the same cells in the same order
+    assert (section[centre] != section[nb]).mean() > 0.3  # without sections, neighbours do cross them
+
+
+@pytest.mark.skipif(not (Path(__file__).resolve().parents[2] / "shared/data/starmap_mpfc.h5ad").exists(),
+                    reason="../shared/data/starmap_mpfc.h5ad not present")
+def test_starmap_neighbours_never_cross_sections():
+    from c2s.data.corpus import build_corpus
+
+    path = Path(__file__).resolve().parents[2] / "shared/data/starmap_mpfc.h5ad"
+    corpus = build_corpus({"name": "starmap", "path": str(path), "cell_type_key": "cell_type", "batch_key": "batch",
+                           "organism": "mouse"}, top_k=50, progress=False)
+    pairs, same = _section_pairs(corpus)
+    assert pairs >= 5 * 3000 and same == pairs

@@ -34,6 +34,7 @@ class DataConfig:
     tissue_key: str | None = None  # obs column: tissue
     donor_key: str | None = None  # obs column: donor / individual
     batch_key: str | None = None  # obs column: batch / sample
+    sample_key: str | None = None  # obs column: tissue section / sample with its own spatial frame (else batch_key)
     condition_key: str | None = None  # obs column: perturbation or condition
     control_value: str | None = None  # value of condition_key marking control cells
     cluster_key: str | None = None  # obs column: cluster ids (for captioning)

@@ -32,7 +32,7 @@ from c2s.errors import C2SInputError
 from c2s.sentences import InverseFit
 
 log = logging.getLogger(__name__)
-OBS_ROLES = ("cell_type", "tissue", "donor", "batch", "condition", "cluster", "caption", "niche")
+OBS_ROLES = ("cell_type", "tissue", "donor", "batch", "sample", "condition", "cluster", "caption", "niche")
 
 
 @dataclass

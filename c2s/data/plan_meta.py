@@ -74,14 +74,28 @@ def spatial_of(data: Mapping[str, Any], sources: Sequence[ExpressionSource], sto
 
 
 def spatial_neighbours(corpus: "Corpus", split: str, k: int) -> np.ndarray:
-    """int32 (n_split, k'): the k nearest cells (same split, self excluded) of each cell of
-    ``split``, as corpus positions; k' = min(k, n_split - 1). KD-tree: O(n log n)."""
+    """int32 (n_split, k'): the k nearest cells (same split, same section, self excluded) of each
+    cell of ``split``, as corpus positions; k' = min(k, n_split - 1). Sections (``sample`` role,
+    else ``batch``) have their own coordinate frames, so neighbours never cross them; a cell whose
+    section has fewer than k' + 1 cells of the split gets a row of -1 (no full neighbourhood).
+    KD-tree per section: O(n log n)."""
     from sklearn.neighbors import NearestNeighbors
 
     cells = corpus.cells(split)
     k = min(k, cells.size - 1)
     if k < 1:
         return np.zeros((cells.size, 0), dtype=np.int32)
+    role = "sample" if corpus.has("sample") else "batch" if corpus.has("batch") else None
+    section = np.asarray(corpus.roles[role][1])[cells] if role else np.zeros(cells.size, dtype=np.int32)
     pts = np.asarray(corpus.spatial)[cells]
-    idx = NearestNeighbors(n_neighbors=k + 1).fit(pts).kneighbors(pts, return_distance=False)
-    return cells[idx[:, 1:]].astype(np.int32)
+    out = np.full((cells.size, k), -1, dtype=np.int32)
+    for s in np.unique(section):
+        mine = np.flatnonzero(section == s)
+        if mine.size < k + 1:
+            continue
+        idx = NearestNeighbors(n_neighbors=k + 1).fit(pts[mine]).kneighbors(pts[mine], return_distance=False)
+        out[mine] = cells[mine[idx[:, 1:]]]
+    if role and (out[:, 0] < 0).any():
+        log.warning("%d %s cells lie in %s sections with fewer than %d cells; spatial tasks skip them.",
+                    int((out[:, 0] < 0).sum()), split, role, k + 1)
+    return out

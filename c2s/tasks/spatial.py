@@ -1,5 +1,7 @@
 """Spatial neighbourhood tasks from ``obsm['spatial']``: niche label, neighbour generation,
-and which candidates are neighbours. Neighbours are the k nearest cells of the same split.
+and which candidates are neighbours. Neighbours are the k nearest cells of the same split and
+the same section (``sample`` or ``batch``: separate coordinate frames); cells of a section too
+small for a full neighbourhood are skipped.
 Niche labels come from data.niche_key, else "<majority cell type>-rich niche" of the
 neighbourhood (centre included)."""
 
@@ -33,6 +35,8 @@ class _Spatial(Task):
             both = np.concatenate([block[:, None], nb], axis=1)  # centre, then its neighbours
             extra = self.prepare_block(corpus, block, nb)
             for row, i in enumerate(block.tolist()):
+                if nb.shape[1] and nb[row, 0] < 0:  # its section is too small for k neighbours
+                    continue
                 rec = {
                     "cells": both[row],
                     "centre": Genes(both[row, :1], k),
