@@ -123,3 +123,21 @@ def test_atomic_save_keeps_the_old_file_on_failure(tmp_path, monkeypatch):
     monkeypatch.undo()
     assert torch.load(path, weights_only=True)["global_step"] == 2
     assert sorted(os.listdir(tmp_path)) == ["last.ckpt", "last.ckpt.prev"]
+
+
+def test_csv_log_appends_keeps_rows_and_widens_its_header(tmp_path):
+    from c2s.training.csv_log import KeepingWriter
+
+    (tmp_path / "metrics.csv").write_text("a,step\n1.0,0\n")  # rows of an earlier process
+    w = KeepingWriter(str(tmp_path))
+    w.log_metrics({"a": 2.0}, step=1)
+    w.save()
+    assert (tmp_path / "metrics.csv").read_text() == "a,step\n1.0,0\n2.0,1\n"  # appended, nothing lost
+    w.log_metrics({"b": 3.0}, step=2)
+    w.save()
+    rows = list(csv.DictReader(open(tmp_path / "metrics.csv")))
+    assert [(r["a"], r["b"], r["step"]) for r in rows] == [("1.0", "", "0"), ("2.0", "", "1"), ("", "3.0", "2")]
+    # resuming from global step 1 redoes the batch logged at step 1 (training rows log the step before
+    # the optimizer step) and everything after it
+    assert w.drop_after("", 1) == 2
+    assert [r["step"] for r in csv.DictReader(open(tmp_path / "metrics.csv"))] == ["0"]

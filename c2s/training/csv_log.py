@@ -2,7 +2,8 @@
 
 Lightning's CSVLogger deletes metrics.csv when a new process opens a non-empty log dir, so a
 resumed run (or the SFT stage of a job) wiped every earlier row; it also rewrites the file in
-place when new columns appear. Here every save rewrites the whole file through a temp file.
+place when new columns appear. Here rows are appended (one write per flush) while the columns
+stay the same, and the file is rewritten through a temp file when they change.
 """
 
 from __future__ import annotations
@@ -39,10 +40,27 @@ class KeepingWriter(ExperimentWriter):
         write_text_atomic(self.metrics_file_path, buf.getvalue())
         self.metrics_keys = keys
 
+    def _header(self) -> list[str]:
+        if not os.path.isfile(self.metrics_file_path):
+            return []
+        with open(self.metrics_file_path, newline="") as f:
+            return next(csv.reader(f), [])
+
     def save(self) -> None:
-        if self.metrics:
+        """Append the new rows in one write when the columns are known (O(new rows)); rewrite the
+        file atomically only when new columns appear (a handful of times per run)."""
+        if not self.metrics:
+            return
+        header = self.metrics_keys or self._header()
+        if header and set().union(*self.metrics) <= set(header):
+            buf = io.StringIO()
+            csv.DictWriter(buf, fieldnames=header).writerows(self.metrics)
+            with open(self.metrics_file_path, "a", newline="") as f:
+                f.write(buf.getvalue())
+            self.metrics_keys = header
+        else:
             self._write(self._rows() + self.metrics)
-            self.metrics = []
+        self.metrics = []
 
     def drop_after(self, prefix: str, step: int) -> int:
         """Remove the stage's rows (metrics starting with ``prefix``) that a resume from global
