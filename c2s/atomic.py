@@ -49,7 +49,10 @@ def sweep_orphans(root: str | os.PathLike, depth: int = 3) -> int:
         for p in root.glob("/".join(["*"] * (level - 1) + [".*.tmp@*"])):
             m = _TMP.search(p.name)
             if m and m["host"] == _HOST and not _alive(int(m["pid"])):
-                shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
+                if p.is_dir():
+                    shutil.rmtree(p, ignore_errors=True)
+                else:
+                    p.unlink(missing_ok=True)
                 n += 1
     if n:
         log.warning("Removed %d temporary file(s)/dir(s) under %s left by interrupted runs.", n, root)

@@ -48,13 +48,10 @@ def _load_export(path: Path, trust_remote_code: bool):
     return model, tokenizer
 
 
-def _load_lightning(path: Path, shards, init_from: str | None, trust_remote_code: bool):
-    """(model, tokenizer, recorded shards) from a Lightning .ckpt. Only tensors and plain values are
-    read (weights_only=True), and nothing that runs code is taken from it: ``trust_remote_code``
-    comes from the caller, and the module is rebuilt from named arguments only."""
-    from c2s.data.shards import ShardSet
-    from c2s.models.lm_module import CausalLMModule
-
+def _read_lightning(path: Path, init_from: str | None, trust_remote_code: bool) -> tuple[dict, dict, str | None]:
+    """(module arguments, state dict, recorded shards) of a Lightning .ckpt. Only tensors and plain
+    values are read (weights_only=True), and nothing that runs code is taken from it:
+    ``trust_remote_code`` comes from the caller, and the module is rebuilt from named arguments only."""
     if not zipfile.is_zipfile(path):
         raise C2SInputError(f"{path} is not a torch checkpoint (not a zip archive: truncated, or another kind of "
                             "file). Give a Lightning .ckpt or an HF export dir (<run_dir>/<stage>/hf).")
@@ -78,17 +75,17 @@ def _load_lightning(path: Path, shards, init_from: str | None, trust_remote_code
         raise C2SInputError(f"{path} was trained from init_from={base!r}, which no longer exists, and its weights "
                             "are rebuilt on top of that model. Pass init_from=<where that export is now>, or evaluate "
                             "this stage's HF export (<run_dir>/<stage>/hf), which needs nothing else.")
-    source = shards or recorded
-    if source is None:
-        raise C2SInputError(f"{path} does not record its shards; pass shards=<dir>.")
-    tokenizer = ShardSet(source, verify=False).tokenizer()
+    return hp, state["state_dict"], recorded
+
+
+def _build_lightning(hp: dict, weights: dict, tokenizer) -> torch.nn.Module:
+    from c2s.models.lm_module import CausalLMModule
+
     module = CausalLMModule(tokenizer=tokenizer, **hp)
     module.configure_model()
-    module.load_state_dict(state["state_dict"])
+    module.load_state_dict(weights)
     model = module.model
-    if hasattr(model, "merge_and_unload"):
-        model = model.merge_and_unload()
-    return model, tokenizer, recorded
+    return model.merge_and_unload() if hasattr(model, "merge_and_unload") else model
 
 
 def load_for_eval(ckpt: str | Path, shards: str | Path | None = None, init_from: str | None = None,
@@ -101,12 +98,14 @@ def load_for_eval(ckpt: str | Path, shards: str | Path | None = None, init_from:
     if not ckpt.exists():
         raise C2SInputError(f"Checkpoint {ckpt} does not exist. Give a Lightning .ckpt or an HF export dir "
                             "(e.g. outputs/runs/main/sft/hf).")
+    lightning = None
     if ckpt.is_dir() and (ckpt / "config.json").exists():
         model, tokenizer = _load_export(ckpt, trust_remote_code)
         meta = ckpt / "c2s_meta.json"
         recorded = json.loads(meta.read_text())["shards"] if meta.exists() else None
     elif ckpt.is_file():
-        model, tokenizer, recorded = _load_lightning(ckpt, shards, init_from, trust_remote_code)
+        hp, weights, recorded = _read_lightning(ckpt, init_from, trust_remote_code)
+        lightning = (hp, weights)
     else:
         raise C2SInputError(f"{ckpt} is neither a Lightning checkpoint file nor an HF export dir (no config.json). "
                             "A sharded (FSDP) checkpoint directory is not evaluated directly: evaluate the stage's "
@@ -116,10 +115,13 @@ def load_for_eval(ckpt: str | Path, shards: str | Path | None = None, init_from:
         raise C2SInputError(f"No shards recorded with {ckpt}; pass shards=<prepared shard dir>.")
     from c2s.data.shards import ShardSet
 
-    manifest = ShardSet(shards, verify=False).manifest
-    if manifest["tokenizer_id"] != tokenizer_id(tokenizer):
+    shard_set = ShardSet(shards, verify=False)
+    if lightning:  # a .ckpt is rebuilt with the tokenizer of the shards it is evaluated on
+        tokenizer = shard_set.tokenizer()
+        model = _build_lightning(*lightning, tokenizer)
+    if shard_set.manifest["tokenizer_id"] != tokenizer_id(tokenizer):
         raise C2SInputError(f"The tokenizer of {ckpt} ({tokenizer_id(tokenizer)}) does not match the one the shards in "
-                            f"{shards} were tokenized with ({manifest['tokenizer_id']}). Evaluate on shards prepared "
-                            "with this model's tokenizer (tokenizer=pretrained tokenizer.name_or_path=<export>).")
+                            f"{shards} were tokenized with ({shard_set.manifest['tokenizer_id']}). Evaluate on shards "
+                            "prepared with this model's tokenizer (tokenizer=pretrained tokenizer.name_or_path=<export>).")
     model.config.use_cache = True
     return model.eval(), tokenizer, Path(shards)

@@ -114,11 +114,10 @@ class Evaluator:
             elif metric == "kendall_tau":
                 entry.update(score_perturbation(rows, train, gen, self.fit, self.genes, self.cfg.get("program"),
                                                 self.cfg.get("program_top_n", 20), self.n_boot, self.seed))
+                entry["_per_example"] = ([parse_genes(g, self.vocab)[0] for g in gen], entry["_per_example"])
             else:
                 entry.update(self._text(rows, train, gen))
-            scores = entry.pop("_per_example")
-            parsed = ([normalize_label(g) for g in gen] if metric == "accuracy" else
-                      [parse_genes(g, self.vocab)[0] for g in gen] if metric in ("overlap", "kendall_tau") else gen)
+            parsed, scores = entry.pop("_per_example")  # each scorer: (parsed outputs, per-example scores)
             predictions += [{"task": task, "cell_ids": list(r.get("cell_ids") or []), "prompt": r["prompt"],
                              "reference": r["target"], "generated": g, "parsed": p,
                              SCORE_NAMES[metric]: None if sc is None else float(sc)}
@@ -134,7 +133,7 @@ class Evaluator:
         true = [normalize_label(r["target"]) for r in rows]
         pred = [normalize_label(g) for g in gen]
         train_y = [normalize_label(r["target"]) for r in train]
-        res = {"model": _label_metrics(pred, true, self.n_boot, self.seed), "_per_example": accuracy(pred, true),
+        res = {"model": _label_metrics(pred, true, self.n_boot, self.seed), "_per_example": (pred, accuracy(pred, true)),
                "baselines": {"majority": _label_metrics(B.majority(train_y, len(rows)), true, self.n_boot, self.seed)}}
         if REGISTRY[task].kind == "single_cell":
             tr = self._expression([parse_genes(r["prompt"], self.vocab)[0] for r in train])
@@ -163,7 +162,7 @@ class Evaluator:
             if real_pcs is not None:
                 m.update(self._distribution(lists, true, real_pcs))
             if name == "model":
-                res["model"], res["_per_example"] = m, overlap_pct(lists, true)
+                res["model"], res["_per_example"] = m, (lists, overlap_pct(lists, true))
             else:
                 res["baselines"][name] = m
         return res
@@ -192,7 +191,7 @@ class Evaluator:
         model_dir = self.cfg["bertscore_model"]
         const = B.constant_text([r["target"] for r in train], len(rows))
         scores = bertscore_f1(gen, true, model_dir)
-        return {"model": {"bertscore_f1": _ci(scores, self.n_boot, self.seed)}, "_per_example": scores,
+        return {"model": {"bertscore_f1": _ci(scores, self.n_boot, self.seed)}, "_per_example": (gen, scores),
                 "baselines": {"most_common_answer": {"bertscore_f1": _ci(bertscore_f1(const, true, model_dir), self.n_boot, self.seed)}}}
 
     def _embeddings(self, out_dir: Path) -> dict:

@@ -21,7 +21,7 @@ from c2s.data.datamodule import C2SDataModule, TrainedPosition
 from c2s.errors import C2SInputError
 from c2s.models.lm_module import CausalLMModule
 from c2s.training.budget import grpo_budget, resolve_budget
-from c2s.training.checkpoints import AtomicCheckpointIO, resume_point
+from c2s.training.checkpoints import AtomicCheckpointIO, previous, resume_point
 from c2s.training.export import export_hf
 from c2s.training.model_card import model_card
 
@@ -95,7 +95,7 @@ def run_stage(cfg: Mapping[str, Any], name: str, shards_dir: Path, init_from: st
         log.info("Stage %s already finished in %s; skipping (resume=auto).", name, out)
         return out / "hf"
     ckpt = out / "checkpoints" / "last.ckpt"
-    if (ckpt.exists() or ckpt.with_name(ckpt.name + ".prev").exists()) and cfg["resume"] == "never":
+    if (ckpt.exists() or previous(ckpt).exists()) and cfg["resume"] == "never":
         raise C2SInputError(f"{out} already holds a run. Use resume=auto to continue it, or another name=.")
     seed = cfg["seed"] if stage.get("seed") is None else stage["seed"]
     L.seed_everything(seed, workers=True)
@@ -153,8 +153,7 @@ def run_stage(cfg: Mapping[str, Any], name: str, shards_dir: Path, init_from: st
                    "steps": int(trainer.global_step), "seconds": round(seconds, 1),
                    "tokens_per_step": budget.tokens_per_step, "init_from": init_from, "shards": str(shards_dir),
                    "val_history": module.val_history, "export": str(export)}
-        manifest = json.loads((Path(shards_dir) / "manifest.json").read_text())
-        write_text_atomic(export / "README.md", model_card(summary | {"stage": name}, manifest, cfg["name"]))
+        write_text_atomic(export / "README.md", model_card(summary | {"stage": name}, dm.shards.manifest, cfg["name"]))
         if not cfg["fast_dev_run"]:
             write_json_atomic(out / "summary.json", summary)
         key = "reward" if grpo else "loss"
