@@ -3,8 +3,10 @@
     python evaluate.py                                        # the main job's SFT export
     python evaluate.py ckpt=outputs/runs/main/pretrain/hf tasks=[cell_lm,nl_interpretation]
     python evaluate.py ckpt=outputs/runs/main/sft/checkpoints/last.ckpt
+    python evaluate.py ckpt=/models/C2S-Scale-Gemma-2-2B data=h5ad data.path=my.h5ad \
+        data.cell_type_key=cell_type prompt_format=c2s_scale tasks=[cell_type_annotation]   # zero-shot
 
-Writes report.json, report.md, confusion_matrix.png and umap.png to out_dir.
+Writes report.json, report.md, predictions.jsonl, confusion_matrix.png and umap.png to out_dir.
 """
 
 from __future__ import annotations
@@ -30,18 +32,29 @@ def run(cfg: DictConfig) -> dict:
     from c2s.config.schema import EvaluateConfig
     from c2s.config.validate import validate_config
 
-    c = validate_config(cfg, EvaluateConfig, outputs=("out_dir",), data=False)
+    from c2s.eval.sources import H5adSource, ShardSource
+
+    zero_shot = cfg.get("data") is not None
+    c = validate_config(cfg, EvaluateConfig, outputs=("out_dir",), data=zero_shot)
     ckpt = Path(c["ckpt"])
     model, tokenizer, shards = load_for_eval(ckpt, c["shards"], init_from=c["init_from"],
-                                             trust_remote_code=c["trust_remote_code"])
+                                             trust_remote_code=c["trust_remote_code"], zero_shot=zero_shot)
+    source = H5adSource(c, tokenizer) if zero_shot else ShardSource(shards)
     model = to_device(model, c["device"])
-    out = Path(c["out_dir"]) if c["out_dir"] else (ckpt.parent if ckpt.is_file() else ckpt).parent / "eval"
+    if c["out_dir"]:
+        out = Path(c["out_dir"])
+    elif zero_shot:  # never write into someone's checkpoint dir
+        out = Path("outputs/eval") / f"{ckpt.stem if ckpt.is_file() else ckpt.name}-{c['data']['name']}"
+    else:
+        out = (ckpt.parent if ckpt.is_file() else ckpt).parent / "eval"
     out.mkdir(parents=True, exist_ok=True)
-    report = Evaluator(model, tokenizer, shards, c).run(out)
+    report = Evaluator(model, tokenizer, source, c).run(out)
     report["ckpt"] = str(ckpt)
-    text = write_report(report, out, f"Evaluation of `{ckpt}`")
+    title = f"Evaluation of `{ckpt}`" + (f" (zero-shot on `{c['data']['path']}`, prompt format "
+                                          f"`{c['prompt_format']}`)" if zero_shot else "")
+    text = write_report(report, out, title)
     print(text)
-    if ckpt.is_dir():  # an HF export: its model card gets the table
+    if ckpt.is_dir() and not zero_shot:  # an HF export: its model card gets the in-domain table
         from c2s.training.model_card import fill_evaluation
 
         fill_evaluation(ckpt, text)

@@ -61,6 +61,8 @@ def test_mistyped_value_rejected():
 @pytest.mark.parametrize("overrides, message", [
     (["stages.sft.lora.enabled=true", "~stage@stages.pretrain"], "LoRA adapts trained weights"),
     (["model=gemma2-2b", "model.attn_implementation=sdpa"], "must be .eager., .flex_attention. or .auto. for Gemma-2"),
+    (["model=gemma2-tiny", "strategy=fsdp"], r"would train Gemma-2 in full under strategy=fsdp.*Use LoRA"),
+    (["tasks.options.prompt_format=c2s-scale"], r"prompt_format='c2s-scale' is not one of"),
     (["model.init=pretrained"], "needs model.name_or_path"),
     (["strategy.name=tpu"], "strategy.name='tpu'"),
     (["data=h5ad", "data.path=/no/such/file.h5ad"], "no such file"),

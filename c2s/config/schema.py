@@ -99,10 +99,13 @@ class TaskOptionsConfig:
     passes: int = 1
     repeats: int = 5
     neighbours: int = 5
+    prompt_format: str = "c2s"  # c2s (our templates) | c2s_scale (the released C2S-Scale models' prompts)
 
     def __post_init__(self) -> None:
         positive(self, "genes_per_cell", "multi_genes_per_cell", "max_tokens", "max_cells", "passes", "repeats",
                  "neighbours", prefix="tasks.options.")
+        if self.prompt_format not in ("c2s", "c2s_scale"):  # c2s.tasks.formats.PROMPT_FORMATS
+            raise ValueError(f"tasks.options.prompt_format={self.prompt_format!r} is not one of ('c2s', 'c2s_scale').")
 
 
 @dataclass
@@ -178,11 +181,25 @@ class EvaluateConfig:
     init_from: str | None = None  # a .ckpt's base model, if it moved since training (the checkpoint records it)
     trust_remote_code: bool = False  # only from your command line: never taken from a checkpoint
     logger: Any = None
+    # Zero-shot on a new h5ad (data=h5ad data.path=…): examples rendered on the fly, no shards.
+    data: DataConfig | None = None
+    prompt_format: str = "c2s"  # c2s | c2s_scale (the released C2S-Scale models' prompts)
+    genes_per_cell: int | None = None  # null: 200 for c2s_scale (the model cards), else 100
+    test_fraction: float = 0.2  # of the h5ad's cells, scored (a seeded split); the rest feed the baselines
+    baseline_examples: int = 2000  # training examples sampled per task for the baselines
 
     def __post_init__(self) -> None:
-        positive(self, "max_examples", "bootstrap", "program_top_n")
+        positive(self, "max_examples", "bootstrap", "program_top_n", "genes_per_cell", "baseline_examples")
         if self.split not in ("train", "val", "test"):
             raise ValueError(f"split={self.split!r} is not one of ('train', 'val', 'test').")
+        if self.prompt_format not in ("c2s", "c2s_scale"):
+            raise ValueError(f"prompt_format={self.prompt_format!r} is not one of ('c2s', 'c2s_scale').")
+        if not 0 < self.test_fraction < 1:
+            raise ValueError(f"test_fraction={self.test_fraction} must be in (0, 1).")
+        if self.data is not None and self.shards is not None:
+            raise ValueError("Give either data=… (zero-shot on an h5ad) or shards=… (prepared shards), not both.")
+        if self.data is not None and self.split != "test":
+            raise ValueError("Zero-shot evaluation (data=…) scores the test cells of the file: leave split=test.")
 
 
 def hydra_dir(path: str) -> str:

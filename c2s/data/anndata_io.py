@@ -73,6 +73,7 @@ class ExpressionSource:
         gene_key: ``var`` column holding gene symbols; ``None`` uses ``var_names``.
         matrix_kind: ``auto`` (detect), ``counts`` or ``lognorm`` (skip detection).
         backed: open a path with ``backed="r"`` (bounded memory).
+        upper_case: upper-case gene names (the c2s_scale prompt format).
     """
 
     def __init__(
@@ -84,6 +85,7 @@ class ExpressionSource:
         gene_key: str | None = None,
         matrix_kind: str = "auto",
         backed: bool = False,
+        upper_case: bool = False,
     ) -> None:
         if matrix_kind not in KINDS:
             raise C2SInputError(f"matrix_kind={matrix_kind!r} is not one of {KINDS}.")
@@ -109,7 +111,7 @@ class ExpressionSource:
         if sp.issparse(self._m) and not sp.isspmatrix_csr(self._m) and not isinstance(self._m, sp.csr_array):
             log.warning("%s is %s; converting to CSR for row access (one copy).", self.where, type(self._m).__name__)
             self._m = sp.csr_matrix(self._m)
-        self.gene_names = resolve_gene_names(var, var_names, gene_key)
+        self.gene_names = resolve_gene_names(var, var_names, gene_key, upper_case)
         self.obs_names = np.asarray(adata.obs_names, dtype=object)
         self.kind = matrix_kind if matrix_kind != "auto" else self._detect()
 

@@ -165,9 +165,10 @@ def _read_qa(path: str | Path) -> list[dict[str, Any]]:
     return items
 
 
-def _sources(data: Mapping[str, Any]) -> list[ExpressionSource]:
+def _sources(data: Mapping[str, Any], upper_case: bool = False) -> list[ExpressionSource]:
     return [ExpressionSource(f, layer=data.get("layer"), use_raw=data.get("use_raw", False), gene_key=data.get("gene_key"),
-                             matrix_kind=data.get("matrix_kind", "auto"), backed=data.get("backed", False))
+                             matrix_kind=data.get("matrix_kind", "auto"), backed=data.get("backed", False),
+                             upper_case=upper_case)
             for f in input_files(str(data["path"]))]
 
 
@@ -189,14 +190,16 @@ def build_corpus(
     store_dir: str | Path | None = None,
     chunk_size: int = 4096,
     progress: bool = True,
+    upper_case_genes: bool = False,
 ) -> Corpus:
     """Read the AnnData source(s) named by ``data`` (a DataConfig), convert sentences into a
     store at ``store_dir`` (a temp dir if None), and make metadata and splits.
 
     ``split_by``: null (by cell) or a role (``donor``, ``batch``, ``tissue``) whose groups never
     straddle splits. ``holdout``: combinations of roles (e.g. cell_type + condition) sent to test.
+    ``upper_case_genes``: gene names upper-cased (the c2s_scale prompt format).
     """
-    sources = _sources(data)
+    sources = _sources(data, upper_case_genes)
     roles_keys = {role: data.get(f"{role}_key") for role in OBS_ROLES if data.get(f"{role}_key")}
     for role, key in roles_keys.items():  # fail fast, before conversion
         for s in sources:

@@ -6,7 +6,9 @@ Rules (documented in README "Input checks"):
   because a model trained on IDs cannot share vocabulary with other datasets.
 - Duplicated symbols are made unique the way ``AnnData.var_names_make_unique`` does
   (second ``GENE`` becomes ``GENE-1``), so every word maps back to exactly one column.
-- Case is kept as given (mouse ``Cd3e`` and human ``CD3E`` differ); nothing is upper-cased.
+- Case is kept as given (mouse ``Cd3e`` and human ``CD3E`` differ), unless ``upper_case`` (the
+  ``c2s_scale`` prompt format, as the released C2S-Scale models were trained): then ``Cd3e``
+  becomes ``CD3E``; names that collide only by case are made unique as below, with a warning.
 - A sentence is space-separated, so whitespace inside a name (``HLA DRA``, tabs, newlines) would
   split one gene into unknown words: it becomes ``_`` (``HLA_DRA``), with a warning naming them.
 - Number-like names (``1``, ``100``) would collide with numbers in prompts: they become
@@ -78,8 +80,10 @@ def make_unique(names: np.ndarray) -> tuple[np.ndarray, int]:
     return unique.to_numpy(dtype=object), int(index.duplicated().sum())
 
 
-def resolve_gene_names(var: pd.DataFrame, var_names: pd.Index, gene_key: str | None) -> np.ndarray:
-    """Return one unique symbol per column of the expression matrix, as an object array.
+def resolve_gene_names(var: pd.DataFrame, var_names: pd.Index, gene_key: str | None,
+                       upper_case: bool = False) -> np.ndarray:
+    """Return one unique symbol per column of the expression matrix, as an object array
+    (upper-cased when ``upper_case``).
 
     Raises :class:`C2SInputError` for a missing ``gene_key`` column, empty names, or Ensembl IDs
     with no symbol column chosen.
@@ -118,7 +122,10 @@ def resolve_gene_names(var: pd.DataFrame, var_names: pd.Index, gene_key: str | N
             + hint
         )
 
-    unique, n_renamed = make_unique(map_unsafe_names(names, source))
+    names = map_unsafe_names(names, source)
+    if upper_case:
+        names = np.array([n.upper() for n in names], dtype=object)
+    unique, n_renamed = make_unique(names)
     if n_renamed:
         log.warning(
             "%d duplicated gene symbols in %s were made unique with -1, -2 suffixes "

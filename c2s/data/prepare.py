@@ -29,6 +29,7 @@ from c2s.data.shards import FORMAT_VERSION, ShardSet, sealed
 from c2s.data.splits import SPLITS
 from c2s.errors import C2SInputError
 from c2s.tasks import TaskOptions, build_tasks
+from c2s.tasks.formats import upper_case_genes
 from c2s.tokenizer import build_tokenizer, tokenizer_id
 
 log = logging.getLogger(__name__)
@@ -88,7 +89,8 @@ def _plan(cfg: Mapping[str, Any], work: Path, tasks: list) -> Path:
     for i, d in enumerate([cfg["data"], *(cfg.get("extra_data") or [])]):
         corpus = build_corpus(d, top_k=cfg["top_k"], seed=cfg["seed"], val_fraction=split["val_fraction"],
                               test_fraction=split["test_fraction"], split_by=split["split_by"], holdout=split["holdout"],
-                              store_dir=work / f"store-{i:02d}", chunk_size=int(cfg.get("chunk_size", 4096)))
+                              store_dir=work / f"store-{i:02d}", chunk_size=int(cfg.get("chunk_size", 4096)),
+                              upper_case_genes=upper_case_genes(t["options"].get("prompt_format", "c2s")))
         if corpus.spatial is not None and any(x.name.startswith("spatial") for x in tasks):
             for s in SPLITS:
                 if corpus.cells(s).size >= t["options"]["neighbours"] + 2:

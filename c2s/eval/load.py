@@ -89,9 +89,11 @@ def _build_lightning(hp: dict, weights: dict, tokenizer) -> torch.nn.Module:
 
 
 def load_for_eval(ckpt: str | Path, shards: str | Path | None = None, init_from: str | None = None,
-                  trust_remote_code: bool = False):
-    """(model in eval mode, tokenizer, shards dir). ``shards`` defaults to the one the model was
+                  trust_remote_code: bool = False, zero_shot: bool = False):
+    """(model in eval mode, tokenizer, shards dir or None). ``shards`` defaults to the one the model was
     trained on (recorded in the export's c2s_meta.json or the checkpoint's hyper-parameters).
+    ``zero_shot``: examples come from elsewhere (an h5ad), so an HF dir (any, e.g. a released
+    checkpoint) needs no shards; a .ckpt still takes its tokenizer from its recorded shards.
     ``init_from`` overrides a .ckpt's recorded base model; ``trust_remote_code`` is never read from
     a checkpoint."""
     ckpt = Path(ckpt)
@@ -111,6 +113,9 @@ def load_for_eval(ckpt: str | Path, shards: str | Path | None = None, init_from:
                             "A sharded (FSDP) checkpoint directory is not evaluated directly: evaluate the stage's "
                             "HF export (<run_dir>/<stage>/hf).")
     shards = shards or recorded
+    if zero_shot and lightning is None:
+        model.config.use_cache = True
+        return model.eval(), tokenizer, None
     if shards is None:
         raise C2SInputError(f"No shards recorded with {ckpt}; pass shards=<prepared shard dir>.")
     from c2s.data.shards import ShardSet
@@ -119,6 +124,9 @@ def load_for_eval(ckpt: str | Path, shards: str | Path | None = None, init_from:
     if lightning:  # a .ckpt is rebuilt with the tokenizer of the shards it is evaluated on
         tokenizer = shard_set.tokenizer()
         model = _build_lightning(*lightning, tokenizer)
+    if zero_shot:
+        model.config.use_cache = True
+        return model.eval(), tokenizer, None
     if shard_set.manifest["tokenizer_id"] != tokenizer_id(tokenizer):
         raise C2SInputError(f"The tokenizer of {ckpt} ({tokenizer_id(tokenizer)}) does not match the one the shards in "
                             f"{shards} were tokenized with ({shard_set.manifest['tokenizer_id']}). Evaluate on shards "

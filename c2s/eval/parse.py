@@ -6,17 +6,23 @@ import re
 
 
 def normalize_label(text: str) -> str:
-    """Case-folded, whitespace-collapsed, first line, trailing punctuation removed."""
+    """Case-folded, whitespace-collapsed answer: the first line, up to the first period that ends a
+    sentence (the c2s_scale format answers ``B cell.`` and a model may go on after it), trailing
+    punctuation removed."""
     first = text.strip().split("\n")[0]
+    first = re.split(r"\.(?:\s|$)", first, maxsplit=1)[0]
     return re.sub(r"\s+", " ", first).strip().strip(".,;:").casefold()
 
 
 def parse_genes(text: str, vocabulary: set[str]) -> tuple[list[str], int, int]:
     """(genes, non-genes dropped, repeats dropped): words of ``text`` in order; a word that is not
     a gene of ``vocabulary`` is dropped and counted; a repeated gene keeps its first occurrence.
+    A period closing a sentence (``… CD3D.``, the c2s_scale format) is not part of the gene.
     Multi-cell text ("Cell 1: …") is read as one list (labels are not genes)."""
     genes, seen, n_bad, n_rep = [], set(), 0, 0
     for word in text.split():
+        if word not in vocabulary and word.endswith(".") and word[:-1] in vocabulary:
+            word = word[:-1]
         if word not in vocabulary:
             if not re.fullmatch(r"Cell|\d+:", word):
                 n_bad += 1

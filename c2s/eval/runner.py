@@ -22,7 +22,6 @@ from typing import Any, Mapping
 import numpy as np
 
 from c2s.atomic import write_text_atomic
-from c2s.data.shards import ShardSet
 from c2s.errors import C2SInputError
 from c2s.eval import baselines as B
 from c2s.eval.bertscore import bertscore_f1
@@ -31,6 +30,7 @@ from c2s.eval.generate import generate
 from c2s.eval.metrics import accuracy, bootstrap_ci, bootstrap_paired, frechet_distance, macro_f1, mmd_rbf, overlap_pct, wasserstein
 from c2s.eval.parse import normalize_label, parse_genes
 from c2s.eval.perturbation import score_perturbation
+from c2s.eval.sources import SCORED
 from c2s.sentences import InverseFit, reconstruct
 from c2s.tasks import REGISTRY
 
@@ -48,36 +48,40 @@ def _ci(scores: np.ndarray, n: int, seed: int) -> dict[str, float]:
     return {"value": v, "ci_low": lo, "ci_high": hi}
 
 
+def _one_token_genes(tokenizer, genes: list[str], n: int = 50) -> bool:
+    """Whether " GENE" is one token for (a spread sample of) the vocabulary's genes."""
+    sample = genes[:: max(1, len(genes) // n)][:n]
+    return bool(sample) and all(len(ids) == 1 for ids in tokenizer([" " + g for g in sample], add_special_tokens=False)["input_ids"])
+
+
 def _label_metrics(pred: list[str], true: list[str], n: int, seed: int) -> dict:
     v, lo, hi = bootstrap_paired(macro_f1, pred, true, n=n, seed=seed, bounds=(0.0, 1.0))
     return {"accuracy": _ci(accuracy(pred, true), n, seed), "macro_f1": {"value": v, "ci_low": lo, "ci_high": hi}}
 
 
 class Evaluator:
-    def __init__(self, model, tokenizer, shards_dir: Path, cfg: Mapping[str, Any]) -> None:
-        self.model, self.tok, self.cfg = model, tokenizer, cfg
-        self.shards = ShardSet(shards_dir)
-        self.genes = json.loads((shards_dir / "genes.json").read_text())
+    """``source``: a c2s.eval.sources ShardSource (prepared shards) or H5adSource (zero-shot)."""
+
+    def __init__(self, model, tokenizer, source, cfg: Mapping[str, Any]) -> None:
+        self.model, self.tok, self.cfg, self.source = model, tokenizer, cfg, source
+        self.genes = source.genes
         self.vocab = set(self.genes)
-        self.fit = InverseFit.load(shards_dir / "inverse_fit.json")
+        self.fit = source.fit
         self.n_boot, self.seed = cfg["bootstrap"], cfg["seed"]
-        present = set(self.shards.counts(cfg["split"]))
-        wanted = cfg["tasks"] or sorted(t for t in present if REGISTRY[t].metric in ("accuracy", "overlap", "bertscore", "kendall_tau"))
+        present = source.tasks(cfg["split"])
+        wanted = cfg["tasks"] or sorted(t for t in present if REGISTRY[t].metric in SCORED)
         missing = [t for t in wanted if t not in present]
         if missing:
-            raise C2SInputError(f"Task(s) {missing} are not in the {cfg['split']} split of {shards_dir}; "
+            raise C2SInputError(f"Task(s) {missing} are not in the {cfg['split']} split of {source.name}; "
                                 f"present: {sorted(present)}.")
         self.tasks = wanted
-        self._by_split: dict[str, dict[str, list[dict]]] = {}
+        self.one_token_genes = _one_token_genes(tokenizer, self.genes)
+        if not self.one_token_genes and cfg["generation"]["no_repeat_genes"]:
+            log.info("Genes are several tokens each with this tokenizer: no_repeat_genes is off (sub-words repeat "
+                     "across genes); repeated genes are dropped when parsing instead.")
 
     def _rows(self, split: str, task: str) -> list[dict]:
-        """Rows of ``task`` in ``split``; each split's shards are read once and kept."""
-        if split not in self._by_split:
-            grouped: dict[str, list[dict]] = {}
-            for r in self.shards.rows(split):
-                grouped.setdefault(r["task"], []).append(r)
-            self._by_split[split] = grouped
-        return self._by_split[split].get(task, [])
+        return self.source.rows(split, task)
 
     def _subsample(self, rows: list[dict]) -> list[dict]:
         k = self.cfg["max_examples"]
@@ -91,13 +95,14 @@ class Evaluator:
         max_new = min(g["max_new_tokens"], max(len(r["target_ids"]) for r in rows) + 8)
         return generate(self.model, self.tok, [r["prompt_ids"] for r in rows], max_new, batch_size=g["batch_size"],
                         do_sample=g["do_sample"], temperature=g["temperature"], top_p=g["top_p"], seed=self.seed,
-                        desc=task, no_repeat_tokens=g["no_repeat_genes"] and task in NO_REPEAT, cache=g["cache"])
+                        desc=task, no_repeat_tokens=g["no_repeat_genes"] and task in NO_REPEAT and self.one_token_genes,
+                        cache=g["cache"])
 
     def _expression(self, gene_lists: list[list[str]]) -> np.ndarray:
         return reconstruct(gene_lists, self.fit, self.genes).expression
 
     def run(self, out_dir: Path) -> dict:
-        report = {"split": self.cfg["split"], "shards": str(self.shards.path), "tasks": {},
+        report = {"split": self.cfg["split"], "shards": self.source.name, "tasks": {},
                   "predictions": "predictions.jsonl"}
         predictions: list[dict] = []
         for task in self.tasks:

@@ -83,7 +83,8 @@ def build_model(m: Mapping[str, Any], tokenizer, init_from: str | None = None,
             if init_from:
                 raise C2SInputError(f"The tokenizer has {len(tokenizer)} tokens but the model in {source} has "
                                     f"{vocab}: they do not belong together. Use the tokenizer saved with that model.")
-            log.info("Resizing embeddings %d -> %d for the added gene tokens.", vocab, len(tokenizer))
+            log.warning("Resizing embeddings %d -> %d for the added gene tokens (tokenizer.add_genes=true): the new rows "
+                        "start untrained.", vocab, len(tokenizer))
             model.resize_token_embeddings(len(tokenizer))
     model.config.use_cache = False
     if m.get("gradient_checkpointing"):

@@ -20,6 +20,14 @@ def shard_model(model: torch.nn.Module, mesh, bf16: bool = False, activation_che
     """Shard in place over ``mesh``; compute in bf16 (fp32 reductions) when ``bf16``."""
     from torch.distributed.fsdp import MixedPrecisionPolicy, fully_shard
 
+    decoder, head = model.get_decoder(), model.get_output_embeddings()
+    if head.weight is model.get_input_embeddings().weight and head.weight.requires_grad:
+        from c2s.errors import C2SInputError
+
+        # The decoder and the head are separate groups (below), which gives the tied matrix two
+        # copies: frozen (LoRA) they stay equal; trained, they would drift apart.
+        raise C2SInputError("This model ties its input and output embeddings (Gemma-2), which strategy=fsdp cannot "
+                            "train in full yet: use LoRA (stages.<stage>.lora.enabled=true), or strategy=ddp.")
     if activation_checkpointing:
         model.gradient_checkpointing_enable()
     kwargs = {"mesh": mesh}
@@ -29,6 +37,6 @@ def shard_model(model: torch.nn.Module, mesh, bf16: bool = False, activation_che
         fully_shard(block, **kwargs)
     # The decoder (embeddings, final norm) and the LM head get their own groups: the training
     # step calls them separately (logits only where labels are), not through the root forward.
-    fully_shard(model.get_decoder(), **kwargs)
-    fully_shard(model.get_output_embeddings(), **kwargs)
+    fully_shard(decoder, **kwargs)
+    fully_shard(head, **kwargs)
     fully_shard(model, **kwargs)

@@ -104,6 +104,7 @@ class CausalLMModule(L.LightningModule):
         check_tokenizer(model, self.tokenizer)
         if h.stage["lora"]["enabled"]:
             model = add_lora(model, h.model["arch"], h.stage["lora"])
+        self._param_counts = count_parameters(model)  # before sharding (FSDP gives tied embeddings two copies)
         if h.shard:
             from c2s.models.fsdp import shard_model
 
@@ -115,7 +116,7 @@ class CausalLMModule(L.LightningModule):
         return self.trainer.strategy.root_device.type if self._trainer is not None else "cpu"
 
     def parameter_counts(self) -> dict[str, int]:
-        return count_parameters(self.model)
+        return self._param_counts
 
     def on_fit_start(self) -> None:
         counts = self.parameter_counts()

@@ -11,6 +11,7 @@ from typing import Any, ClassVar, Iterator, NamedTuple
 import numpy as np
 
 from c2s.data.corpus import Corpus
+from c2s.tasks.formats import C2S_SCALE, check_format
 
 KINDS = ("single_cell", "multi_cell", "gene_set", "downstream")
 
@@ -25,6 +26,8 @@ class TaskOptions:
     max_cells: cap on cells per multi-cell example.
     passes: how many times each group is re-sampled into multi-cell examples.
     repeats: renders per gene set / QA item / caption (different templates and orders).
+    prompt_format: ``c2s`` (our templates) or ``c2s_scale`` (the released models' exact prompts,
+    see c2s.tasks.formats).
     """
 
     genes_per_cell: int = 100
@@ -34,6 +37,10 @@ class TaskOptions:
     passes: int = 1
     repeats: int = 5
     neighbours: int = 5
+    prompt_format: str = "c2s"
+
+    def __post_init__(self) -> None:
+        check_format(self.prompt_format)
 
 
 class Genes(NamedTuple):
@@ -55,11 +62,18 @@ class Task:
     requires: ClassVar[tuple[str, ...]] = ()  # obs roles or corpus attributes
     templates: ClassVar[tuple[str, ...]]
 
+    target_suffix: str = ""  # after the answer (c2s_scale: a period)
+
     def __init__(self, options: TaskOptions | None = None) -> None:
         self.opt = options or TaskOptions()
+        if self.opt.prompt_format == "c2s_scale" and self.name in C2S_SCALE:
+            self.templates = (C2S_SCALE[self.name].prompt,)
+            self.target_suffix = C2S_SCALE[self.name].target_suffix
 
     def missing(self, corpus: Corpus) -> str | None:
         """Why this task cannot run on ``corpus`` (None when it can)."""
+        if self.opt.prompt_format == "c2s_scale" and self.name not in C2S_SCALE:
+            return f"the c2s_scale prompt format covers only {sorted(C2S_SCALE)}"
         for need in self.requires:
             if need in ("description", "spatial", "gene_sets", "qa", "control_value", "captions_or_key"):
                 ok = {

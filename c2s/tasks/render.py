@@ -21,6 +21,7 @@ from tqdm.auto import tqdm
 from c2s.data.corpus import Corpus
 from c2s.data.splits import SPLITS
 from c2s.tasks.base import Genes, Task
+from c2s.tasks.formats import organism_name
 
 log = logging.getLogger(__name__)
 SENT = "\ue000"  # private-use character marking a gene list in a skeleton
@@ -78,11 +79,12 @@ def skeleton(task: Task, record: dict[str, Any], rng: np.random.Generator) -> Sk
             values[f] = placeholder(v)
             slots.append(v)
         else:
-            values[f] = v
+            values[f] = organism_name(v, task.opt.prompt_format) if f == "organism" else v
     target = task.target(record)
     if isinstance(target, Genes):
         slots.append(target)
         target = placeholder(target)
+    target = f"{target}{task.target_suffix}"
     meta = {k: str(record[k]) for k in META_KEYS if k in record}
     return Skeleton(template.format(**values), str(target), slots, record["cells"], meta)
 

@@ -1,6 +1,7 @@
 """Export a trained module as a Hugging Face directory (weights + tokenizer), atomically.
 
-LoRA adapters are merged into the base weights; FSDP shards are gathered to rank 0. The
+LoRA adapters are merged into the base weights (under FSDP, after the shards are gathered to
+rank 0 and loaded into a CPU copy with the same adapters); FSDP shards are gathered to rank 0. The
 result loads with plain ``transformers.AutoModelForCausalLM.from_pretrained(dir)``.
 """
 
@@ -23,14 +24,18 @@ def export_hf(model: torch.nn.Module, tokenizer, out_dir: str | Path, *, sharded
         state = get_model_state_dict(model, options=StateDictOptions(full_state_dict=True, cpu_offload=True))
     if not is_global_zero:
         return out_dir
-    if hasattr(model, "merge_and_unload"):  # peft: fold the adapters in
-        model = model.merge_and_unload()
-    if sharded:
+    if sharded:  # rebuild on CPU from the gathered weights (LoRA: the same adapters, then merged)
         from transformers import AutoModelForCausalLM
 
         plain = AutoModelForCausalLM.from_config(model.config)
+        if hasattr(model, "peft_config"):
+            from peft import get_peft_model
+
+            plain = get_peft_model(plain, model.peft_config["default"])
         plain.load_state_dict(state)
         model = plain
+    if hasattr(model, "merge_and_unload"):  # peft: fold the adapters in
+        model = model.merge_and_unload()
     with atomic_dir(out_dir) as tmp:
         model.save_pretrained(tmp, safe_serialization=True)
         tokenizer.save_pretrained(tmp)

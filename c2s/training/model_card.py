@@ -22,6 +22,9 @@ def model_card(summary: Mapping[str, Any], manifest: Mapping[str, Any], run_name
     key = "reward" if summary["mode"] == "grpo" else "loss"
     curve = " → ".join(f"{r[key]:.3f}" for r in val[:1] + val[-1:]) if val else "n/a"
     counts = manifest.get("counts", {}).get("train", {})
+    fmt = ((manifest.get("config", {}).get("tasks") or {}).get("options") or {}).get("prompt_format", "c2s")
+    prompts = ("the C2S-Scale models' exact prompts (prompt format `c2s_scale`); gene names upper-cased"
+               if fmt == "c2s_scale" else "c2s's own templates (prompt format `c2s`); gene names as in the data (case kept)")
     lines = [
         "---", "library_name: transformers", "pipeline_tag: text-generation",
         "tags: [c2s, cell2sentence, single-cell, scRNA-seq, cell-sentences]", "---", "",
@@ -33,7 +36,7 @@ def model_card(summary: Mapping[str, Any], manifest: Mapping[str, Any], run_name
         f"(train / val / test: {', '.join(str(v) for v in manifest.get('cells_per_split', {}).values())}).",
         f"- Shards: `{summary['shards']}` (config hash `{manifest.get('config_hash', 'n/a')}`).", "",
         "## Tasks and prompt format", "",
-        "c2s's own templates (prompt format `c2s`); gene names as in the data (case kept). Training examples per task:",
+        f"{prompts}. Training examples per task:",
         "", *[f"- `{t}`: {n}" for t, n in sorted(counts.items())], "",
         "## Training", "",
         f"- Stage `{summary['stage']}`, mode `{summary['mode']}`, from "

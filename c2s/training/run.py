@@ -145,11 +145,12 @@ def run_stage(cfg: Mapping[str, Any], name: str, shards_dir: Path, init_from: st
     if not cfg["fast_dev_run"] and (not module.val_history or module.val_history[-1]["step"] != trainer.global_step):
         trainer.validate(module, datamodule=dm, verbose=False)  # the end point, if fit stopped mid-epoch
     seconds = time.perf_counter() - t0
+    counts = module.parameter_counts()  # before the export merges LoRA adapters into the base weights
     export = export_hf(module.model, dm.tokenizer, out / "hf", sharded=strat["name"] == "fsdp",
                        is_global_zero=trainer.is_global_zero)
     if trainer.is_global_zero:
         write_json_atomic(export / "c2s_meta.json", {"shards": str(shards_dir), "stage": name, "tasks": dm.tasks})
-        summary = {"stage": name, "mode": stage["mode"], "parameters": module.parameter_counts(),
+        summary = {"stage": name, "mode": stage["mode"], "parameters": counts,
                    "steps": int(trainer.global_step), "seconds": round(seconds, 1),
                    "tokens_per_step": budget.tokens_per_step, "init_from": init_from, "shards": str(shards_dir),
                    "val_history": module.val_history, "export": str(export)}
