@@ -180,6 +180,20 @@ def _lists(ragged: tuple[np.ndarray, np.ndarray], m: int) -> list[list[int]]:
     return [val[off[i] : off[i + 1]].tolist() for i in range(m)]
 
 
+def _meta_json(sks: list[Skeleton]) -> list[str]:
+    """``json.dumps(meta, sort_keys=True)`` per skeleton; metas repeat (a few labels), so each
+    distinct one is encoded once (3.9 of 63 s of a 100k-cell prepare went to json.dumps)."""
+    cache: dict[tuple, str] = {}
+    out = []
+    for s in sks:
+        key = tuple(s.meta.items())
+        text = cache.get(key)
+        if text is None:
+            text = cache[key] = json.dumps(s.meta, sort_keys=True)
+        out.append(text)
+    return out
+
+
 def _build(task, split, prompt, target, p_ids, t_ids, sks, corpus) -> pa.Table:
     n = len(sks)
     c_off = np.zeros(n + 1, dtype=np.int32)
@@ -190,6 +204,6 @@ def _build(task, split, prompt, target, p_ids, t_ids, sks, corpus) -> pa.Table:
     n_tok = (2 + np.diff(p_ids[0]) + np.diff(t_ids[0])).astype(np.int32)
     return pa.table({
         "task": pa.array([task] * n, pa.string()), "split": pa.array([split] * n, pa.string()), "prompt": prompt,
-        "target": target, "cell_ids": cell_ids, "meta": pa.array([json.dumps(s.meta, sort_keys=True) for s in sks], pa.string()),
+        "target": target, "cell_ids": cell_ids, "meta": pa.array(_meta_json(sks), pa.string()),
         "prompt_ids": lists[0], "target_ids": lists[1], "n_tokens": pa.array(n_tok),
     }, schema=SCHEMA)

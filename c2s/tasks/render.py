@@ -79,12 +79,15 @@ def skeleton(task: Task, record: dict[str, Any], rng: np.random.Generator) -> Sk
             values[f] = placeholder(v)
             slots.append(v)
         else:
-            values[f] = organism_name(v, task.opt.prompt_format) if f == "organism" else v
+            values[f] = v
+    if "organism" in values and task.opt.prompt_format != "c2s":
+        values["organism"] = organism_name(values["organism"], task.opt.prompt_format)
     target = task.target(record)
     if isinstance(target, Genes):
         slots.append(target)
         target = placeholder(target)
-    target = f"{target}{task.target_suffix}"
+    if task.target_suffix:
+        target = f"{target}{task.target_suffix}"
     meta = {k: str(record[k]) for k in META_KEYS if k in record}
     return Skeleton(template.format(**values), str(target), slots, record["cells"], meta)
 
@@ -104,28 +107,33 @@ def fill(text: str, genes: list[np.ndarray], names: np.ndarray) -> str:
     return "".join(out)
 
 
+_NO_CELL = np.array([-1])
+
+
 def batch_genes(corpus: Corpus, sks: list[Skeleton]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Gene ids of every run (one per SENT) of a batch, ragged: (run offsets, gene ids,
     per-example run offsets). Cells are read from the store in one sorted gather."""
-    cells, ks, explicit, n_runs = [], [], {}, []
+    cells, run_k, run_n, explicit, n_runs = [], [], [], {}, []
     r = 0
     for sk in sks:
         start = r
         for g in sk.slots:
             if g.ids is not None:
                 explicit[r] = np.asarray(g.ids)
-                cells.append(np.array([-1]))
-                ks.append(np.array([len(g.ids)]))
+                cells.append(_NO_CELL)
+                run_k.append(len(g.ids))
+                run_n.append(1)
                 r += 1
             else:
-                cells.append(np.asarray(g.cells))
-                ks.append(np.full(len(g.cells), g.k))
+                cells.append(g.cells)
+                run_k.append(g.k)
+                run_n.append(len(g.cells))
                 r += len(g.cells)
         n_runs.append(r - start)
     run_off = np.zeros(len(sks) + 1, dtype=np.int64)
     run_off[1:] = np.cumsum(n_runs)
     cells = np.concatenate(cells).astype(np.int64) if cells else np.zeros(0, np.int64)
-    ks = np.concatenate(ks).astype(np.int64) if ks else np.zeros(0, np.int64)
+    ks = np.repeat(np.asarray(run_k, dtype=np.int64), np.asarray(run_n, dtype=np.int64))
     uniq = np.unique(cells[cells >= 0])
     width = int(ks.max()) if ks.size else 1
     grid = np.full((cells.size, width), -1, dtype=np.int32)
