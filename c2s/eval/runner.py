@@ -1,4 +1,6 @@
-"""Evaluate a model on the test split of its prompt shards, next to baselines, with 95% CIs.
+"""Evaluate a model on a test split, next to baselines, with 95% CIs. The examples come from
+a source (c2s.eval.sources): the prompt shards the model was trained on, or an h5ad rendered
+on the fly (zero-shot).
 
 Per task, by the task's metric:
 - accuracy: accuracy + macro-F1 of normalised labels; baselines majority and (for single-cell
