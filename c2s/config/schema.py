@@ -11,6 +11,15 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, OmegaConf
 
 
+PROMPT_FORMATS = ("c2s", "c2s_scale")  # c2s.tasks.formats renders them
+
+
+def one_of(value: Any, allowed: tuple, key: str) -> None:
+    """Raise naming ``key`` unless ``value`` is in ``allowed``."""
+    if value not in allowed:
+        raise ValueError(f"{key}={value!r} is not one of {allowed}.")
+
+
 def positive(obj: Any, *keys: str, prefix: str = "") -> None:
     """Raise naming the first of ``keys`` (attributes of ``obj``) that is not an integer >= 1."""
     for key in keys:
@@ -104,8 +113,7 @@ class TaskOptionsConfig:
     def __post_init__(self) -> None:
         positive(self, "genes_per_cell", "multi_genes_per_cell", "max_tokens", "max_cells", "passes", "repeats",
                  "neighbours", prefix="tasks.options.")
-        if self.prompt_format not in ("c2s", "c2s_scale"):  # c2s.tasks.formats.PROMPT_FORMATS
-            raise ValueError(f"tasks.options.prompt_format={self.prompt_format!r} is not one of ('c2s', 'c2s_scale').")
+        one_of(self.prompt_format, PROMPT_FORMATS, "tasks.options.prompt_format")
 
 
 @dataclass
@@ -192,8 +200,7 @@ class EvaluateConfig:
         positive(self, "max_examples", "bootstrap", "program_top_n", "genes_per_cell", "baseline_examples")
         if self.split not in ("train", "val", "test"):
             raise ValueError(f"split={self.split!r} is not one of ('train', 'val', 'test').")
-        if self.prompt_format not in ("c2s", "c2s_scale"):
-            raise ValueError(f"prompt_format={self.prompt_format!r} is not one of ('c2s', 'c2s_scale').")
+        one_of(self.prompt_format, PROMPT_FORMATS, "prompt_format")
         if not 0 < self.test_fraction < 1:
             raise ValueError(f"test_fraction={self.test_fraction} must be in (0, 1).")
         if self.data is not None and self.shards is not None:

@@ -7,12 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from c2s.config.schema import PrepareConfig, positive
-
-
-def _check(value: Any, allowed: tuple, key: str) -> None:
-    if value not in allowed:
-        raise ValueError(f"{key}={value!r} is not one of {allowed}.")
+from c2s.config.schema import PrepareConfig, one_of, positive
 
 
 @dataclass
@@ -43,10 +38,10 @@ class ModelConfig:
     trust_remote_code: bool = False
 
     def __post_init__(self) -> None:
-        _check(self.arch, ("gpt_neox", "gemma2"), "model.arch")
-        _check(self.init, ("scratch", "pretrained"), "model.init")
-        _check(self.attn_implementation, ("auto", "sdpa", "eager", "flex_attention"), "model.attn_implementation")
-        _check(self.dtype, ("float32", "bfloat16", "float16"), "model.dtype")
+        one_of(self.arch, ("gpt_neox", "gemma2"), "model.arch")
+        one_of(self.init, ("scratch", "pretrained"), "model.init")
+        one_of(self.attn_implementation, ("auto", "sdpa", "eager", "flex_attention"), "model.attn_implementation")
+        one_of(self.dtype, ("float32", "bfloat16", "float16"), "model.dtype")
         if self.arch == "gemma2" and self.attn_implementation == "sdpa":
             raise ValueError("model.attn_implementation must be 'eager', 'flex_attention' or 'auto' for Gemma-2 "
                              "(sdpa has no logit soft-capping).")
@@ -119,7 +114,7 @@ class GRPOConfig:
         from c2s.rewards import REWARD_NAMES
         from c2s.rl.grpo_loss import AGGREGATIONS
 
-        _check(self.cache, ("auto", "static", "dynamic"), "grpo.cache")
+        one_of(self.cache, ("auto", "static", "dynamic"), "grpo.cache")
         if self.group_size < 2:
             raise ValueError(f"grpo.group_size={self.group_size}: GRPO needs >= 2 completions per prompt "
                              "(advantages are relative within a group).")
@@ -127,8 +122,8 @@ class GRPOConfig:
         if unknown or not self.rewards:
             raise ValueError(f"grpo.rewards names unknown reward(s) {unknown or '(none given)'}; "
                              f"known: {list(REWARD_NAMES)}.")
-        _check(self.aggregation, AGGREGATIONS, "grpo.aggregation")
-        _check(self.program_metric, ("kendall", "pearson"), "grpo.program_metric")
+        one_of(self.aggregation, AGGREGATIONS, "grpo.aggregation")
+        one_of(self.program_metric, ("kendall", "pearson"), "grpo.program_metric")
         if self.inner_iterations < 1 or self.max_new_tokens < 1 or self.temperature <= 0 or not 0 < self.top_p <= 1:
             raise ValueError("grpo: inner_iterations and max_new_tokens must be >= 1, temperature > 0, 0 < top_p <= 1.")
         if min(self.eps_low, self.eps_high, self.beta) < 0:
@@ -158,7 +153,7 @@ class StageConfig:
     grpo: GRPOConfig = field(default_factory=GRPOConfig)  # used by mode=grpo only
 
     def __post_init__(self) -> None:
-        _check(self.mode, ("pretrain", "sft", "grpo"), "stage.mode")
+        one_of(self.mode, ("pretrain", "sft", "grpo"), "stage.mode")
         positive(self, "batch_size", "max_seq_len", "accumulate_grad_batches", "ckpt_every_n_steps",
                  "log_every_n_steps", "val_every_n_steps", prefix="stage.")
         if self.max_steps == 0 or self.max_steps < -1:
@@ -191,7 +186,7 @@ class StrategyConfig:
     activation_checkpointing: bool = False  # fsdp: checkpoint each decoder block
 
     def __post_init__(self) -> None:
-        _check(self.name, ("cpu", "gpu", "ddp", "fsdp"), "strategy.name")
+        one_of(self.name, ("cpu", "gpu", "ddp", "fsdp"), "strategy.name")
 
 
 @dataclass
@@ -203,7 +198,7 @@ class LoggerConfig:
     offline: bool | None = None  # wandb: null = offline unless WANDB_API_KEY or WANDB_MODE is set
 
     def __post_init__(self) -> None:
-        _check(self.kind, ("wandb", "csv", "tensorboard", "none"), "logger.kind")
+        one_of(self.kind, ("wandb", "csv", "tensorboard", "none"), "logger.kind")
 
 
 @dataclass
@@ -228,7 +223,7 @@ class TrainConfig(PrepareConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        _check(self.resume, ("auto", "never"), "resume")
+        one_of(self.resume, ("auto", "never"), "resume")
         if self.num_workers < 0:
             raise ValueError(f"num_workers={self.num_workers} must be >= 0.")
         if not self.stages:

@@ -113,23 +113,18 @@ def load_for_eval(ckpt: str | Path, shards: str | Path | None = None, init_from:
                             "A sharded (FSDP) checkpoint directory is not evaluated directly: evaluate the stage's "
                             "HF export (<run_dir>/<stage>/hf).")
     shards = shards or recorded
-    if zero_shot and lightning is None:
-        model.config.use_cache = True
-        return model.eval(), tokenizer, None
-    if shards is None:
+    need_shards = not zero_shot or lightning is not None  # zero-shot: a .ckpt still needs its tokenizer
+    if need_shards and shards is None:
         raise C2SInputError(f"No shards recorded with {ckpt}; pass shards=<prepared shard dir>.")
     from c2s.data.shards import ShardSet
 
-    shard_set = ShardSet(shards, verify=False)
+    shard_set = ShardSet(shards, verify=False) if need_shards else None
     if lightning:  # a .ckpt is rebuilt with the tokenizer of the shards it is evaluated on
         tokenizer = shard_set.tokenizer()
         model = _build_lightning(*lightning, tokenizer)
-    if zero_shot:
-        model.config.use_cache = True
-        return model.eval(), tokenizer, None
-    if shard_set.manifest["tokenizer_id"] != tokenizer_id(tokenizer):
+    if not zero_shot and shard_set.manifest["tokenizer_id"] != tokenizer_id(tokenizer):
         raise C2SInputError(f"The tokenizer of {ckpt} ({tokenizer_id(tokenizer)}) does not match the one the shards in "
                             f"{shards} were tokenized with ({shard_set.manifest['tokenizer_id']}). Evaluate on shards "
                             "prepared with this model's tokenizer (tokenizer=pretrained tokenizer.name_or_path=<export>).")
     model.config.use_cache = True
-    return model.eval(), tokenizer, Path(shards)
+    return model.eval(), tokenizer, None if zero_shot else Path(shards)

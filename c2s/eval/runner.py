@@ -33,7 +33,7 @@ from c2s.eval.metrics import accuracy, bootstrap_ci, bootstrap_paired, frechet_d
 from c2s.eval.parse import normalize_label, parse_genes
 from c2s.eval.perturbation import score_perturbation
 from c2s.eval.sources import SCORED
-from c2s.sentences import InverseFit, reconstruct
+from c2s.sentences import reconstruct
 from c2s.tasks import REGISTRY
 
 log = logging.getLogger(__name__)

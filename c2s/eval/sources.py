@@ -113,18 +113,15 @@ class H5adSource:
         return self._rows[(split, task)]
 
     def _render(self, split: str, task: str) -> list[dict]:
-        from c2s.tasks.render import SENT, fill, genes_of, skeletons, task_rng
+        from dataclasses import asdict
+
+        from c2s.tasks.render import skeletons, task_rng, to_example
 
         rng = task_rng(self.seed + 1, task, split)  # the sample's stream, apart from the templates'
         sks = reservoir(skeletons(self.corpus, self._tasks[task], split, self.seed), self.sizes[split], rng)
-        names = self.corpus.sentences.gene_names
-        rows = []
-        for sk in sks:
-            genes = genes_of(self.corpus, sk)
-            n = sk.prompt.count(SENT)
-            rows.append({"task": task, "split": split, "prompt": fill(sk.prompt, genes[:n], names),
-                         "target": fill(sk.target, genes[n:], names), "meta": json.dumps(sk.meta, sort_keys=True),
-                         "cell_ids": [self.corpus.cell_id(int(c)) for c in sk.cells]})
+        rows = [asdict(to_example(self.corpus, task, split, sk)) for sk in sks]
+        for r in rows:  # as a shard row stores it
+            r["meta"] = json.dumps(r["meta"], sort_keys=True)
         if rows:  # the shards' convention: targets are tokenized after a space
             p = self.tok([r["prompt"] for r in rows], add_special_tokens=False)["input_ids"]
             t = self.tok([" " + r["target"] for r in rows], add_special_tokens=False)["input_ids"]

@@ -19,7 +19,6 @@ from typing import Any, Mapping
 from c2s.atomic import atomic_dir
 
 
-
 def tiny_gemma2() -> dict[str, Any]:
     """configs/model/gemma2-tiny.yaml as a dict."""
     from omegaconf import OmegaConf

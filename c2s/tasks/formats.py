@@ -14,7 +14,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-PROMPT_FORMATS = ("c2s", "c2s_scale")
+from c2s.config.schema import PROMPT_FORMATS, one_of
+
 ORGANISMS = {  # data.organism -> the name the C2S-Scale prompts use
     "human": "Homo sapiens", "homo sapiens": "Homo sapiens", "hs": "Homo sapiens",
     "mouse": "Mus musculus", "mus musculus": "Mus musculus", "mm": "Mus musculus",
@@ -59,5 +60,4 @@ def upper_case_genes(prompt_format: str) -> bool:
 
 
 def check_format(prompt_format: str) -> None:
-    if prompt_format not in PROMPT_FORMATS:
-        raise ValueError(f"tasks.options.prompt_format={prompt_format!r} is not one of {PROMPT_FORMATS}.")
+    one_of(prompt_format, PROMPT_FORMATS, "tasks.options.prompt_format")

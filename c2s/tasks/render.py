@@ -155,12 +155,20 @@ def genes_of(corpus: Corpus, sk: Skeleton) -> list[np.ndarray]:
     return [genes[off[i] : off[i + 1]] for i in range(off.size - 1)]
 
 
+def to_example(corpus: Corpus, task: str, split: str, sk: Skeleton) -> Example:
+    """The text example of one skeleton (gene lists filled with gene names)."""
+    genes = genes_of(corpus, sk)
+    n = sk.prompt.count(SENT)
+    names = corpus.sentences.gene_names
+    return Example(task, split, fill(sk.prompt, genes[:n], names), fill(sk.target, genes[n:], names),
+                   [corpus.cell_id(c) for c in sk.cells], sk.meta)
+
+
 def render_all(corpus: Corpus, tasks: list[Task], seed: int) -> tuple[list[Example], dict[str, str]]:
     """Text path, for small corpora and tests: (examples, skipped) where skipped maps task
     name -> reason (logged, never raised)."""
     examples: list[Example] = []
     skipped: dict[str, str] = {}
-    names = corpus.sentences.gene_names
     for task in tqdm(tasks, desc="render tasks", unit="task"):
         reason = task.missing(corpus)
         if reason:
@@ -168,10 +176,5 @@ def render_all(corpus: Corpus, tasks: list[Task], seed: int) -> tuple[list[Examp
             log.warning("Skipping task %s: %s.", task.name, reason)
             continue
         for split in SPLITS:
-            for sk in skeletons(corpus, task, split, seed):
-                genes = genes_of(corpus, sk)
-                n_prompt = sk.prompt.count(SENT)
-                examples.append(Example(task.name, split, fill(sk.prompt, genes[:n_prompt], names),
-                                        fill(sk.target, genes[n_prompt:], names),
-                                        [corpus.cell_id(c) for c in sk.cells], sk.meta))
+            examples += [to_example(corpus, task.name, split, sk) for sk in skeletons(corpus, task, split, seed)]
     return examples, skipped
