@@ -108,11 +108,8 @@ def build_tokenizer(cfg, corpora, tasks, sample: int = 2000):
     ``sample`` train skeletons of every task and corpus (gene lists removed for kind=gene).
     Gene vocabulary: genes that occur in some sentence, plus gene-set members."""
     import re
-    from itertools import islice
 
-    import numpy as np
-
-    from c2s.tasks.render import SENT, fill, genes_of, skeletons
+    from c2s.tasks.render import SENT, batches, examples
 
     t = cfg["tokenizer"]
     names = corpora[0].sentences.gene_names
@@ -124,13 +121,17 @@ def build_tokenizer(cfg, corpora, tasks, sample: int = 2000):
         for task in tasks:
             if task.missing(corpus):
                 continue
-            for sk in islice(skeletons(corpus, task, "train", cfg["seed"]), sample):
+            left = sample
+            for b in batches(corpus, task, "train", cfg["seed"]):
+                m = min(b.n, left)
                 if t["kind"] == "byte_bpe":
-                    g = genes_of(corpus, sk)
-                    n = sk.prompt.count(SENT)
-                    texts += [fill(sk.prompt, g[:n], names), fill(sk.target, g[n:], names)]
+                    texts += [x for e in examples(corpus, task.name, "train", b, list(range(m))) for x in (e.prompt, e.target)]
                 else:
-                    texts += [re.sub(" ?" + SENT, "", sk.prompt), re.sub(" ?" + SENT, "", sk.target)]
+                    texts += [re.sub(" ?" + SENT, "", x) for i in range(m)
+                              for x in (b.prompts[b.p_idx[i]], b.targets[b.t_idx[i]])]
+                left -= m
+                if not left:
+                    break
     if t["kind"] == "gene":
         return train_gene_tokenizer(texts, genes, text_vocab_size=t["text_vocab_size"])
     if t["kind"] == "byte_bpe":  # the baseline: GPT-2-style byte-level BPE, same vocabulary size

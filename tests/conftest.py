@@ -69,14 +69,14 @@ def qa_file(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def synthetic_corpus(qa_file):
-    from c2s.data.corpus import build_corpus
+    from c2s.data.corpus_build import build_corpus
 
     return build_corpus(dict(SYNTHETIC_DATA, qa_path=str(qa_file)), top_k=50, seed=0)
 
 
 @pytest.fixture(scope="session")
 def pbmc_corpus():
-    from c2s.data.corpus import build_corpus
+    from c2s.data.corpus_build import build_corpus
 
     return build_corpus(PBMC_DATA, top_k=100, seed=0)
 

@@ -172,7 +172,7 @@ def test_number_like_gene_names(counts_adata, caplog):
 
 
 def _corpus(adata, tmp_path, **data):
-    from c2s.data.corpus import build_corpus
+    from c2s.data.corpus_build import build_corpus
 
     path = tmp_path / "x.h5ad"
     adata.write_h5ad(path)

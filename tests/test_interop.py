@@ -14,7 +14,7 @@ import pytest
 import scanpy as sc
 import scipy.sparse as sp
 
-from c2s.data.corpus import build_corpus
+from c2s.data.corpus_build import build_corpus
 from c2s.data.gene_names import resolve_gene_names
 from c2s.eval.parse import normalize_label, parse_genes
 from c2s.eval.sources import reservoir

@@ -91,7 +91,10 @@ def test_hf_datasets_reads_the_shards(synthetic_shards):
     files = [str(f) for f in shards.files("train")]
     ds = load_dataset("parquet", data_files=files, split="train")
     assert ds.num_rows == sum(shards.counts("train").values())
-    assert set(ds.column_names) >= {"prompt", "target", "prompt_ids", "target_ids", "task"}
+    assert set(ds.column_names) >= {"prompt", "target", "task", "cell_ids", "meta", "n_tokens"}
+    rows = shards.read(shards.files("train")[0]).to_pylist()  # ids joined back from the .tokens file
+    assert [r["prompt"] for r in rows] == ds["prompt"][: len(rows)]
+    assert all(r["n_tokens"] == 2 + len(r["prompt_ids"]) + len(r["target_ids"]) for r in rows)
 
 
 def test_bad_step_and_part_are_refused(tmp_path):
@@ -113,7 +116,7 @@ def test_marker_sets_and_inverse_fit_use_every_file(tmp_path):
     import pandas as pd
     import scipy.sparse as sp
 
-    from c2s.data.corpus import build_corpus
+    from c2s.data.corpus_build import build_corpus
     from tests.conftest import make_counts
 
     (tmp_path / "in").mkdir()

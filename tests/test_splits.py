@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from c2s.data.corpus import build_corpus
+from c2s.data.corpus_build import build_corpus
 from c2s.data.splits import apply_holdout, split_cells, split_groups
 from c2s.errors import C2SInputError
 from tests.conftest import SYNTHETIC_DATA

@@ -118,8 +118,21 @@ def test_spatial_and_text_tasks(synthetic_corpus):
     obs = synthetic_corpus.obs
     for e in by_task["spatial_niche"][:50]:
         assert e.target.endswith("-rich niche") and e.target[: -len("-rich niche")] in set(obs["cell_type"])
-    for e in by_task["spatial_neighbour_identification"][:50]:
-        assert re.fullmatch(r"Cell \d(, Cell \d)*", e.target)
+    from c2s.data.plan_meta import spatial_neighbours
+
+    pos = {c: i for i, c in enumerate(obs.index)}
+    for split in ("train", "test"):
+        cells = synthetic_corpus.cells(split)
+        near = dict(zip(cells.tolist(), spatial_neighbours(synthetic_corpus, split, OPT.neighbours).tolist()))
+        exs = [e for e in by_task["spatial_neighbour_identification"] if e.split == split]
+        assert len(exs) == sum(row[0] >= 0 for row in near.values())  # every centre with a full neighbourhood
+        for e in exs:
+            assert re.fullmatch(r"Cell \d(, Cell \d)*", e.target)
+            centre, *cand = [pos[c] for c in e.cell_ids]
+            assert len(set(cand) | {centre}) == 5 and set(cand) <= set(cells.tolist())  # distinct, same split
+            answered = {int(j) - 1 for j in re.findall(r"Cell (\d)", e.target)}
+            assert {cand[j] for j in answered} == set(near[centre][:2])  # the two nearest, and only they
+            assert not {cand[j] for j in range(4) if j not in answered} & set(near[centre])  # far: not neighbours
     for e in by_task["qa"]:
         if e.target == "donor1":
             assert set(obs.loc[e.cell_ids, "donor"]) == {"donor1"}
@@ -161,7 +174,7 @@ def test_spatial_neighbours_stay_within_a_section(tmp_path):
     """Three sections in one overlapping coordinate frame: no neighbour pair may cross them."""
     import pandas as pd
 
-    from c2s.data.corpus import build_corpus
+    from c2s.data.corpus_build import build_corpus
     from tests.conftest import make_counts
 
     a = make_counts(600, 50)
@@ -184,7 +197,7 @@ def test_spatial_neighbours_stay_within_a_section(tmp_path):
 @pytest.mark.skipif(not (Path(__file__).resolve().parents[2] / "shared/data/starmap_mpfc.h5ad").exists(),
                     reason="../shared/data/starmap_mpfc.h5ad not present")
 def test_starmap_neighbours_never_cross_sections():
-    from c2s.data.corpus import build_corpus
+    from c2s.data.corpus_build import build_corpus
 
     path = Path(__file__).resolve().parents[2] / "shared/data/starmap_mpfc.h5ad"
     corpus = build_corpus({"name": "starmap", "path": str(path), "cell_type_key": "cell_type", "batch_key": "batch",

@@ -5,7 +5,6 @@ both before any data or model work."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from c2s.config.schema import PrepareConfig, one_of, positive
 

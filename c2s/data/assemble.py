@@ -1,4 +1,4 @@
-"""Token-space rendering: a batch of skeletons -> an Arrow table of prompt/target text and ids.
+"""Token-space rendering: a skeleton batch -> an Arrow table of prompt/target text and ids.
 
 Each distinct skeleton is tokenized once (by a clone of the tokenizer that knows the sentinel
 ``" \\ue000"`` as an added token) and cut at the sentinels into literal pieces; a gene's ids are
@@ -9,7 +9,6 @@ the text) for every example. Where concatenation is not provably equal to tokeni
 
 from __future__ import annotations
 
-import json
 import logging
 
 import numba
@@ -19,7 +18,7 @@ import pyarrow.compute as pc
 
 from c2s.data.corpus import Corpus
 from c2s.errors import C2SInputError
-from c2s.tasks.render import SENT, Skeleton, batch_genes
+from c2s.tasks.render import SENT, SkeletonBatch, batch_genes
 
 log = logging.getLogger(__name__)
 SCHEMA = pa.schema([
@@ -84,16 +83,17 @@ def _assemble(fill, psk, tsk, run_off, rg_off, rg, sk_first, sk_nruns, pc_off, p
 
 
 class TokenSpace:
-    """A tokenizer's view of genes and skeletons. ``tokenizer``: a transformers fast tokenizer."""
+    """A tokenizer's view of genes and skeletons. ``backend``: a ``tokenizers.Tokenizer`` (a
+    transformers fast tokenizer's ``backend_tokenizer``)."""
 
-    def __init__(self, tokenizer, gene_names: np.ndarray) -> None:
+    def __init__(self, backend, gene_names: np.ndarray) -> None:
         from tokenizers import AddedToken, Tokenizer
 
         bad = [g for g in map(str, gene_names) if not g or any(c.isspace() for c in g) or SENT in g]
         if bad:
             raise C2SInputError(f"{len(bad)} gene names are empty or contain whitespace, e.g. {bad[:5]}: a cell sentence "
                                 "could not tell them apart. Rename them in var (or data.gene_key) and re-run.")
-        self.tok = tokenizer.backend_tokenizer
+        self.tok = backend
         self.clone = Tokenizer.from_str(self.tok.to_str())
         self.clone.add_tokens([AddedToken(" " + SENT, normalized=False)])
         self.sent_id = self.clone.token_to_id(" " + SENT)
@@ -105,13 +105,14 @@ class TokenSpace:
         self.names = np.asarray(gene_names, dtype=object)
         self._cache: dict[tuple[bool, str], tuple[list, list]] = {}
 
-    def _pieces(self, texts: list[str], target: bool) -> None:
-        todo = [t for t in dict.fromkeys(texts) if (target, t) not in self._cache]
-        if len(self._cache) + len(todo) > 100_000:
+    def _pieces(self, keys: list[tuple[bool, str]]) -> list[tuple[list, list]]:
+        """(token pieces, byte pieces) of each (is target, skeleton text), cut at the sentinels."""
+        todo = [k for k in dict.fromkeys(keys) if k not in self._cache]
+        if len(self._cache) + len(todo) > 100_000:  # bound the cache; this batch's keys stay
             self._cache.clear()
-            todo = list(dict.fromkeys(texts))
-        enc = self.clone.encode_batch([(" " + t if target else t) for t in todo], add_special_tokens=False)
-        for t, x in zip(todo, enc):
+            todo = list(dict.fromkeys(keys))
+        enc = self.clone.encode_batch([(" " + t if target else t) for target, t in todo], add_special_tokens=False)
+        for (target, t), x in zip(todo, enc):
             ids = np.asarray(x.ids, dtype=np.int32)
             cut = np.flatnonzero(ids == self.sent_id)
             full = " " + t if target else t
@@ -120,23 +121,18 @@ class TokenSpace:
             toks = np.split(ids, cut)
             toks = [toks[0]] + [p[1:] for p in toks[1:]]
             self._cache[(target, t)] = (toks, [np.frombuffer(p.encode(), np.uint8) for p in t.split(SENT)])
+        return [self._cache[k] for k in keys]
 
-    def table(self, corpus: Corpus, task: str, split: str, sks: list[Skeleton], check: bool) -> tuple[pa.Table, bool]:
+    def table(self, corpus: Corpus, task: str, split: str, b: SkeletonBatch, check: bool) -> tuple[pa.Table, bool]:
         """(table, concatenation matched text tokenization). ``check`` runs the probe."""
-        rg_off, rg, run_off = batch_genes(corpus, sks)
-        # skeleton ids and piece tables for this batch
-        self._pieces([s.prompt for s in sks], False)
-        self._pieces([s.target for s in sks], True)
-        keys = list(dict.fromkeys([(False, s.prompt) for s in sks] + [(True, s.target) for s in sks]))
-        sid = {k: i for i, k in enumerate(keys)}
-        pieces = [self._cache[k] for k in keys]
+        rg_off, rg, run_off = batch_genes(corpus, b)
+        pieces = self._pieces([(False, t) for t in b.prompts] + [(True, t) for t in b.targets])
         sk_nruns = np.array([len(p[0]) - 1 for p in pieces], dtype=np.int64)
         sk_first = np.concatenate([[0], np.cumsum(sk_nruns + 1)[:-1]]).astype(np.int64)
         pc_off, pc_tok = _ragged([t for p in pieces for t in p[0]])
-        pb_off, pb = _ragged([b for p in pieces for b in p[1]])
-        psk = np.array([sid[(False, s.prompt)] for s in sks], dtype=np.int64)
-        tsk = np.array([sid[(True, s.target)] for s in sks], dtype=np.int64)
-        n = len(sks)
+        pb_off, pb = _ragged([x for p in pieces for x in p[1]])
+        psk, tsk = b.p_idx.astype(np.int64), (len(b.prompts) + b.t_idx).astype(np.int64)
+        n = b.n
         offs = [np.zeros(n + 1, dtype=np.int64) for _ in range(4)]
         empty = [np.zeros(0, np.int32), np.zeros(0, np.int32), np.zeros(0, np.uint8), np.zeros(0, np.uint8)]
         args = (psk, tsk, run_off, rg_off, rg.astype(np.int32), sk_first, sk_nruns, pc_off, pc_tok.astype(np.int32),
@@ -151,7 +147,7 @@ class TokenSpace:
         if check:
             m = min(PROBE, n)
             ok = self._encode(prompt[:m], False) == _lists(p_ids, m) and self._encode(target[:m], True) == _lists(t_ids, m)
-        return _build(task, split, prompt, target, p_ids, t_ids, sks, corpus), ok
+        return _build(task, split, prompt, target, p_ids, t_ids, b, corpus), ok
 
     def _encode(self, texts: pa.Array, target: bool) -> list[list[int]]:
         return [x.ids for x in self.tok.encode_batch([(" " + t if target else t) for t in texts.to_pylist()],
@@ -180,30 +176,15 @@ def _lists(ragged: tuple[np.ndarray, np.ndarray], m: int) -> list[list[int]]:
     return [val[off[i] : off[i + 1]].tolist() for i in range(m)]
 
 
-def _meta_json(sks: list[Skeleton]) -> list[str]:
-    """``json.dumps(meta, sort_keys=True)`` per skeleton; metas repeat (a few labels), so each
-    distinct one is encoded once (3.9 of 63 s of a 100k-cell prepare went to json.dumps)."""
-    cache: dict[tuple, str] = {}
-    out = []
-    for s in sks:
-        key = tuple(s.meta.items())
-        text = cache.get(key)
-        if text is None:
-            text = cache[key] = json.dumps(s.meta, sort_keys=True)
-        out.append(text)
-    return out
-
-
-def _build(task, split, prompt, target, p_ids, t_ids, sks, corpus) -> pa.Table:
-    n = len(sks)
-    c_off = np.zeros(n + 1, dtype=np.int32)
-    c_off[1:] = np.cumsum([s.cells.size for s in sks])
-    flat = np.concatenate([s.cells for s in sks]).astype(np.int64) if n else np.zeros(0, np.int64)
-    cell_ids = pa.ListArray.from_arrays(pa.array(c_off), pc.take(corpus.cell_ids, pa.array(flat)))
+def _build(task, split, prompt, target, p_ids, t_ids, b: SkeletonBatch, corpus) -> pa.Table:
+    n = b.n
+    c_off, flat = b.cells
+    cell_ids = pa.ListArray.from_arrays(pa.array(c_off.astype(np.int32)), pc.take(corpus.cell_ids, pa.array(flat)))
     lists = [pa.ListArray.from_arrays(pa.array(o.astype(np.int32)), pa.array(v, pa.int32())) for o, v in (p_ids, t_ids)]
     n_tok = (2 + np.diff(p_ids[0]) + np.diff(t_ids[0])).astype(np.int32)
     return pa.table({
-        "task": pa.array([task] * n, pa.string()), "split": pa.array([split] * n, pa.string()), "prompt": prompt,
-        "target": target, "cell_ids": cell_ids, "meta": pa.array(_meta_json(sks), pa.string()),
+        "task": pa.repeat(pa.scalar(task, pa.string()), n), "split": pa.repeat(pa.scalar(split, pa.string()), n),
+        "prompt": prompt, "target": target, "cell_ids": cell_ids,
+        "meta": pc.take(pa.array(b.metas, pa.string()), pa.array(b.m_idx)),
         "prompt_ids": lists[0], "target_ids": lists[1], "n_tokens": pa.array(n_tok),
     }, schema=SCHEMA)

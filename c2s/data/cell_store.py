@@ -12,15 +12,16 @@ import logging
 import mmap
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 from tqdm.auto import tqdm
 
 from c2s.atomic import atomic_dir
-from c2s.data.anndata_io import ExpressionSource
 from c2s.errors import C2SInputError
-from c2s.sentences.topk import topk_indices
+
+if TYPE_CHECKING:
+    from c2s.data.anndata_io import ExpressionSource
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +102,8 @@ def convert(sources: Sequence[ExpressionSource], top_k: int, out: str | Path, ch
 
     Memory: one chunk, plus 2 bytes and one bool per cell (lengths, kept mask).
     """
+    from c2s.sentences.topk import topk_indices  # numba-compiled: loaded only to convert
+
     out = Path(out)
     if (out / "store.npz").is_file():
         return CellStore.open(out)

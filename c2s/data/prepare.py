@@ -21,10 +21,11 @@ from typing import Any, Mapping
 
 import c2s
 from c2s.atomic import atomic_dir, sweep_orphans, write_json_atomic
-from c2s.data.corpus import build_corpus, input_files
+from c2s.data.corpus import input_files
+from c2s.data.corpus_build import build_corpus
 from c2s.data.input_hash import content_hash
 from c2s.data.plan_meta import spatial_neighbours
-from c2s.data.render_jobs import Job, assign_parts, run_job
+from c2s.data.render_jobs import BACKEND, Job, assign_parts, run_job
 from c2s.data.shards import FORMAT_VERSION, ShardSet, sealed
 from c2s.data.splits import SPLITS
 from c2s.errors import C2SInputError
@@ -71,7 +72,7 @@ def plan(cfg: Mapping[str, Any]) -> Path:
     work = work_dir(cfg)
     if (work / "plan.json").is_file():
         return work
-    split, t = cfg["split"], cfg["tasks"]
+    t = cfg["tasks"]
     tasks = build_tasks(t["names"], TaskOptions(**t["options"]), t["match_keys"])
     fresh = not work.exists()
     work.mkdir(parents=True, exist_ok=True)
@@ -107,6 +108,7 @@ def _plan(cfg: Mapping[str, Any], work: Path, tasks: list) -> Path:
         raise C2SInputError("No task could be rendered from this data; see the skipped reasons logged above.")
     tokenizer = build_tokenizer(cfg, corpora, tasks)
     tokenizer.save_pretrained(str(work / "tokenizer"))
+    (work / BACKEND).write_text(tokenizer.backend_tokenizer.to_str())
     for i, corpus in enumerate(corpora):
         shutil.rmtree(work / f"corpus-{i:02d}", ignore_errors=True)
         corpus.save(work / f"corpus-{i:02d}")
@@ -124,22 +126,44 @@ def _plan(cfg: Mapping[str, Any], work: Path, tasks: list) -> Path:
     return work
 
 
-def render(cfg: Mapping[str, Any], part: int = 0, num_parts: int = 1, workers: int = 1) -> None:
-    """Step 2: run this part's jobs (already finished jobs are skipped: a re-run resumes)."""
+def render(cfg: Mapping[str, Any], part: int = 0, num_parts: int = 1, workers: int = 1, pool=None) -> None:
+    """Step 2: run this part's jobs (already finished jobs are skipped: a re-run resumes), in
+    this process or, with ``workers`` > 1, in ``pool`` (see :func:`worker_pool`)."""
+    from tqdm.auto import tqdm
+
     work = work_dir(cfg)
     if not (work / "plan.json").is_file():
         raise C2SInputError(f"No plan in {work}: run step=plan first (or step=all).")
     jobs = [Job(**j) for j in json.loads((work / "plan.json").read_text())["jobs"]]
     mine = assign_parts(jobs, num_parts)[part]
     if workers <= 1:
-        from tqdm.auto import tqdm
-
         for job in tqdm(mine, desc="render jobs", unit="job"):
             run_job(str(work), job)
         return
-    with mp.get_context("spawn").Pool(workers) as pool:
-        for _ in pool.starmap(run_job, [(str(work), j) for j in mine], chunksize=1):
+    own = pool is None
+    pool = pool or worker_pool(workers)
+    try:  # largest jobs first (assign_parts' order), handed out one at a time
+        for _ in tqdm(pool.imap_unordered(_run, [(str(work), j) for j in mine]), total=len(mine),
+                      desc="render jobs", unit="job"):
             pass
+    finally:
+        if own:
+            pool.close()
+
+
+def _run(args: tuple[str, Job]) -> str:
+    return run_job(*args)
+
+
+def worker_pool(workers: int):
+    """``workers`` spawned processes that import the render code as they start, so their start
+    overlaps the plan step when the pool is made first. (forkserver blocks this process until
+    its server has imported; fork would inherit the plan's threads.)"""
+    return mp.get_context("spawn").Pool(workers, initializer=_warm)
+
+
+def _warm() -> None:
+    import c2s.data.render_jobs  # noqa: F401
 
 
 def merge(cfg: Mapping[str, Any]) -> Path:
@@ -193,10 +217,15 @@ def prepare(cfg: Mapping[str, Any]) -> Path:
         return out
     step = cfg.get("step", "all")
     part, num_parts, workers = int(cfg.get("part", 0)), int(cfg.get("num_parts", 1)), int(cfg.get("workers", 1))
-    if step in ("all", "plan"):
-        plan(cfg)
-    if step in ("all", "render"):
-        render(cfg, part, num_parts, workers)
+    pool = worker_pool(workers) if workers > 1 and step in ("all", "render") else None
+    try:
+        if step in ("all", "plan"):
+            plan(cfg)
+        if step in ("all", "render"):
+            render(cfg, part, num_parts, workers, pool)
+    finally:
+        if pool is not None:
+            pool.terminate()
     if step in ("all", "merge"):
         return merge(cfg)
     return work_dir(cfg)

@@ -1,4 +1,4 @@
-"""Render jobs: one (corpus, split, task) each, rendered in token space in fixed-size batches
+"""Render jobs: one (corpus, split, task) each, rendered in token space batch by batch
 and written by a JobWriter. A job's bytes depend only on the plan, never on which process or
 machine runs it, so any worker count or part split gives the same shards."""
 
@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
-from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -16,12 +15,10 @@ from c2s.data.assemble import TokenSpace
 from c2s.data.corpus import Corpus
 from c2s.data.shards import JobWriter
 from c2s.tasks import TaskOptions, build_tasks
-from c2s.tasks.render import skeletons
+from c2s.tasks.render import batches
 
 log = logging.getLogger(__name__)
-BATCH = 4096  # records per assembled batch (fixed: part of the output's definition)
-
-
+BACKEND = "tokenizer-backend.json"  # the plan's tokenizer as the tokenizers library serialises it
 @dataclass(frozen=True)
 class Job:
     corpus: int  # index into the plan's corpora
@@ -51,11 +48,11 @@ _STATE: dict[str, Any] = {}
 def _context(work: str) -> dict[str, Any]:
     """Per process: the plan's corpora and token space, loaded once (memory-mapped)."""
     if _STATE.get("work") != work:
-        from transformers import AutoTokenizer
+        from tokenizers import Tokenizer  # not transformers: its import (with torch) costs a worker ~2 s
 
         plan = json.loads((Path(work) / "plan.json").read_text())
         corpora = [Corpus.load(Path(work) / f"corpus-{i:02d}") for i in range(len(plan["corpora"]))]
-        tok = AutoTokenizer.from_pretrained(str(Path(work) / "tokenizer"))
+        tok = Tokenizer.from_str((Path(work) / BACKEND).read_text())
         _STATE.clear()
         _STATE.update(work=work, plan=plan, corpora=corpora, space=TokenSpace(tok, corpora[0].sentences.gene_names))
     return _STATE
@@ -72,9 +69,8 @@ def run_job(work: str, job: Job) -> str:
     task = build_tasks([job.task], TaskOptions(**opt["options"]), opt["match_keys"])[0]
     with atomic_dir(out) as tmp:
         writer = JobWriter(tmp, job.stem, job.split, job.task, plan["rows_per_shard"], plan["token_dtype"])
-        it = skeletons(corpus, task, job.split, plan["seed"])
         token_path, first = True, True
-        while batch := list(islice(it, BATCH)):
+        for batch in batches(corpus, task, job.split, plan["seed"]):
             table, ok = space.table(corpus, job.task, job.split, batch, check=first)
             if first and not ok:
                 token_path = False

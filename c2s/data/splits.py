@@ -13,12 +13,14 @@ Rules:
 from __future__ import annotations
 
 import logging
-from typing import Mapping, Sequence
+from typing import TYPE_CHECKING, Mapping, Sequence
 
 import numpy as np
-import pandas as pd
 
 from c2s.errors import C2SInputError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 log = logging.getLogger(__name__)
 SPLITS = ("train", "val", "test")
@@ -43,6 +45,8 @@ def split_cells(n: int, val: float, test: float, seed: int) -> np.ndarray:
 
 def split_groups(groups: Sequence, val: float, test: float, seed: int) -> np.ndarray:
     """Per-cell split labels such that all cells of a group share a split."""
+    import pandas as pd
+
     fr = _fractions(val, test)
     groups = pd.Series(np.asarray(groups, dtype=str))
     sizes = groups.value_counts().sort_index()

@@ -72,7 +72,7 @@ class H5adSource:
     """
 
     def __init__(self, cfg: Mapping[str, Any], tokenizer) -> None:
-        from c2s.data.corpus import build_corpus
+        from c2s.data.corpus_build import build_corpus
         from c2s.tasks import REGISTRY, TaskOptions, build_tasks
         from c2s.tasks.formats import C2S_SCALE, upper_case_genes
 
@@ -114,12 +114,16 @@ class H5adSource:
 
     def _render(self, split: str, task: str) -> list[dict]:
         from dataclasses import asdict
+        from itertools import groupby
 
-        from c2s.tasks.render import skeletons, task_rng, to_example
+        from c2s.tasks.render import batches, examples, task_rng
 
         rng = task_rng(self.seed + 1, task, split)  # the sample's stream, apart from the templates'
-        sks = reservoir(skeletons(self.corpus, self._tasks[task], split, self.seed), self.sizes[split], rng)
-        rows = [asdict(to_example(self.corpus, task, split, sk)) for sk in sks]
+        items = ((b, i) for b in batches(self.corpus, self._tasks[task], split, self.seed) for i in range(b.n))
+        rows = []
+        for _, group in groupby(reservoir(items, self.sizes[split], rng), key=lambda item: id(item[0])):
+            group = list(group)
+            rows += [asdict(e) for e in examples(self.corpus, task, split, group[0][0], [i for _, i in group])]
         for r in rows:  # as a shard row stores it
             r["meta"] = json.dumps(r["meta"], sort_keys=True)
         if rows:  # the shards' convention: targets are tokenized after a space

@@ -31,7 +31,7 @@ def tiny_gemma2() -> dict[str, Any]:
 def standin_texts(data: Mapping[str, Any], n_cells: int = 500, seed: int = 0) -> list[str]:
     """c2s_scale prompts and answers of up to ``n_cells`` cells of ``data`` (a DataConfig dict):
     the text the tokenizer learns its sub-words from."""
-    from c2s.data.corpus import build_corpus
+    from c2s.data.corpus_build import build_corpus
     from c2s.tasks import TaskOptions, build_tasks
     from c2s.tasks.render import render_all
 

@@ -8,9 +8,20 @@ Public API::
     reconstruct(sentences, fit, gene_names) -> Reconstruction
 """
 
-from c2s.sentences.convert import CellSentences, cell_sentence_indices, cell_sentences, sentences_from_source
-from c2s.sentences.inverse import InverseFit, Reconstruction, fit_inverse, reconstruct
-from c2s.sentences.topk import topk_indices
+from importlib import import_module
+
+_WHERE = {  # loaded on first use: render workers need only InverseFit, not AnnData or scipy.stats
+    "CellSentences": "convert", "cell_sentence_indices": "convert", "cell_sentences": "convert",
+    "sentences_from_source": "convert", "InverseFit": "inverse", "Reconstruction": "inverse",
+    "fit_inverse": "inverse", "reconstruct": "inverse", "topk_indices": "topk",
+}
+
+
+def __getattr__(name: str):
+    if name not in _WHERE:
+        raise AttributeError(f"module 'c2s.sentences' has no attribute {name!r}")
+    return getattr(import_module(f"c2s.sentences.{_WHERE[name]}"), name)
+
 
 __all__ = [
     "CellSentences",

@@ -9,17 +9,16 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
-import anndata as ad
 import numpy as np
 import scipy.sparse as sp
-from scipy import stats
 
 from c2s.atomic import write_json_atomic
-from c2s.data.anndata_io import ExpressionSource
 from c2s.errors import C2SInputError
-from c2s.sentences.topk import topk_indices
+
+if TYPE_CHECKING:
+    import anndata as ad
 
 
 @dataclass(frozen=True)
@@ -57,6 +56,8 @@ def _rank_values(chunk: sp.csr_matrix, k: int) -> tuple[np.ndarray, np.ndarray]:
     """(rank, expression) pairs of every kept gene of every row, in sentence order."""
     chunk = chunk.copy()
     chunk.sort_indices()
+    from c2s.sentences.topk import topk_indices
+
     idx, lengths = topk_indices(chunk, k)
     ranks, values = [], []
     for i in range(chunk.shape[0]):
@@ -97,6 +98,8 @@ def fit_points(rank: np.ndarray, value: np.ndarray, n_cells: int, top_k: int | N
     if rank.size < 3 or np.unique(rank).size < 2:
         raise C2SInputError("Too few expressed genes in the sampled cells to fit the inverse transform.")
     x = np.log10(1.0 + rank)
+    from scipy import stats  # here: importing scipy.stats costs 0.5 s
+
     reg = stats.linregress(x, value)
     return InverseFit(
         slope=float(reg.slope),
@@ -126,6 +129,8 @@ def fit_inverse(
     first ``top_k`` ranks (what a top-K sentence can carry). Other keyword arguments go to
     :class:`~c2s.data.ExpressionSource` (``gene_key``, ``matrix_kind``, ``backed``).
     """
+    from c2s.data.anndata_io import ExpressionSource
+
     source = ExpressionSource(adata, layer=layer, use_raw=use_raw, **source_kwargs)
     rank, value, n = sample_rank_expression(source, n_cells=n_cells, seed=seed, top_k=top_k)
     return fit_points(rank, value, n_cells=n, top_k=top_k, seed=seed)

@@ -1,7 +1,8 @@
-"""What a task is: a name, a kind, paraphrased templates, records drawn from a corpus, and the
-metric that scores it. A record maps template fields to text, or to :class:`Genes` slots that
-the renderer fills with gene names (text) or gene token ids (token space); ``cells`` lists the
-corpus positions of the cells it shows."""
+"""What a task is: a name, a kind, paraphrased templates, records drawn from a corpus, the
+field its target comes from, and the metric that scores it. A record maps template fields to
+text, or to :class:`Genes` slots that the renderer fills with gene names (text) or gene token
+ids (token space); ``cells`` lists the corpus positions of the cells it shows. Tasks with one
+record per cell build their records as columns directly (c2s.tasks.columns)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Any, ClassVar, Iterator, NamedTuple
 import numpy as np
 
 from c2s.data.corpus import Corpus
+from c2s.tasks.columns import BATCH, Columns, batched, cells_field, coded, const, encode
 from c2s.tasks.formats import C2S_SCALE, check_format
 
 KINDS = ("single_cell", "multi_cell", "gene_set", "downstream")
@@ -54,11 +56,13 @@ class Genes(NamedTuple):
 
 
 class Task:
-    """Base class. Subclasses set the class attributes and implement ``records`` and ``target``."""
+    """Base class. Subclasses set the class attributes and implement ``records`` (record dicts)
+    or ``columns`` (the same records, in columns)."""
 
     name: ClassVar[str]
     kind: ClassVar[str]
     metric: ClassVar[str]
+    target_field: ClassVar[str]  # the record field that is the answer
     requires: ClassVar[tuple[str, ...]] = ()  # obs roles or corpus attributes
     templates: ClassVar[tuple[str, ...]]
 
@@ -93,20 +97,27 @@ class Task:
     def records(self, corpus: Corpus, split: str, rng: np.random.Generator) -> Iterator[dict[str, Any]]:
         raise NotImplementedError
 
-    def target(self, record: dict[str, Any]) -> str | Genes:
-        raise NotImplementedError
+    def columns(self, corpus: Corpus, split: str, rng: np.random.Generator) -> Iterator[Columns]:
+        """The records in columns, at most ``BATCH`` per item."""
+        return batched(self.records(corpus, split, rng))
 
 
-def sentence_records(corpus: Corpus, cells: np.ndarray, k: int) -> Iterator[dict[str, Any]]:
-    """Fields of each cell: its sentence slot, gene count and every mapped metadata role."""
-    col = np.asarray(cells, dtype=np.int64)[:, None]
-    n_genes = np.minimum(k, corpus.sentences.lengths[cells]).tolist()
-    labels = {r: corpus.labels(r, cells).tolist() for r in corpus.roles}
-    for j in range(col.shape[0]):
-        rec = {"cells": col[j], "sentence": Genes(col[j], k), "organism": corpus.organism, "n_genes": n_genes[j]}
-        for r, values in labels.items():
-            rec[r] = values[j]
-        yield rec
+def sentence_columns(corpus: Corpus, cells: np.ndarray, k: int) -> Columns:
+    """Fields of each cell: its sentence slot (``sentence``), gene count (``n_genes``), organism
+    and every mapped metadata role."""
+    cells = np.asarray(cells, dtype=np.int64)
+    text = {"organism": const(corpus.organism, cells.size),
+            "n_genes": encode(np.minimum(k, corpus.sentences.lengths[cells]))}
+    for r, (cats, codes) in corpus.roles.items():
+        text[r] = coded(cats, np.asarray(codes)[cells])
+    return Columns(cells.size, (np.arange(cells.size + 1, dtype=np.int64), cells), text,
+                   {"sentence": cells_field(cells[:, None], k)})
+
+
+def per_cell(corpus: Corpus, cells: np.ndarray, k: int) -> Iterator[Columns]:
+    """:func:`sentence_columns` of ``cells``, ``BATCH`` cells at a time."""
+    for b in range(0, cells.size, BATCH):
+        yield sentence_columns(corpus, cells[b : b + BATCH], k)
 
 
 def multi_sentences(cells: np.ndarray, k: int) -> Genes:

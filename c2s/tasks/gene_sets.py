@@ -35,6 +35,7 @@ class _PerGeneSet(Task):
 class GeneSetEnumeration(_PerGeneSet):
     name = "gene_set_enumeration"
     metric = "overlap"
+    target_field = "genes"
     templates = (
         "List the genes of the gene set \"{set_name}\".",
         "Which {n_genes} genes make up {set_name}?",
@@ -43,13 +44,11 @@ class GeneSetEnumeration(_PerGeneSet):
         "Name the {n_genes} genes in \"{set_name}\".",
     )
 
-    def target(self, record: dict[str, Any]) -> Genes:
-        return record["genes"]
-
 
 class GeneSetNaming(_PerGeneSet):
     name = "gene_set_naming"
     metric = "accuracy"
+    target_field = "set_name"
     templates = (
         "What gene set do these genes form? {shuffled}",
         "Name the gene set containing: {shuffled}",
@@ -57,6 +56,3 @@ class GeneSetNaming(_PerGeneSet):
         "Genes: {shuffled}\nGive the name of this gene set.",
         "Identify the gene program made of {shuffled}",
     )
-
-    def target(self, record: dict[str, Any]) -> str:
-        return record["set_name"]

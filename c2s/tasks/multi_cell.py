@@ -8,7 +8,7 @@ from typing import Any, Iterator
 import numpy as np
 
 from c2s.data.corpus import Corpus
-from c2s.tasks.base import Genes, Task, group_samples, multi_sentences
+from c2s.tasks.base import Task, group_samples, multi_sentences
 
 
 class _PerSample(Task):
@@ -36,6 +36,7 @@ class _PerSample(Task):
 class MultiCellLanguageModelling(_PerSample):
     name = "multi_cell_lm"
     metric = "overlap"
+    target_field = "sentences"
     templates = (
         "Generate {n_cells} cells from one {organism} sample, each as its top {n_genes} genes.",
         "Write {n_cells} cell sentences ({n_genes} genes each) of cells drawn from the same {organism} sample.",
@@ -44,13 +45,11 @@ class MultiCellLanguageModelling(_PerSample):
         "List {n_cells} cells from one {organism} sample, one per line, top {n_genes} genes by expression.",
     )
 
-    def target(self, record: dict[str, Any]) -> Genes:
-        return record["sentences"]
-
 
 class TissueAnnotation(_PerSample):
     name = "tissue_annotation"
     metric = "accuracy"
+    target_field = "tissue"
     requires = ("tissue",)
     templates = (
         "These {n_cells} {organism} cells come from one sample:\n{sentences}\nWhich tissue is the sample from?",
@@ -60,13 +59,11 @@ class TissueAnnotation(_PerSample):
         "Annotate the tissue of the sample containing these cells:\n{sentences}",
     )
 
-    def target(self, record: dict[str, Any]) -> str:
-        return record["tissue"]
-
 
 class SampleCellTypeAnnotation(_PerSample):
     name = "sample_cell_type_annotation"
     metric = "accuracy"
+    target_field = "cell_types"
     requires = ("cell_type",)
     templates = (
         "Annotate the cell type of each of these {n_cells} {organism} cells, in order, comma-separated.\n{sentences}",
@@ -76,13 +73,11 @@ class SampleCellTypeAnnotation(_PerSample):
         "Cell sentences:\n{sentences}\nCell types, one per cell, in order:",
     )
 
-    def target(self, record: dict[str, Any]) -> str:
-        return record["cell_types"]
-
 
 class SampleGenerationByTissue(_PerSample):
     name = "sample_generation_tissue"
     metric = "overlap"
+    target_field = "sentences"
     requires = ("tissue",)
     templates = (
         "Generate {n_cells} cells from a {organism} {tissue} sample, each as its top {n_genes} genes.",
@@ -92,13 +87,11 @@ class SampleGenerationByTissue(_PerSample):
         "Simulate a {tissue} sample of {n_cells} {organism} cells, one cell sentence per line.",
     )
 
-    def target(self, record: dict[str, Any]) -> Genes:
-        return record["sentences"]
-
 
 class SampleGenerationByCellTypes(_PerSample):
     name = "sample_generation_cell_types"
     metric = "overlap"
+    target_field = "sentences"
     requires = ("cell_type",)
     templates = (
         "Generate cells of these types, in order, each as its top {n_genes} genes: {cell_types}.",
@@ -108,13 +101,11 @@ class SampleGenerationByCellTypes(_PerSample):
         "For each of {cell_types}, generate a {organism} cell ({n_genes} genes, descending expression).",
     )
 
-    def target(self, record: dict[str, Any]) -> Genes:
-        return record["sentences"]
-
 
 class SampleGenerationByDescription(_PerSample):
     name = "sample_generation_description"
     metric = "overlap"
+    target_field = "sentences"
     requires = ("description",)
     templates = (
         "Study description: {description}\nGenerate {n_cells} cells from this study as cell sentences.",
@@ -124,13 +115,11 @@ class SampleGenerationByDescription(_PerSample):
         "Given this dataset summary, produce {n_cells} cells of {n_genes} genes each.\n{description}",
     )
 
-    def target(self, record: dict[str, Any]) -> Genes:
-        return record["sentences"]
-
 
 class NaturalLanguageInterpretation(_PerSample):
     name = "nl_interpretation"
     metric = "bertscore"
+    target_field = "description"
     requires = ("description",)
     templates = (
         "Describe the study these {organism} cells come from.\n{sentences}",
@@ -139,6 +128,3 @@ class NaturalLanguageInterpretation(_PerSample):
         "Interpret this sample of cell sentences and describe its biological context:\n{sentences}",
         "Cells:\n{sentences}\nWhat experiment and tissue could these cells come from? Describe it.",
     )
-
-    def target(self, record: dict[str, Any]) -> str:
-        return record["description"]

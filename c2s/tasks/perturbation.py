@@ -7,18 +7,20 @@ the match keys (default: cell type), drawn uniformly (seeded) from all control c
 
 from __future__ import annotations
 
-from typing import Any, Iterator, Sequence
+from typing import Iterator, Sequence
 
 import numpy as np
 
 from c2s.data.corpus import Corpus
-from c2s.tasks.base import Genes, Task, TaskOptions
+from c2s.tasks.base import Task, TaskOptions
+from c2s.tasks.columns import BATCH, Columns, cells_field, coded, const, fixed
 
 
 class PerturbationResponse(Task):
     name = "perturbation_response"
     kind = "downstream"
     metric = "kendall_tau"
+    target_field = "perturbed"
     requires = ("condition", "control_value")
     templates = (
         "Control {organism} cell: {control}\nPredict this cell after perturbation with {perturbation}.",
@@ -39,7 +41,7 @@ class PerturbationResponse(Task):
         absent = [k for k in self.match_keys if not corpus.has(k)]
         return f"match keys {absent} are not mapped" if absent else None
 
-    def records(self, corpus: Corpus, split: str, rng: np.random.Generator) -> Iterator[dict[str, Any]]:
+    def columns(self, corpus: Corpus, split: str, rng: np.random.Generator) -> Iterator[Columns]:
         """Controls sorted by match key once; each perturbed cell draws one in O(1)."""
         cats, cond = corpus.roles["condition"]
         hit = np.flatnonzero(cats == str(corpus.control_value))
@@ -57,16 +59,12 @@ class PerturbationResponse(Task):
         cells, lo, n = cells[hi > lo], lo[hi > lo], (hi - lo)[hi > lo]
         draw = controls[lo + (rng.random(cells.size) * n).astype(np.int64)]
         k = self.opt.genes_per_cell
-        for i, c in zip(cells.tolist(), draw.tolist()):
-            yield {
-                "cells": np.array([c, i]),
-                "control": Genes(np.array([c]), k),
-                "perturbed": Genes(np.array([i]), k),
-                "perturbation": cats[cond[i]],
-                "cell_type": corpus.labels("cell_type", np.array([i]))[0] if corpus.has("cell_type") else "",
-                "organism": corpus.organism,
-                "n_genes": k,
-            }
-
-    def target(self, record: dict[str, Any]) -> Genes:
-        return record["perturbed"]
+        for b in range(0, cells.size, BATCH):
+            i, c = cells[b : b + BATCH], draw[b : b + BATCH]
+            text = {"perturbation": coded(cats, np.asarray(cond)[i]), "organism": const(corpus.organism, i.size),
+                    "n_genes": const(k, i.size), "cell_type": const("", i.size)}
+            if corpus.has("cell_type"):
+                ct_cats, ct_codes = corpus.roles["cell_type"]
+                text["cell_type"] = coded(ct_cats, np.asarray(ct_codes)[i])
+            yield Columns(i.size, fixed(np.stack([c, i], 1)), text,
+                          {"control": cells_field(c[:, None], k), "perturbed": cells_field(i[:, None], k)})

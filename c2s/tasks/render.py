@@ -1,6 +1,7 @@
-"""Records -> skeletons: a template filled with the record's text fields, with a sentinel
-character where each gene list goes. The text path (``render_all``) fills the sentinels with
-gene names; the token path (c2s.data.assemble) with gene token ids.
+"""Columns -> skeleton batches: each record's template filled with its text fields, with a
+sentinel character where each gene list goes. Distinct skeletons are formatted once per batch
+(examples point at them by index). The text path (``examples``, ``render_all``) fills the
+sentinels with gene names; the token path (c2s.data.assemble) with gene token ids.
 
 Convention: every gene in a rendered text follows a space (templates put a space before each
 gene field; targets are tokenized with a leading space), so one gene is one token " GENE".
@@ -8,6 +9,7 @@ gene field; targets are tokenized with a leading space), so one gene is one toke
 
 from __future__ import annotations
 
+import json
 import logging
 import string
 import zlib
@@ -20,7 +22,8 @@ from tqdm.auto import tqdm
 
 from c2s.data.corpus import Corpus
 from c2s.data.splits import SPLITS
-from c2s.tasks.base import Genes, Task
+from c2s.tasks.base import Task
+from c2s.tasks.columns import Columns, GeneField
 from c2s.tasks.formats import organism_name
 
 log = logging.getLogger(__name__)
@@ -38,15 +41,25 @@ class Example:
     meta: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass
-class Skeleton:
-    """One record, rendered up to its gene lists."""
+@dataclass(frozen=True)
+class SkeletonBatch:
+    """``n`` examples. Example i: prompt ``prompts[p_idx[i]]``, target ``targets[t_idx[i]]``,
+    meta ``metas[m_idx[i]]`` (sorted-key JSON); its gene runs (one per SENT, prompt first) are
+    ``run_off[i]:run_off[i + 1]``: the first ``run_k`` genes of cell ``run_cell`` or, where
+    ``run_cell`` is -1, the ids ``explicit[run]``; its cells shown are ``cells`` (ragged)."""
 
-    prompt: str  # template text with SENT per gene list
-    target: str
-    slots: list[Genes]  # in order of the SENTs (prompt, then target)
-    cells: np.ndarray  # corpus positions shown (the cell_ids column)
-    meta: dict[str, Any]
+    n: int
+    prompts: list[str]
+    p_idx: np.ndarray
+    targets: list[str]
+    t_idx: np.ndarray
+    metas: list[str]
+    m_idx: np.ndarray
+    run_off: np.ndarray
+    run_cell: np.ndarray
+    run_k: np.ndarray
+    explicit: dict[int, np.ndarray]
+    cells: tuple[np.ndarray, np.ndarray]
 
 
 def task_rng(seed: int, task: str, split: str) -> np.random.Generator:
@@ -60,42 +73,148 @@ def template_fields(template: str) -> tuple[str, ...]:
     return tuple(f for _, f, _, _ in string.Formatter().parse(template) if f)
 
 
-@lru_cache(maxsize=64)
-def _numbered(n: int) -> str:
-    return "\n".join(f"Cell {j + 1}: {SENT}" for j in range(n))
+@lru_cache(maxsize=256)
+def placeholder(numbered: bool, n_cells: int) -> str:
+    return "\n".join(f"Cell {j + 1}: {SENT}" for j in range(n_cells)) if numbered else SENT
 
 
-def placeholder(g: Genes) -> str:
-    return _numbered(len(g.cells)) if g.numbered else SENT
+def _distinct(keys: list[np.ndarray], m: int) -> tuple[np.ndarray, np.ndarray]:
+    """(distinct rows in sorted order, inverse) of the non-negative int columns ``keys`` over m
+    examples. Rows are packed into one int64 (mixed radix) where they fit: np.unique(axis=0)
+    sorts void records, 20x slower."""
+    if not keys:
+        return np.zeros((1, 0), dtype=np.int64), np.zeros(m, dtype=np.int64)
+    radix = [int(k.max()) + 1 if k.size else 1 for k in keys]
+    if np.prod(np.array(radix, dtype=float)) >= 2.0**62:
+        rows, inv = np.unique(np.stack(keys, 1), axis=0, return_inverse=True)
+        return rows, inv.reshape(-1)
+    packed = np.zeros(m, dtype=np.int64)
+    for k, r in zip(keys, radix):
+        packed = packed * r + k
+    uniq, inv = np.unique(packed, return_inverse=True)
+    rows = np.empty((uniq.size, len(keys)), dtype=np.int64)
+    for j in range(len(keys) - 1, -1, -1):
+        uniq, rows[:, j] = np.divmod(uniq, radix[j])
+    return rows, inv.reshape(-1)
 
 
-def skeleton(task: Task, record: dict[str, Any], rng: np.random.Generator) -> Skeleton:
-    """Pick a paraphrase with ``rng`` and fill it, gene lists as SENT."""
-    template = task.templates[int(rng.integers(len(task.templates)))]
-    values, slots = {}, []
-    for f in template_fields(template):
-        v = record[f]
-        if isinstance(v, Genes):
-            values[f] = placeholder(v)
-            slots.append(v)
+def _fill_texts(cols: Columns, fmt: str, fields: tuple[str, ...], sel: np.ndarray, out: list[str],
+                idx: np.ndarray, task: Task, suffix: str = "") -> None:
+    """Format ``fmt`` once per distinct combination of its fields over examples ``sel``."""
+    numbered = [f for f in fields if f in cols.genes and cols.genes[f].numbered]
+    keys = [cols.text[f][0][sel] for f in fields if f in cols.text] + [cols.genes[f].counts()[sel] for f in numbered]
+    rows, inv = _distinct(keys, sel.size)
+    text_fields = [f for f in fields if f in cols.text]
+    for row in rows:
+        values = {f: cols.text[f][1][row[j]] for j, f in enumerate(text_fields)}
+        for j, f in enumerate(numbered):
+            values[f] = placeholder(True, int(row[len(text_fields) + j]))
+        for f in fields:
+            values.setdefault(f, SENT)  # an un-numbered gene field
+        if "organism" in values and task.opt.prompt_format != "c2s":
+            values["organism"] = organism_name(values["organism"], task.opt.prompt_format)
+        out.append(fmt.format(**values) + suffix)
+    idx[sel] = len(out) - rows.shape[0] + inv
+
+
+def _runs(cols: Columns, order: list[list[str]], choice: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Gene runs of every example: its gene fields in ``order[choice[i]]``, each expanded to one
+    run per cell (or one run of explicit ids). Returns run_off, run_cell, run_k, run_ref and
+    the explicit fields' ids concatenated, which run_ref indexes (-1 for cell runs)."""
+    names = sorted({f for fs in order for f in fs})
+    seg_e, seg_p, seg_f = [], [], []
+    for t, fs in enumerate(order):
+        sel = np.flatnonzero(choice == t)
+        for p, f in enumerate(fs):
+            seg_e.append(sel)
+            seg_p.append(np.full(sel.size, p))
+            seg_f.append(np.full(sel.size, names.index(f)))
+    if not seg_e:
+        n = choice.size
+        return np.zeros(n + 1, np.int64), *(np.zeros(0, np.int64) for _ in range(4))
+    e, p, f = (np.concatenate(x).astype(np.int64) for x in (seg_e, seg_p, seg_f))
+    o = np.lexsort((p, e))
+    e, f = e[o], f[o]
+    # per field, its runs as one table: cells (one run each) or one run per example (explicit ids)
+    base, cell_t, k_t, ref_t, ids = 0, [], [], [], [np.zeros(0, np.int64)]
+    start_t, len_t = np.zeros(e.size, np.int64), np.zeros(e.size, np.int64)
+    for j, name in enumerate(names):
+        g: GeneField = cols.genes[name]
+        if g.explicit:
+            counts = g.counts()
+            cell_t.append(np.full(cols.n, -1))
+            k_t.append(counts)
+            ref_t.append(sum(x.size for x in ids) + g.off[:-1])
+            ids.append(g.flat)
+            starts, lens = np.arange(cols.n), np.ones(cols.n, np.int64)
         else:
-            values[f] = v
-    if "organism" in values and task.opt.prompt_format != "c2s":
-        values["organism"] = organism_name(values["organism"], task.opt.prompt_format)
-    target = task.target(record)
-    if isinstance(target, Genes):
-        slots.append(target)
-        target = placeholder(target)
-    if task.target_suffix:
-        target = f"{target}{task.target_suffix}"
-    meta = {k: str(record[k]) for k in META_KEYS if k in record}
-    return Skeleton(template.format(**values), str(target), slots, record["cells"], meta)
+            cell_t.append(g.flat)
+            k_t.append(np.full(g.flat.size, g.k))
+            ref_t.append(np.full(g.flat.size, -1))
+            starts, lens = g.off[:-1], g.counts()
+        at = f == j
+        start_t[at], len_t[at] = base + starts[e[at]], lens[e[at]]
+        base += cell_t[-1].size
+    cell_t, k_t, ref_t = (np.concatenate(x).astype(np.int64) for x in (cell_t, k_t, ref_t))
+    total = int(len_t.sum())
+    take = np.repeat(start_t - (np.cumsum(len_t) - len_t), len_t) + np.arange(total)
+    run_off = np.zeros(choice.size + 1, dtype=np.int64)
+    run_off[1:] = np.cumsum(np.bincount(e, weights=len_t, minlength=choice.size)).astype(np.int64)
+    return run_off, cell_t[take], k_t[take], ref_t[take], np.concatenate(ids)
 
 
-def skeletons(corpus: Corpus, task: Task, split: str, seed: int) -> Iterator[Skeleton]:
+def skeleton_batch(task: Task, cols: Columns, rng: np.random.Generator) -> SkeletonBatch:
+    """Pick a paraphrase per record with ``rng`` and fill it, gene lists as SENT."""
+    n = cols.n
+    choice = rng.integers(len(task.templates), size=n)
+    prompts: list[str] = []
+    p_idx = np.zeros(n, dtype=np.int64)
+    order = []
+    for t, tpl in enumerate(task.templates):
+        fields = template_fields(tpl)
+        order.append([f for f in fields if f in cols.genes])
+        sel = np.flatnonzero(choice == t)
+        if sel.size:
+            _fill_texts(cols, tpl, fields, sel, prompts, p_idx, task)
+    tf = task.target_field
+    targets: list[str] = []
+    t_idx = np.zeros(n, dtype=np.int64)
+    _fill_texts(cols, "{" + tf + "}", (tf,), np.arange(n), targets, t_idx, task, task.target_suffix)
+    if tf in cols.genes:
+        order = [o + [tf] for o in order]
+    run_off, run_cell, run_k, ref, ids = _runs(cols, order, choice)
+    explicit = {r: ids[ref[r] : ref[r] + run_k[r]] for r in np.flatnonzero(ref >= 0).tolist()}
+    meta_f = [f for f in META_KEYS if f in cols.text]
+    rows, m_idx = _distinct([cols.text[f][0] for f in meta_f], n)
+    metas = [json.dumps({f: str(cols.text[f][1][r[j]]) for j, f in enumerate(meta_f)}, sort_keys=True) for r in rows]
+    return SkeletonBatch(n, prompts, p_idx, targets, t_idx, metas, m_idx, run_off, run_cell, run_k, explicit, cols.cells)
+
+
+def batches(corpus: Corpus, task: Task, split: str, seed: int) -> Iterator[SkeletonBatch]:
+    """Every skeleton of ``task`` on ``split``, in batches; deterministic for ``seed``."""
     rng = task_rng(seed, task.name, split)
-    for record in task.records(corpus, split, rng):
-        yield skeleton(task, record, rng)
+    for cols in task.columns(corpus, split, rng):
+        if cols.n:
+            yield skeleton_batch(task, cols, rng)
+
+
+def batch_genes(corpus: Corpus, b: SkeletonBatch) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Gene ids of every run of a batch, ragged: (run offsets, gene ids, per-example run
+    offsets). Cells are read from the store in one sorted gather."""
+    cells, ks = b.run_cell, b.run_k
+    uniq = np.unique(cells[cells >= 0])
+    width = int(ks.max()) if ks.size else 1
+    grid = np.full((cells.size, width), -1, dtype=np.int32)
+    if uniq.size:
+        table = corpus.sentences.take(uniq, min(width, corpus.sentences.top_k))
+        is_cell = cells >= 0
+        grid[is_cell, : table.shape[1]] = table[np.searchsorted(uniq, cells[is_cell])]
+    for run, ids in b.explicit.items():
+        grid[run, : ids.size] = ids
+    mask = (np.arange(width)[None, :] < ks[:, None]) & (grid >= 0)
+    rg_off = np.zeros(cells.size + 1, dtype=np.int64)
+    rg_off[1:] = np.cumsum(mask.sum(1))
+    return rg_off, grid[mask], b.run_off
 
 
 def fill(text: str, genes: list[np.ndarray], names: np.ndarray) -> str:
@@ -107,67 +226,24 @@ def fill(text: str, genes: list[np.ndarray], names: np.ndarray) -> str:
     return "".join(out)
 
 
-_NO_CELL = np.array([-1])
-
-
-def batch_genes(corpus: Corpus, sks: list[Skeleton]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Gene ids of every run (one per SENT) of a batch, ragged: (run offsets, gene ids,
-    per-example run offsets). Cells are read from the store in one sorted gather."""
-    cells, run_k, run_n, explicit, n_runs = [], [], [], {}, []
-    r = 0
-    for sk in sks:
-        start = r
-        for g in sk.slots:
-            if g.ids is not None:
-                explicit[r] = np.asarray(g.ids)
-                cells.append(_NO_CELL)
-                run_k.append(len(g.ids))
-                run_n.append(1)
-                r += 1
-            else:
-                cells.append(g.cells)
-                run_k.append(g.k)
-                run_n.append(len(g.cells))
-                r += len(g.cells)
-        n_runs.append(r - start)
-    run_off = np.zeros(len(sks) + 1, dtype=np.int64)
-    run_off[1:] = np.cumsum(n_runs)
-    cells = np.concatenate(cells).astype(np.int64) if cells else np.zeros(0, np.int64)
-    ks = np.repeat(np.asarray(run_k, dtype=np.int64), np.asarray(run_n, dtype=np.int64))
-    uniq = np.unique(cells[cells >= 0])
-    width = int(ks.max()) if ks.size else 1
-    grid = np.full((cells.size, width), -1, dtype=np.int32)
-    if uniq.size:
-        table = corpus.sentences.take(uniq, min(width, corpus.sentences.top_k))
-        is_cell = cells >= 0
-        grid[is_cell, : table.shape[1]] = table[np.searchsorted(uniq, cells[is_cell])]
-    for run, ids in explicit.items():
-        grid[run, : ids.size] = ids
-    mask = (np.arange(width)[None, :] < ks[:, None]) & (grid >= 0)
-    rg_off = np.zeros(cells.size + 1, dtype=np.int64)
-    rg_off[1:] = np.cumsum(mask.sum(1))
-    return rg_off, grid[mask], run_off
-
-
-def genes_of(corpus: Corpus, sk: Skeleton) -> list[np.ndarray]:
-    """Gene ids of each SENT of one skeleton, in order."""
-    off, genes, _ = batch_genes(corpus, [sk])
-    return [genes[off[i] : off[i + 1]] for i in range(off.size - 1)]
-
-
-def to_example(corpus: Corpus, task: str, split: str, sk: Skeleton) -> Example:
-    """The text example of one skeleton (gene lists filled with gene names)."""
-    genes = genes_of(corpus, sk)
-    n = sk.prompt.count(SENT)
-    names = corpus.sentences.gene_names
-    return Example(task, split, fill(sk.prompt, genes[:n], names), fill(sk.target, genes[n:], names),
-                   [corpus.cell_id(c) for c in sk.cells], sk.meta)
+def examples(corpus: Corpus, task: str, split: str, b: SkeletonBatch, which: list[int] | None = None) -> list[Example]:
+    """Text examples of a batch (all, or the indices ``which``): gene lists as gene names."""
+    rg_off, rg, run_off = batch_genes(corpus, b)
+    names, (c_off, c_flat) = corpus.sentences.gene_names, b.cells
+    out = []
+    for i in range(b.n) if which is None else which:
+        prompt, target = b.prompts[b.p_idx[i]], b.targets[b.t_idx[i]]
+        genes = [rg[rg_off[r] : rg_off[r + 1]] for r in range(run_off[i], run_off[i + 1])]
+        k = prompt.count(SENT)
+        out.append(Example(task, split, fill(prompt, genes[:k], names), fill(target, genes[k:], names),
+                           [corpus.cell_id(c) for c in c_flat[c_off[i] : c_off[i + 1]]], json.loads(b.metas[b.m_idx[i]])))
+    return out
 
 
 def render_all(corpus: Corpus, tasks: list[Task], seed: int) -> tuple[list[Example], dict[str, str]]:
     """Text path, for small corpora and tests: (examples, skipped) where skipped maps task
     name -> reason (logged, never raised)."""
-    examples: list[Example] = []
+    out: list[Example] = []
     skipped: dict[str, str] = {}
     for task in tqdm(tasks, desc="render tasks", unit="task"):
         reason = task.missing(corpus)
@@ -176,5 +252,6 @@ def render_all(corpus: Corpus, tasks: list[Task], seed: int) -> tuple[list[Examp
             log.warning("Skipping task %s: %s.", task.name, reason)
             continue
         for split in SPLITS:
-            examples += [to_example(corpus, task.name, split, sk) for sk in skeletons(corpus, task, split, seed)]
-    return examples, skipped
+            for b in batches(corpus, task, split, seed):
+                out += examples(corpus, task.name, split, b)
+    return out, skipped

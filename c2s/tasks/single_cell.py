@@ -2,26 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from typing import Iterator
 
 import numpy as np
 
 from c2s.data.corpus import Corpus
-from c2s.tasks.base import Genes, Task, sentence_records
+from c2s.tasks.base import Task, per_cell
+from c2s.tasks.columns import Columns
 
 
 class _PerCell(Task):
     kind = "single_cell"
 
-    def records(self, corpus: Corpus, split: str, rng: np.random.Generator) -> Iterator[dict[str, Any]]:
-        cells = corpus.cells(split)
-        for b in range(0, cells.size, 65_536):  # blocks bound the per-block label lists
-            yield from sentence_records(corpus, cells[b : b + 65_536], self.opt.genes_per_cell)
+    def columns(self, corpus: Corpus, split: str, rng: np.random.Generator) -> Iterator[Columns]:
+        return per_cell(corpus, corpus.cells(split), self.opt.genes_per_cell)
 
 
 class CellLanguageModelling(_PerCell):
     name = "cell_lm"
     metric = "overlap"
+    target_field = "sentence"
     templates = (
         "Generate a cell sentence: the {n_genes} most expressed genes of a {organism} cell, highest first.",
         "List {n_genes} genes of a single {organism} cell in descending order of expression.",
@@ -31,13 +31,11 @@ class CellLanguageModelling(_PerCell):
         "Cell sentence of a {organism} single cell, top {n_genes} genes by expression:",
     )
 
-    def target(self, record: dict[str, Any]) -> Genes:
-        return record["sentence"]
-
 
 class CellTypeAnnotation(_PerCell):
     name = "cell_type_annotation"
     metric = "accuracy"
+    target_field = "cell_type"
     requires = ("cell_type",)
     templates = (
         "The {n_genes} most expressed genes of a {organism} cell, highest first: {sentence}\nWhat is its cell type?",
@@ -48,13 +46,11 @@ class CellTypeAnnotation(_PerCell):
         "Cell: {sentence}\nPredict the cell type of this {organism} cell.",
     )
 
-    def target(self, record: dict[str, Any]) -> str:
-        return record["cell_type"]
-
 
 class ConditionalCellGeneration(_PerCell):
     name = "conditional_cell_generation"
     metric = "overlap"
+    target_field = "sentence"
     requires = ("cell_type",)
     templates = (
         "Generate a cell sentence of {n_genes} genes for a {organism} {cell_type} cell.",
@@ -64,6 +60,3 @@ class ConditionalCellGeneration(_PerCell):
         "Cell type: {cell_type}. Organism: {organism}. Generate its top {n_genes} expressed genes.",
         "Simulate a single {cell_type} cell ({organism}); give its {n_genes} highest-expressed genes.",
     )
-
-    def target(self, record: dict[str, Any]) -> Genes:
-        return record["sentence"]

@@ -7,55 +7,51 @@ neighbourhood (centre included)."""
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from typing import Iterator
 
 import numpy as np
 
 from c2s.data.corpus import Corpus
-from c2s.data.plan_meta import spatial_neighbours
-from c2s.tasks.base import Genes, Task, multi_sentences
-
-BLOCK = 16_384  # cells per vectorised block (bounds the per-block arrays)
+from c2s.tasks.base import Task
+from c2s.tasks.columns import BATCH, Columns, cells_field, coded, const, fixed
 
 
 class _Spatial(Task):
     kind = "downstream"
     requires = ("spatial",)
 
-    def records(self, corpus: Corpus, split: str, rng: np.random.Generator) -> Iterator[dict[str, Any]]:
+    def columns(self, corpus: Corpus, split: str, rng: np.random.Generator) -> Iterator[Columns]:
         cells = corpus.cells(split)
         if cells.size < self.opt.neighbours + 2:
             return
         neigh = corpus.neighbours.get(split)
         if neigh is None or neigh.shape[1] != min(self.opt.neighbours, cells.size - 1):
+            from c2s.data.plan_meta import spatial_neighbours  # the plan precomputes them: rarely needed
+
             neigh = spatial_neighbours(corpus, split, self.opt.neighbours)
         k = self.opt.multi_genes_per_cell
-        for b in range(0, cells.size, BLOCK):
-            block, nb = cells[b : b + BLOCK], np.asarray(neigh[b : b + BLOCK], dtype=np.int64)
-            both = np.concatenate([block[:, None], nb], axis=1)  # centre, then its neighbours
-            extra = self.prepare_block(corpus, block, nb)
-            for row, i in enumerate(block.tolist()):
-                if nb.shape[1] and nb[row, 0] < 0:  # its section is too small for k neighbours
-                    continue
-                rec = {
-                    "cells": both[row],
-                    "centre": Genes(both[row, :1], k),
-                    "neighbours": multi_sentences(nb[row], k),
-                    "n_neighbours": nb.shape[1],
-                    "organism": corpus.organism,
-                }
-                yield self.complete(rec, row, i, nb[row], cells, extra, rng)
+        for b in range(0, cells.size, BATCH):
+            block, nb = cells[b : b + BATCH], np.asarray(neigh[b : b + BATCH], dtype=np.int64)
+            if nb.shape[1]:  # cells of a section too small for k neighbours are skipped
+                keep = nb[:, 0] >= 0
+                block, nb = block[keep], nb[keep]
+            if not block.size:
+                continue
+            cols = Columns(block.size, fixed(np.c_[block, nb]),  # centre, then its neighbours
+                           {"organism": const(corpus.organism, block.size), "n_neighbours": const(nb.shape[1], block.size)},
+                           {"centre": cells_field(block[:, None], k), "neighbours": cells_field(nb, k, numbered=True)})
+            yield self.complete(corpus, cols, block, nb, cells, rng)
 
-    def prepare_block(self, corpus: Corpus, block: np.ndarray, neigh: np.ndarray) -> Any:
-        return None
-
-    def complete(self, rec, row, i, neigh, cells, extra, rng) -> dict[str, Any]:
-        return rec
+    def complete(self, corpus: Corpus, cols: Columns, block: np.ndarray, neigh: np.ndarray, cells: np.ndarray,
+                 rng: np.random.Generator) -> Columns:
+        """The task's own fields for a block of centres ``block`` (m,) with neighbours (m, k)."""
+        return cols
 
 
 class SpatialNicheLabel(_Spatial):
     name = "spatial_niche"
     metric = "accuracy"
+    target_field = "niche"
     templates = (
         "A {organism} cell: {centre}\nIts spatial neighbours:\n{neighbours}\nWhat niche is this?",
         "Label the tissue niche of this neighbourhood.\nCentre cell: {centre}\nNeighbours:\n{neighbours}",
@@ -70,28 +66,25 @@ class SpatialNicheLabel(_Spatial):
             return "no niche or cell_type column to label niches"
         return reason
 
-    def prepare_block(self, corpus, block, neigh):
-        """Niche label per cell of the block: data.niche_key, else the majority cell type of
-        the neighbourhood (centre included; ties: alphabetically first)."""
+    def complete(self, corpus, cols, block, neigh, cells, rng):
+        """Niche label per centre: data.niche_key, else the majority cell type of the
+        neighbourhood (centre included; ties: alphabetically first)."""
         if corpus.has("niche"):
-            return corpus.labels("niche", block)
+            cats, codes = corpus.roles["niche"]
+            cols.text["niche"] = coded(cats, np.asarray(codes)[block])
+            return cols
         cats, codes = corpus.roles["cell_type"]
         types = np.asarray(codes)[np.c_[block, neigh]]
         counts = np.zeros((block.size, cats.size), dtype=np.int32)
         np.add.at(counts, (np.repeat(np.arange(block.size), types.shape[1]), types.ravel()), 1)
-        return np.char.add(cats[counts.argmax(1)].astype(str), "-rich niche").astype(object)
-
-    def complete(self, rec, row, i, neigh, cells, extra, rng):
-        rec["niche"] = extra[row]
-        return rec
-
-    def target(self, record: dict[str, Any]) -> str:
-        return record["niche"]
+        cols.text["niche"] = coded(np.array([f"{c}-rich niche" for c in cats], dtype=object), counts.argmax(1))
+        return cols
 
 
 class SpatialNeighbourGeneration(_Spatial):
     name = "spatial_neighbour_generation"
     metric = "overlap"
+    target_field = "neighbour"
     templates = (
         "Generate a cell that lies next to this {organism} cell in the tissue: {centre}",
         "Cell: {centre}\nWrite the cell sentence of one of its spatial neighbours.",
@@ -100,17 +93,15 @@ class SpatialNeighbourGeneration(_Spatial):
         "Spatial context: centre cell {centre}\nGenerate an adjacent cell.",
     )
 
-    def complete(self, rec, row, i, neigh, cells, extra, rng):
-        rec["neighbour"] = Genes(neigh[:1], self.opt.multi_genes_per_cell)
-        return rec
-
-    def target(self, record: dict[str, Any]) -> Genes:
-        return record["neighbour"]
+    def complete(self, corpus, cols, block, neigh, cells, rng):
+        cols.genes["neighbour"] = cells_field(neigh[:, :1], self.opt.multi_genes_per_cell)
+        return cols
 
 
 class SpatialNeighbourIdentification(_Spatial):
     name = "spatial_neighbour_identification"
     metric = "accuracy"
+    target_field = "answer"
     templates = (
         "Centre cell: {centre}\nCandidates:\n{candidates}\nWhich candidates are its spatial neighbours?",
         "Which of these cells are adjacent to {centre}?\n{candidates}",
@@ -119,21 +110,26 @@ class SpatialNeighbourIdentification(_Spatial):
         "Cell {centre}\nCandidate cells:\n{candidates}\nAnswer with the numbers of the neighbours.",
     )
 
-    def complete(self, rec, row, i, neigh, cells, extra, rng):
+    def complete(self, corpus, cols, block, neigh, cells, rng):
         """Two nearest neighbours plus two distinct far cells of the split, drawn by rejection
-        (expected O(1) draws: at most k + 1 of the split's cells are excluded)."""
-        near = neigh[:2].tolist()
-        taken, far = {i, *neigh.tolist()}, []
-        while len(far) < 2 and len(taken) < cells.size:
-            c = int(cells[rng.integers(cells.size)])
-            if c not in taken:
-                taken.add(c)
-                far.append(c)
-        cand = np.array(near + far)[rng.permutation(len(near) + len(far))]
-        rec["cells"] = np.concatenate([rec["cells"][:1], cand])
-        rec["candidates"] = multi_sentences(cand, self.opt.multi_genes_per_cell)
-        rec["answer"] = ", ".join(f"Cell {j + 1}" for j in range(cand.size) if cand[j] in near)
-        return rec
-
-    def target(self, record: dict[str, Any]) -> str:
-        return record["answer"]
+        (redrawing only the hits: at most k + 2 of the split's cells are excluded per row), in a
+        random order; the answer lists the candidates that are neighbours."""
+        m, near = block.size, neigh[:, :2]
+        taken = np.c_[block, neigh]
+        n_far = min(2, cells.size - taken.shape[1])
+        far = np.full((m, n_far), -1, dtype=np.int64)
+        for j in range(n_far):
+            bad = np.ones(m, dtype=bool)
+            while bad.any():
+                far[bad, j] = cells[rng.integers(cells.size, size=int(bad.sum()))]
+                bad = (far[:, j : j + 1] == np.c_[taken, far[:, :j]]).any(1)
+        cand = np.c_[near, far]
+        order = np.argsort(rng.random(cand.shape), axis=1, kind="stable")
+        cand = np.take_along_axis(cand, order, 1)
+        is_near = order < near.shape[1]  # position j holds a near cell
+        bits = (is_near * (1 << np.arange(cand.shape[1]))).sum(1)
+        answers = np.array([", ".join(f"Cell {j + 1}" for j in range(cand.shape[1]) if b >> j & 1)
+                            for b in range(1 << cand.shape[1])], dtype=object)
+        k = self.opt.multi_genes_per_cell
+        return Columns(m, fixed(np.c_[block, cand]), cols.text | {"answer": coded(answers, bits)},
+                       cols.genes | {"candidates": cells_field(cand, k, numbered=True)})

@@ -31,6 +31,7 @@ class ClusterCaptioning(Task):
     name = "cluster_captioning"
     kind = "downstream"
     metric = "bertscore"
+    target_field = "caption"
     requires = ("cluster", "captions_or_key")
     templates = (
         "Write a caption for this cluster of {organism} cells:\n{sentences}",
@@ -55,9 +56,6 @@ class ClusterCaptioning(Task):
                 yield {"cells": chosen, "sentences": multi_sentences(chosen, self.opt.multi_genes_per_cell),
                        "caption": caption, "organism": corpus.organism}
 
-    def target(self, record: dict[str, Any]) -> str:
-        return record["caption"]
-
 
 class DatasetInterpretation(Task):
     """Cells drawn across the dataset's cell types -> its description plus the composition."""
@@ -65,6 +63,7 @@ class DatasetInterpretation(Task):
     name = "dataset_interpretation"
     kind = "downstream"
     metric = "bertscore"
+    target_field = "summary"
     requires = ("description", "cell_type")
     templates = (
         "Interpret this dataset from a sample of its cells:\n{sentences}",
@@ -87,9 +86,6 @@ class DatasetInterpretation(Task):
             yield {"cells": chosen, "sentences": multi_sentences(chosen, self.opt.multi_genes_per_cell),
                    "summary": f"{corpus.description} Cell types in this sample: {comp}.", "organism": corpus.organism}
 
-    def target(self, record: dict[str, Any]) -> str:
-        return record["summary"]
-
 
 class QuestionAnswering(Task):
     """Items from a JSONL file: question, answer, and ``cell_ids`` or ``group`` ({role: value})."""
@@ -97,6 +93,7 @@ class QuestionAnswering(Task):
     name = "qa"
     kind = "downstream"
     metric = "bertscore"
+    target_field = "answer"
     requires = ("qa",)
     templates = (
         "{sentences}\nQuestion: {question}\nAnswer:",
@@ -127,6 +124,3 @@ class QuestionAnswering(Task):
             chosen = np.sort(_sample(rng, cells, n))
             yield {"cells": chosen, "sentences": multi_sentences(chosen, self.opt.multi_genes_per_cell),
                    "question": item["question"], "answer": str(item["answer"]), "organism": corpus.organism}
-
-    def target(self, record: dict[str, Any]) -> str:
-        return record["answer"]

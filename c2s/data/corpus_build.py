@@ -1,0 +1,153 @@
+"""Building a corpus from AnnData: convert the sources into a cell store, map obs roles to
+codes, split the cells, and gather gene sets, QA items, coordinates and the inverse fit.
+(Kept apart from :mod:`c2s.data.corpus`, which render workers load without AnnData.)"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import logging
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from c2s.data.anndata_io import ExpressionSource
+from c2s.data.cell_store import convert
+from c2s.data.corpus import OBS_ROLES, Corpus, input_files
+from c2s.data.label_checks import check_labels
+from c2s.data.plan_meta import description_of, gene_sets_of, inverse_fit_of, spatial_of
+from c2s.data.splits import SPLITS, apply_holdout, split_cells, split_groups
+from c2s.errors import C2SInputError
+
+log = logging.getLogger(__name__)
+
+
+def _codes(col: pd.Series, key: str) -> tuple[np.ndarray, np.ndarray]:
+    """(sorted category names, int32 codes) of an obs column; missing values become 'unknown'."""
+    if col.isna().any():
+        log.warning("obs[%r] has %d missing values; they become 'unknown'.", key, int(col.isna().sum()))
+    if isinstance(col.dtype, pd.CategoricalDtype):
+        cats = np.asarray(col.cat.categories.astype(str), dtype=object)
+        codes = col.cat.codes.to_numpy().astype(np.int64)
+        cats = np.append(cats, "unknown") if (codes < 0).any() else cats
+        codes[codes < 0] = cats.size - 1
+    else:
+        cats, codes = np.unique(col.astype(str).where(col.notna(), "unknown").to_numpy(dtype=object), return_inverse=True)
+    uniq, inverse = np.unique(cats, return_inverse=True)  # sorted and merged: storage-independent
+    return np.asarray(uniq, dtype=object), inverse[codes].astype(np.int32)
+
+
+def _read_qa(path: str | Path) -> list[dict[str, Any]]:
+    path = Path(path)
+    if not path.is_file():
+        raise C2SInputError(f"QA file not found: {path}. Set data.qa_path to a JSONL file or null.")
+    items = []
+    for n, line in enumerate(path.read_text().splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise C2SInputError(f"{path}:{n}: not valid JSON ({exc}).") from exc
+        if not {"question", "answer"} <= item.keys() or not ({"cell_ids", "group"} & item.keys()):
+            raise C2SInputError(f"{path}:{n}: a QA item needs 'question', 'answer' and 'cell_ids' or 'group'.")
+        items.append(item)
+    return items
+
+
+def _sources(data: Mapping[str, Any], upper_case: bool = False) -> list[ExpressionSource]:
+    return [ExpressionSource(f, layer=data.get("layer"), use_raw=data.get("use_raw", False), gene_key=data.get("gene_key"),
+                             matrix_kind=data.get("matrix_kind", "auto"), backed=data.get("backed", False),
+                             upper_case=upper_case)
+            for f in input_files(str(data["path"]))]
+
+
+def _tmp_store() -> Path:
+    d = Path(tempfile.mkdtemp(prefix="c2s-store-"))
+    atexit.register(shutil.rmtree, d, True)
+    return d / "store"
+
+
+def build_corpus(
+    data: Mapping[str, Any],
+    top_k: int = 100,
+    seed: int = 0,
+    val_fraction: float = 0.1,
+    test_fraction: float = 0.1,
+    split_by: str | None = None,
+    holdout: list[Mapping[str, str]] | None = None,
+    marker_genes: int = 20,
+    store_dir: str | Path | None = None,
+    chunk_size: int = 4096,
+    progress: bool = True,
+    upper_case_genes: bool = False,
+) -> Corpus:
+    """Read the AnnData source(s) named by ``data`` (a DataConfig), convert sentences into a
+    store at ``store_dir`` (a temp dir if None), and make metadata and splits.
+
+    ``split_by``: null (by cell) or a role (``donor``, ``batch``, ``tissue``) whose groups never
+    straddle splits. ``holdout``: combinations of roles (e.g. cell_type + condition) sent to test.
+    ``upper_case_genes``: gene names upper-cased (the c2s_scale prompt format).
+    """
+    sources = _sources(data, upper_case_genes)
+    roles_keys = {role: data.get(f"{role}_key") for role in OBS_ROLES if data.get(f"{role}_key")}
+    for role, key in roles_keys.items():  # fail fast, before conversion
+        for s in sources:
+            if key not in s.adata.obs.columns:
+                raise C2SInputError(
+                    f"data.{role}_key={key!r} is not an obs column. Available columns: {sorted(map(str, s.adata.obs.columns))}. "
+                    f"Set data.{role}_key to one of them, or to null to skip the tasks that need it.")
+    store = convert(sources, top_k, store_dir or _tmp_store(), chunk_size=chunk_size, progress=progress)
+    roles = {}
+    for role, key in roles_keys.items():
+        col = pd.concat([s.adata.obs[key].iloc[kept] for s, kept in zip(sources, store.kept)], ignore_index=True) \
+            if len(sources) > 1 else sources[0].adata.obs[key].iloc[store.kept[0]]
+        roles[role] = _codes(col, key)
+    ids = pa.concat_arrays([pa.array(np.asarray(s.adata.obs_names)[kept].astype(str)) for s, kept in zip(sources, store.kept)])
+    n = len(store)
+    if split_by:
+        if split_by not in roles:
+            raise C2SInputError(f"split_by={split_by!r} needs data.{split_by}_key; mapped roles: {sorted(roles)}.")
+        cats, codes = roles[split_by]
+        labels = split_groups(cats[codes], val_fraction, test_fraction, seed)
+    else:
+        labels = split_cells(n, val_fraction, test_fraction, seed)
+    if holdout:
+        needed = {k for combo in holdout for k in combo}
+        view = pd.DataFrame({k: roles[k][0][roles[k][1]] for k in needed if k in roles})
+        labels = apply_holdout(labels, view, holdout)
+    split = np.zeros(n, dtype=np.int8)
+    for j, s in enumerate(SPLITS):
+        split[labels == s] = j
+    del labels
+    sizes = np.bincount(split, minlength=len(SPLITS))
+    wanted = {"train": 1.0, "val": val_fraction, "test": test_fraction}
+    empty = [s for j, s in enumerate(SPLITS) if sizes[j] == 0 and wanted[s] > 0]
+    if empty:
+        msg = (f"{n} cells{f' in {len(roles[split_by][0])} {split_by} groups' if split_by else ''} leave the "
+               f"{' and '.join(empty)} split(s) empty (val_fraction={val_fraction}, test_fraction={test_fraction}).")
+        if "train" in empty or not split_by:  # by cell, an empty split means too few cells to learn or score
+            raise C2SInputError(f"{msg} Give more cells, or set the empty split's fraction to 0.")
+        log.warning("%s Groups are whole, so with few groups a split can be empty; use more groups or "
+                    "split_by=null to score on that split.", msg)
+    check_labels(roles, roles_keys, split, SPLITS.index("train"), SPLITS.index("test"))
+
+    corpus = Corpus(name=str(data["name"]), sentences=store, roles=roles, split=split, cell_ids=ids,
+                    organism=str(data.get("organism", "human")), description=description_of(data, sources[0]),
+                    control_value=data.get("control_value"), captions=dict(data.get("captions") or {}))
+    corpus.gene_sets, corpus.gene_set_split = gene_sets_of(corpus, data, sources, seed, marker_genes,
+                                                           val_fraction, test_fraction)
+    corpus.qa = _read_qa(data["qa_path"]) if data.get("qa_path") else []
+    for item, label in zip(corpus.qa, split_cells(len(corpus.qa), val_fraction, test_fraction, seed + 2)):
+        unknown = set(item.get("group", {})) - set(roles)
+        if unknown:
+            raise C2SInputError(f"QA item groups by {sorted(unknown)}, not mapped roles; mapped: {sorted(roles)}.")
+        item["split"] = str(label)
+    corpus.spatial = spatial_of(data, sources, store)
+    corpus.inverse_fit = inverse_fit_of(sources, seed)
+    return corpus
