@@ -204,3 +204,18 @@ def test_starmap_neighbours_never_cross_sections():
                            "organism": "mouse"}, top_k=50, progress=False)
     pairs, same = _section_pairs(corpus)
     assert pairs >= 5 * 3000 and same == pairs
+
+
+def test_store_reads_scattered_rows_window_by_window(synthetic_corpus, monkeypatch):
+    """take() maps one window of the store at a time; any window size gives the same genes,
+    in the order asked, equal to the cells' own sentences."""
+    import c2s.data.cell_store as cell_store
+
+    store = synthetic_corpus.sentences
+    rows = np.random.default_rng(0).permutation(len(store))[:300]
+    whole = store.take(rows, 30)
+    monkeypatch.setattr(cell_store, "WINDOW", 1)  # one row per window
+    assert np.array_equal(store.take(rows, 30), whole)
+    for i in rows[:20]:
+        ids = whole[list(rows).index(i)]
+        assert " ".join(store.gene_names[ids[ids >= 0]]) == store.sentence(int(i), 30)

@@ -27,6 +27,8 @@ SCHEMA = pa.schema([
     ("prompt_ids", pa.list_(pa.int32())), ("target_ids", pa.list_(pa.int32())), ("n_tokens", pa.int32()),
 ])
 PROBE = 64  # examples of a job's first batch checked against tokenizing their text
+CACHE = 8192  # skeletons kept tokenized: per-cell tasks have a few hundred; multi-cell ones are
+# mostly unique (a list of cell types), where a 100k-entry cache held ~300 MB per worker at 1M cells
 
 
 def _ragged(seqs: list) -> tuple[np.ndarray, np.ndarray]:
@@ -108,7 +110,7 @@ class TokenSpace:
     def _pieces(self, keys: list[tuple[bool, str]]) -> list[tuple[list, list]]:
         """(token pieces, byte pieces) of each (is target, skeleton text), cut at the sentinels."""
         todo = [k for k in dict.fromkeys(keys) if k not in self._cache]
-        if len(self._cache) + len(todo) > 100_000:  # bound the cache; this batch's keys stay
+        if len(self._cache) + len(todo) > CACHE:  # bound the cache; this batch's keys stay
             self._cache.clear()
             todo = list(dict.fromkeys(keys))
         enc = self.clone.encode_batch([(" " + t if target else t) for target, t in todo], add_special_tokens=False)

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from c2s.data.anndata_io import ExpressionSource
 
 log = logging.getLogger(__name__)
+WINDOW = 16 << 20  # bytes of the store mapped at a time by take()
 
 
 @dataclass
@@ -57,18 +58,28 @@ class CellStore:
 
     def take(self, rows: np.ndarray, k: int | None = None) -> np.ndarray:
         """Gene ids (len(rows), k) of ``rows`` (-1 past a cell's length). Reads through a
-        memory map whose pages are dropped afterwards, so RSS does not grow with the store."""
+        memory map one WINDOW of the file at a time, dropping each window's pages after it:
+        RSS stays within a window however scattered the rows (a batch of multi-cell samples
+        touches cells all over the file, and the kernel maps whole page-cache folios)."""
         k = self.top_k if k is None else min(int(k), self.top_k)
         rows = np.asarray(rows, dtype=np.int64)
+        out = np.zeros((rows.size, k), dtype=np.int32)
         if rows.size == 0 or len(self) == 0:
-            return np.zeros((rows.size, k), dtype=np.int32)
+            return out
+        row_bytes = self.top_k * self.dtype.itemsize
+        per_window = max(1, WINDOW // row_bytes)
+        order = np.argsort(rows, kind="stable")
+        window = rows[order] // per_window
+        cuts = np.flatnonzero(np.diff(window)) + 1
         with open(self.path / "genes.bin", "rb") as f:
             mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
             try:
                 arr = np.frombuffer(mm, dtype=self.dtype).reshape(len(self), self.top_k)
-                out = arr[rows, :k].astype(np.int32)
+                for seg in np.split(order, cuts):
+                    out[seg] = arr[rows[seg], :k]
+                    lo = int(rows[seg[0]]) // per_window * per_window * row_bytes // mmap.PAGESIZE * mmap.PAGESIZE
+                    mm.madvise(mmap.MADV_DONTNEED, lo, min(len(mm), lo + (per_window + 1) * row_bytes + mmap.PAGESIZE) - lo)
                 del arr
-                mm.madvise(mmap.MADV_DONTNEED)
             finally:
                 mm.close()
         out[np.arange(k)[None, :] >= self.lengths[rows].astype(np.int64)[:, None]] = -1

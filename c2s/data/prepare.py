@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import multiprocessing as mp
 import os
 import shutil
 from pathlib import Path
@@ -22,16 +21,14 @@ from typing import Any, Mapping
 import c2s
 from c2s.atomic import atomic_dir, sweep_orphans, write_json_atomic
 from c2s.data.corpus import input_files
-from c2s.data.corpus_build import build_corpus
 from c2s.data.input_hash import content_hash
-from c2s.data.plan_meta import spatial_neighbours
+from c2s.data.processes import in_child, worker_pool
 from c2s.data.render_jobs import BACKEND, Job, assign_parts, run_job
 from c2s.data.shards import FORMAT_VERSION, ShardSet, sealed
 from c2s.data.splits import SPLITS
 from c2s.errors import C2SInputError
 from c2s.tasks import TaskOptions, build_tasks
 from c2s.tasks.formats import upper_case_genes
-from c2s.tokenizer import build_tokenizer, tokenizer_id
 
 log = logging.getLogger(__name__)
 HASHED = ("data", "extra_data", "tokenizer", "split", "tasks", "seed", "top_k", "rows_per_shard")
@@ -85,6 +82,10 @@ def plan(cfg: Mapping[str, Any]) -> Path:
 
 
 def _plan(cfg: Mapping[str, Any], work: Path, tasks: list) -> Path:
+    from c2s.data.corpus_build import build_corpus  # AnnData, scanpy, transformers: only the plan needs them
+    from c2s.data.plan_meta import spatial_neighbours
+    from c2s.tokenizer import build_tokenizer, tokenizer_id
+
     split, t = cfg["split"], cfg["tasks"]
     corpora, jobs, skipped = [], [], {}
     for i, d in enumerate([cfg["data"], *(cfg.get("extra_data") or [])]):
@@ -155,17 +156,6 @@ def _run(args: tuple[str, Job]) -> str:
     return run_job(*args)
 
 
-def worker_pool(workers: int):
-    """``workers`` spawned processes that import the render code as they start, so their start
-    overlaps the plan step when the pool is made first. (forkserver blocks this process until
-    its server has imported; fork would inherit the plan's threads.)"""
-    return mp.get_context("spawn").Pool(workers, initializer=_warm)
-
-
-def _warm() -> None:
-    import c2s.data.render_jobs  # noqa: F401
-
-
 def merge(cfg: Mapping[str, Any]) -> Path:
     """Step 3: every job's files -> the shard directory (atomic), manifest last."""
     out, work = shard_dir(cfg), work_dir(cfg)
@@ -220,7 +210,10 @@ def prepare(cfg: Mapping[str, Any]) -> Path:
     pool = worker_pool(workers) if workers > 1 and step in ("all", "render") else None
     try:
         if step in ("all", "plan"):
-            plan(cfg)
+            if pool is not None:  # a process of its own: the plan's memory is gone before rendering
+                in_child(plan, cfg)
+            else:
+                plan(cfg)
         if step in ("all", "render"):
             render(cfg, part, num_parts, workers, pool)
     finally:
