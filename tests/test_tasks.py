@@ -219,3 +219,21 @@ def test_store_reads_scattered_rows_window_by_window(synthetic_corpus, monkeypat
     for i in rows[:20]:
         ids = whole[list(rows).index(i)]
         assert " ".join(store.gene_names[ids[ids >= 0]]) == store.sentence(int(i), 30)
+
+
+def test_marker_genes_equal_scanpy_t_test(pbmc):
+    """Our sparse Welch t-test gives scanpy rank_genes_groups(method="t-test")'s markers."""
+    import anndata as ad
+    import pandas as pd
+    import scanpy as sc
+
+    from c2s.data.gene_sets import marker_gene_sets
+
+    expr = pbmc.raw.to_adata()
+    labels = pd.Series(expr.obs["bulk_labels"].astype(str).to_numpy())
+    ours = marker_gene_sets(expr, labels, n_genes=20)
+    ref = ad.AnnData(expr.X, var=pd.DataFrame(index=expr.var_names), obs=pd.DataFrame({"label": pd.Categorical(labels)}))
+    ref.uns["log1p"] = {"base": None}
+    sc.tl.rank_genes_groups(ref, "label", method="t-test", n_genes=20, use_raw=False)
+    names = ref.uns["rank_genes_groups"]["names"]
+    assert ours == {f"{g} markers": [str(x) for x in names[g]] for g in names.dtype.names}

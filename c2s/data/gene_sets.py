@@ -8,6 +8,7 @@ from pathlib import Path
 import anndata as ad
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
 from c2s.errors import C2SInputError
 
@@ -39,21 +40,32 @@ def read_gmt(path: str | Path, vocabulary: set[str], min_genes: int = 3) -> dict
 def marker_gene_sets(
     expression: ad.AnnData, labels: pd.Series, n_genes: int = 20, min_cells: int = 3
 ) -> dict[str, list[str]]:
-    """Marker genes per label with scanpy ``rank_genes_groups`` (t-test), named "<label> markers".
+    """Marker genes per label, named "<label> markers": scanpy ``rank_genes_groups(method="t-test")``
+    (Welch's t of each label against all other cells, top ``n_genes`` by score; ties: lower
+    gene index first), computed with sparse sums for all labels at once. Equal to scanpy's
+    (tested); written out because importing scanpy cost 1.2 of the 7 s plan step at 200k cells.
 
-    ``expression`` holds log-normalised values with gene symbols as ``var_names``.
+    ``expression`` holds log-normalised values (cells × genes) with gene symbols as ``var_names``.
     Labels with fewer than ``min_cells`` cells are skipped.
     """
-    import scanpy as sc
-
     counts = labels.value_counts()
-    keep_labels = counts.index[counts >= min_cells]
-    if len(keep_labels) < 2:
+    keep = np.sort(np.asarray(counts.index[counts >= min_cells], dtype=str))
+    if keep.size < 2:
         return {}
-    mask = labels.isin(keep_labels).to_numpy()
-    sub = ad.AnnData(expression.X[mask], var=pd.DataFrame(index=expression.var_names))
-    sub.obs["label"] = pd.Categorical(labels.to_numpy()[mask].astype(str))
-    sub.uns["log1p"] = {"base": None}
-    sc.tl.rank_genes_groups(sub, "label", method="t-test", n_genes=n_genes, use_raw=False)
-    names = sub.uns["rank_genes_groups"]["names"]
-    return {f"{g} markers": [str(x) for x in np.asarray(names[g])] for g in names.dtype.names}
+    lab = labels.to_numpy().astype(str)
+    mask = np.isin(lab, keep)
+    x = sp.csr_matrix(expression.X[mask], dtype=np.float64)
+    group = np.searchsorted(keep, lab[mask])
+    onehot = sp.csr_matrix((np.ones(group.size), (group, np.arange(group.size))), shape=(keep.size, group.size))
+    n = np.bincount(group, minlength=keep.size).astype(np.float64)[:, None]
+    s1, s2 = np.asarray((onehot @ x).todense()), np.asarray((onehot @ x.multiply(x)).todense())
+    n_rest, r1, r2 = group.size - n, s1.sum(0) - s1, s2.sum(0) - s2
+    mean, mean_rest = s1 / n, r1 / n_rest
+    var = (s2 - n * mean**2) / (n - 1)
+    var_rest = (r2 - n_rest * mean_rest**2) / (n_rest - 1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        scores = (mean - mean_rest) / np.sqrt(var / n + var_rest / n_rest)
+    scores[~np.isfinite(scores)] = 0.0
+    names = np.asarray(expression.var_names, dtype=str)
+    top = np.argsort(-scores, axis=1, kind="stable")[:, :n_genes]
+    return {f"{g} markers": [str(x) for x in names[t]] for g, t in zip(keep, top)}
