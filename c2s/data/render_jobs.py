@@ -81,4 +81,5 @@ def run_job(work: str, job: Job) -> str:
             writer.add(table)
             first = False
         write_json_atomic(tmp / "files.json", {"files": writer.close(), "token_path": token_path})
+    corpus.release()
     return job.stem
