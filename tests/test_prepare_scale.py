@@ -97,6 +97,16 @@ def test_hf_datasets_reads_the_shards(synthetic_shards):
     assert all(r["n_tokens"] == 2 + len(r["prompt_ids"]) + len(r["target_ids"]) for r in rows)
 
 
+def test_bad_input_found_by_the_plan_process_is_raised_here(tmp_path):
+    """With workers > 1 the plan runs in a child process: its input error still reaches the
+    caller as a C2SInputError naming the fix, and nothing is left behind."""
+    from c2s.errors import C2SInputError
+
+    with pytest.raises(C2SInputError, match="cell_type_key='nope' is not an obs column"):
+        prepare(prepare_dict(tmp_path, "workers=2", "data.cell_type_key=nope"))
+    assert not [p for p in (tmp_path / "shards").iterdir() if not p.name.startswith(".input-hashes")]
+
+
 def test_bad_step_and_part_are_refused(tmp_path):
     from c2s.errors import C2SInputError
 
