@@ -104,7 +104,6 @@ class TokenSpace:
         self.g_tok = self.g_tok.astype(np.int32)
         self.gb_off, self.gb = _ragged([np.frombuffer(str(g).encode(), np.uint8) for g in gene_names])
         self.gb = self.gb.astype(np.uint8)
-        self.names = np.asarray(gene_names, dtype=object)
         self._cache: dict[tuple[bool, str], tuple[list, list]] = {}
 
     def _pieces(self, keys: list[tuple[bool, str]]) -> list[tuple[list, list]]:

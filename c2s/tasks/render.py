@@ -74,8 +74,9 @@ def template_fields(template: str) -> tuple[str, ...]:
 
 
 @lru_cache(maxsize=256)
-def placeholder(numbered: bool, n_cells: int) -> str:
-    return "\n".join(f"Cell {j + 1}: {SENT}" for j in range(n_cells)) if numbered else SENT
+def numbered(n_cells: int) -> str:
+    """The skeleton of a numbered gene field: one line ``Cell j: SENT`` per cell."""
+    return "\n".join(f"Cell {j + 1}: {SENT}" for j in range(n_cells))
 
 
 def _distinct(keys: list[np.ndarray], m: int) -> tuple[np.ndarray, np.ndarray]:
@@ -101,14 +102,14 @@ def _distinct(keys: list[np.ndarray], m: int) -> tuple[np.ndarray, np.ndarray]:
 def _fill_texts(cols: Columns, fmt: str, fields: tuple[str, ...], sel: np.ndarray, out: list[str],
                 idx: np.ndarray, task: Task, suffix: str = "") -> None:
     """Format ``fmt`` once per distinct combination of its fields over examples ``sel``."""
-    numbered = [f for f in fields if f in cols.genes and cols.genes[f].numbered]
-    keys = [cols.text[f][0][sel] for f in fields if f in cols.text] + [cols.genes[f].counts()[sel] for f in numbered]
+    lines = [f for f in fields if f in cols.genes and cols.genes[f].numbered]
+    keys = [cols.text[f][0][sel] for f in fields if f in cols.text] + [cols.genes[f].counts()[sel] for f in lines]
     rows, inv = _distinct(keys, sel.size)
     text_fields = [f for f in fields if f in cols.text]
     for row in rows:
         values = {f: cols.text[f][1][row[j]] for j, f in enumerate(text_fields)}
-        for j, f in enumerate(numbered):
-            values[f] = placeholder(True, int(row[len(text_fields) + j]))
+        for j, f in enumerate(lines):
+            values[f] = numbered(int(row[len(text_fields) + j]))
         for f in fields:
             values.setdefault(f, SENT)  # an un-numbered gene field
         if "organism" in values and task.opt.prompt_format != "c2s":
