@@ -13,7 +13,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.c2s-installed
 PIP := $(PY) -m pip install -q -c $(VENV)/torch-constraint.txt
 
-.PHONY: setup train test bench clean
+.PHONY: setup train test lint bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -30,6 +30,12 @@ train: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest
+
+# ruff (pyproject.toml) and the import contracts (.importlinter); tests/test_architecture.py runs them too
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 
 bench: $(STAMP)
 	$(PIP) -e ".[dev,bench]"

@@ -24,21 +24,20 @@ register_configs()
 
 
 def run(cfg: DictConfig) -> dict:
+    from c2s.config.evaluate import EvaluateConfig
+    from c2s.config.validate import validate_config
     from c2s.eval.load import load_for_eval, to_device
     from c2s.eval.report import write_report
     from c2s.eval.runner import Evaluator
-    from c2s.training.loggers import build_logger, finish_logger
-
-    from c2s.config.schema import EvaluateConfig
-    from c2s.config.validate import validate_config
-
     from c2s.eval.sources import H5adSource, ShardSource
+    from c2s.training.loggers import build_logger, finish_logger
 
     zero_shot = cfg.get("data") is not None
     c = validate_config(cfg, EvaluateConfig, outputs=("out_dir",), data=zero_shot)
     ckpt = Path(c["ckpt"])
-    model, tokenizer, shards = load_for_eval(ckpt, c["shards"], init_from=c["init_from"],
-                                             trust_remote_code=c["trust_remote_code"], zero_shot=zero_shot)
+    model, tokenizer, shards = load_for_eval(
+        ckpt, c["shards"], init_from=c["init_from"], trust_remote_code=c["trust_remote_code"], zero_shot=zero_shot
+    )
     source = H5adSource(c, tokenizer) if zero_shot else ShardSource(shards)
     model = to_device(model, c["device"])
     if c["out_dir"]:
@@ -50,8 +49,9 @@ def run(cfg: DictConfig) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     report = Evaluator(model, tokenizer, source, c).run(out)
     report["ckpt"] = str(ckpt)
-    title = f"Evaluation of `{ckpt}`" + (f" (zero-shot on `{c['data']['path']}`, prompt format "
-                                          f"`{c['prompt_format']}`)" if zero_shot else "")
+    title = f"Evaluation of `{ckpt}`" + (
+        f" (zero-shot on `{c['data']['path']}`, prompt format `{c['prompt_format']}`)" if zero_shot else ""
+    )
     text = write_report(report, out, title)
     print(text)
     if ckpt.is_dir() and not zero_shot:  # an HF export: its model card gets the in-domain table

@@ -25,7 +25,7 @@ register_configs()
 
 def validate(cfg: DictConfig) -> dict:
     """Every check that needs no data (schema, values, input files, writable outputs); a plain dict."""
-    from c2s.config.train_schema import TrainConfig
+    from c2s.config.train import TrainConfig
     from c2s.config.validate import validate_config
 
     return validate_config(cfg, TrainConfig, outputs=("shards_root", "run_dir"))

@@ -117,19 +117,35 @@ def main() -> None:
     with h5py.File(path, "r") as f:
         nnz = f["X/data"].shape[0]
     matrix_bytes = nnz * (4 + 4) + (args.cells + 1) * 8  # float32 data + int32 indices + indptr
-    print(f"input: {args.cells:,} cells × {args.genes:,} genes, {nnz:,} non-zeros "
-          f"({nnz / args.cells / args.genes:.1%}); in-memory CSR {matrix_bytes / 2**20:.0f} MiB; "
-          f"top_k={args.top_k}; {psutil.cpu_count()} cores")
+    print(
+        f"input: {args.cells:,} cells × {args.genes:,} genes, {nnz:,} non-zeros "
+        f"({nnz / args.cells / args.genes:.1%}); in-memory CSR {matrix_bytes / 2**20:.0f} MiB; "
+        f"top_k={args.top_k}; {psutil.cpu_count()} cores"
+    )
 
     n = args.cells
-    timed(f"c2s backed (top {args.top_k})", lambda: cell_sentence_indices(path, top_k=args.top_k, backed=True), n, matrix_bytes)
+    timed(
+        f"c2s backed (top {args.top_k})",
+        lambda: cell_sentence_indices(path, top_k=args.top_k, backed=True),
+        n,
+        matrix_bytes,
+    )
     adata = ad.read_h5ad(path)
-    ours = timed(f"c2s in-memory (top {args.top_k})", lambda: cell_sentence_indices(adata, top_k=args.top_k), n, matrix_bytes)
-    timed(f"c2s in-memory (top {args.top_k}) + text", lambda: cell_sentence_indices(adata, top_k=args.top_k).render(), n, matrix_bytes)
+    ours = timed(
+        f"c2s in-memory (top {args.top_k})", lambda: cell_sentence_indices(adata, top_k=args.top_k), n, matrix_bytes
+    )
+    timed(
+        f"c2s in-memory (top {args.top_k}) + text",
+        lambda: cell_sentence_indices(adata, top_k=args.top_k).render(),
+        n,
+        matrix_bytes,
+    )
     if not args.skip_baseline:
         from cell2sentence import CSData  # full sentences as strings, like our top_k=None
 
-        base = timed("cell2sentence 1.2.0 adata_to_arrow", lambda: CSData.adata_to_arrow(adata, random_state=42), n, matrix_bytes)
+        base = timed(
+            "cell2sentence 1.2.0 adata_to_arrow", lambda: CSData.adata_to_arrow(adata, random_state=42), n, matrix_bytes
+        )
     # every expressed gene: the padded int32 output is n_cells × n_genes × 4 bytes (1.6 GB here)
     timed("c2s in-memory (all genes)", lambda: cell_sentence_indices(adata, top_k=None), n, matrix_bytes)
     print(f"max RSS of the process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**10:.0f} MiB")

@@ -3,7 +3,8 @@ KV cache and batch sizes (``generate`` with the gene-list no-repeat rule on).
 
     python benchmarks/gpu_generate.py --shards outputs/gpu/shards/<dir> [--model pythia-410m] [--json out.json]
 
-The model is built from configs/model/<model>.yaml with random weights (the tokenizer's vocabulary, so every id decodes), in
+The model is built from configs/model/<model>.yaml with random weights (the tokenizer's vocabulary, so every id
+decodes), in
 bfloat16 with SDPA. Prompts are the test split's conditional_cell_generation prompts; each run
 generates ``--new`` tokens per prompt. Tokens/s counts generated tokens (re-encoding the decoded
 text for ``generate``; exact from the completion mask for ``sample``). First-call time (which
@@ -21,7 +22,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-
 from gpu_train import DEVICE, load_data, model_config, sync
 
 
@@ -70,30 +70,54 @@ def main() -> None:
     results = []
 
     def record(kind, bs, cache, rule, first, median, tokens):
-        r = {"kind": kind, "batch_size": bs, "cache": cache, "no_repeat": rule, "first_s": round(first, 2),
-             "median_s": round(median, 3), "tokens": tokens, "tokens_per_s": round(tokens / median)}
+        r = {
+            "kind": kind,
+            "batch_size": bs,
+            "cache": cache,
+            "no_repeat": rule,
+            "first_s": round(first, 2),
+            "median_s": round(median, 3),
+            "tokens": tokens,
+            "tokens_per_s": round(tokens / median),
+        }
         print(json.dumps(r), flush=True)
         results.append(r)
         if args.json:
-            Path(args.json).write_text(json.dumps({"device": torch.cuda.get_device_name() if DEVICE == "cuda" else "cpu",
-                                                   "torch": torch.__version__, "model": args.model, "results": results},
-                                                  indent=1))
+            Path(args.json).write_text(
+                json.dumps(
+                    {
+                        "device": torch.cuda.get_device_name() if DEVICE == "cuda" else "cpu",
+                        "torch": torch.__version__,
+                        "model": args.model,
+                        "results": results,
+                    },
+                    indent=1,
+                )
+            )
 
     for cache in ("dynamic", "static"):
         for bs in args.batch_sizes:
-            first, med, texts = timed(lambda: generate(model, tok, prompts, args.new, batch_size=bs, cache=cache,
-                                                       no_repeat_tokens=True, desc="bench"), args.repeats)
+            first, med, texts = timed(
+                lambda: generate(
+                    model, tok, prompts, args.new, batch_size=bs, cache=cache, no_repeat_tokens=True, desc="bench"
+                ),
+                args.repeats,
+            )
             record("evaluate.generate", bs, cache, "on", first, med, n_tok(texts))
     group = 8
     for cache in ("dynamic", "static"):
         p = prompts[:16]
-        first, med, roll = timed(lambda: sample(model, tok, p, group, args.new, temperature=1.0, device=DEVICE,
-                                                cache=cache), args.repeats)
+        first, med, roll = timed(
+            lambda: sample(model, tok, p, group, args.new, temperature=1.0, device=DEVICE, cache=cache), args.repeats
+        )
         record("grpo.sample", len(p) * group, cache, "none", first, med, int(roll.completion_mask.sum()))
     base = results[0]  # the default: dynamic cache, the first batch size
     best = max((r for r in results if r["kind"] == "evaluate.generate"), key=lambda r: r["tokens_per_s"])
-    print(f"\nevaluate.generate: best {best['cache']} cache at batch {best['batch_size']}: {best['tokens_per_s']:,} tok/s, "
-          f"{best['tokens_per_s'] / base['tokens_per_s']:.2f}x dynamic cache at batch {base['batch_size']}")
+    print(
+        f"\nevaluate.generate: best {best['cache']} cache at batch {best['batch_size']}: "
+        f"{best['tokens_per_s']:,} tok/s, "
+        f"{best['tokens_per_s'] / base['tokens_per_s']:.2f}x dynamic cache at batch {base['batch_size']}"
+    )
 
 
 if __name__ == "__main__":

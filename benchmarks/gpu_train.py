@@ -36,16 +36,17 @@ from pathlib import Path
 import numpy as np
 import torch
 import yaml
+from gpu_baseline import run_base
+from gpu_flops import DEVICE, PEAK, attention_flops, flops_per_token, reset_peak, segment_lengths, sync
 
 ROOT = Path(__file__).resolve().parents[1]
-DEVICE = "cuda" if torch.cuda.is_available() else "cpu"  # cpu: only to check the script before a GPU run
-PEAK = 989e12
 REAL_VOCAB = {"gpt_neox": 50304, "gemma2": 256000}
 
 
 def model_config(name: str, vocab: str, variants: set[str]) -> dict:
-    from c2s.config.train_schema import ModelConfig
     import dataclasses
+
+    from c2s.config.model import ModelConfig
 
     m = dataclasses.asdict(ModelConfig(**yaml.safe_load((ROOT / "configs" / "model" / f"{name}.yaml").read_text())))
     if vocab == "real":
@@ -57,47 +58,6 @@ def model_config(name: str, vocab: str, variants: set[str]) -> dict:
     m["logits_chunk"] = None if "nochunk" in variants else (2**28 if "chunk" in variants else m["logits_chunk"])
     m["compile"] = "compile" in variants or (m["compile"] and "nocompile" not in variants)
     return m
-
-
-def sync() -> None:
-    if DEVICE == "cuda":
-        torch.cuda.synchronize()
-
-
-def reset_peak() -> None:
-    if DEVICE == "cuda":
-        torch.cuda.reset_peak_memory_stats()
-
-
-def flops_per_token(model: torch.nn.Module) -> int:
-    """6 × parameters used in matmuls (an untied input embedding is a lookup)."""
-    emb = model.get_input_embeddings().weight
-    head = model.get_output_embeddings().weight
-    n = sum(p.numel() for p in model.parameters()) - (emb.numel() if emb is not head else 0)
-    return 6 * n
-
-
-def attention_flops(cfg, lengths: np.ndarray) -> float:
-    """Forward + backward attention matmul FLOPs of examples of ``lengths`` tokens (causal)."""
-    heads, head_dim = cfg.num_attention_heads, getattr(cfg, "head_dim", None) or cfg.hidden_size // cfg.num_attention_heads
-    s = np.asarray(lengths, dtype=np.float64)
-    full = s * (s + 1) / 2
-    layers = cfg.num_hidden_layers
-    window = getattr(cfg, "sliding_window", None)
-    if window and getattr(cfg, "layer_types", None):
-        w = float(window)
-        capped = np.where(s <= w, full, w * (w + 1) / 2 + (s - w) * w)
-        n_slide = sum(t == "sliding_attention" for t in cfg.layer_types)
-        pairs = (layers - n_slide) * full.sum() + n_slide * capped.sum()
-    else:
-        pairs = layers * full.sum()
-    return 12.0 * heads * head_dim * pairs
-
-
-def segment_lengths(seg: np.ndarray) -> np.ndarray:
-    """Lengths of the examples in (B, L) segment ids (0 = padding)."""
-    out = [np.bincount(row[row > 0]) for row in seg]
-    return np.concatenate([c[c > 0] for c in out]) if out else np.zeros(0, np.int64)
 
 
 class Looped(torch.utils.data.IterableDataset):
@@ -112,7 +72,10 @@ class Looped(torch.utils.data.IterableDataset):
             self.stream.epoch, self.stream.skip = epoch, 0
             for b in self.stream:
                 lengths = segment_lengths(b["segment_ids"].numpy())
-                b["bench_tokens"], b["bench_lengths"] = int(lengths.sum()), lengths.tolist()  # a list: the loader would make an array a tensor
+                b["bench_tokens"], b["bench_lengths"] = (
+                    int(lengths.sum()),
+                    lengths.tolist(),
+                )  # a list: the loader would make an array a tensor
                 b.pop("example_ids")
                 yield b
             epoch += 1
@@ -135,13 +98,33 @@ def run_c2s(m: dict, data, seq: int, rows: int, steps: int, warmup: int, workers
     from c2s.models.lm_module import CausalLMModule
 
     tok, tasks, index = data
-    stream = PackedStream(index, np.ones(len(tasks)), max_len=seq, batch_size=rows, mode="pretrain", seed=0, rank=0,
-                          world_size=1, workers=max(1, workers), pad_id=tok.pad_token_id, bos_id=tok.bos_token_id,
-                          eos_id=tok.eos_token_id)
-    stage = {"mode": "pretrain", "lora": {"enabled": False}, "grad_clip": 1.0,
-             "optimizer": {"_target_": "torch.optim.AdamW", "_partial_": True, "lr": 3e-4, "weight_decay": 0.01,
-                           "betas": [0.9, 0.95]},
-             "scheduler": {"warmup_steps": warmup, "min_lr_ratio": 0.1}}
+    stream = PackedStream(
+        index,
+        np.ones(len(tasks)),
+        max_len=seq,
+        batch_size=rows,
+        mode="pretrain",
+        seed=0,
+        rank=0,
+        world_size=1,
+        workers=max(1, workers),
+        pad_id=tok.pad_token_id,
+        bos_id=tok.bos_token_id,
+        eos_id=tok.eos_token_id,
+    )
+    stage = {
+        "mode": "pretrain",
+        "lora": {"enabled": False},
+        "grad_clip": 1.0,
+        "optimizer": {
+            "_target_": "torch.optim.AdamW",
+            "_partial_": True,
+            "lr": 3e-4,
+            "weight_decay": 0.01,
+            "betas": [0.9, 0.95],
+        },
+        "scheduler": {"warmup_steps": warmup, "min_lr_ratio": 0.1},
+    }
     module = CausalLMModule(model=m, stage=stage, tokenizer=tok, tasks=tasks, total_steps=steps + warmup)
     acts = [torch.profiler.ProfilerActivity.CPU] + ([torch.profiler.ProfilerActivity.CUDA] if DEVICE == "cuda" else [])
     prof = torch.profiler.profile(activities=acts) if profile else None
@@ -161,86 +144,38 @@ def run_c2s(m: dict, data, seq: int, rows: int, steps: int, warmup: int, workers
         def on_train_batch_end(self, trainer, pl_module, outputs, batch, idx):
             if prof and idx == warmup + 2:
                 prof.stop()
-                print(prof.key_averages().table(sort_by=f"self_{DEVICE}_time_total", row_limit=22, max_name_column_width=60))
+                print(
+                    prof.key_averages().table(
+                        sort_by=f"self_{DEVICE}_time_total", row_limit=22, max_name_column_width=60
+                    )
+                )
             if idx == warmup + steps - 1:
                 sync()
                 stats["seconds"] = time.perf_counter() - stats["t0"]
             if idx % 10 == 0 or idx == warmup + steps - 1:
                 stats["losses"].append(round(float(outputs["loss"]), 4))
 
-    loader = torch.utils.data.DataLoader(Looped(stream), batch_size=None, num_workers=workers, pin_memory=True,
-                                         persistent_workers=False)
-    trainer = L.Trainer(accelerator=DEVICE, devices=1, precision="bf16-mixed", max_steps=warmup + steps, logger=False,
-                        enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
-                        gradient_clip_val=1.0, callbacks=[Timer()], limit_val_batches=0, num_sanity_val_steps=0)
+    loader = torch.utils.data.DataLoader(
+        Looped(stream), batch_size=None, num_workers=workers, pin_memory=True, persistent_workers=False
+    )
+    trainer = L.Trainer(
+        accelerator=DEVICE,
+        devices=1,
+        precision="bf16-mixed",
+        max_steps=warmup + steps,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        gradient_clip_val=1.0,
+        callbacks=[Timer()],
+        limit_val_batches=0,
+        num_sanity_val_steps=0,
+    )
     reset_peak()
     trainer.fit(module, train_dataloaders=loader)
     stats["flops_per_token"] = flops_per_token(module.model)
     stats["attn_impl"] = module.model.config._attn_implementation
-    return stats
-
-
-def padded_batches(index, order: np.ndarray, slots: int, max_len: int):
-    """Consecutive examples of ``order``, as many per batch as fit in ``slots`` padded tokens."""
-    lengths = np.minimum(index.lengths, max_len)
-    batch, longest = [], 0
-    for ex in order:
-        n = int(lengths[ex])
-        if batch and (len(batch) + 1) * max(longest, n) > slots:
-            yield batch
-            batch, longest = [], 0
-        batch.append(int(ex))
-        longest = max(longest, n)
-    if batch:
-        yield batch
-
-
-def run_base(m: dict, data, seq: int, rows: int, steps: int, warmup: int) -> dict:
-    from c2s.data.packing import select_epoch
-    from c2s.models.build import build_model
-
-    tok, tasks, index = data
-    model = build_model(m, tok, device_type=DEVICE, packed=False).to(DEVICE).train()
-    opt = torch.optim.AdamW(model.parameters(), lr=3e-4, weight_decay=0.01, betas=(0.9, 0.95))
-    stats = {"tokens": 0, "attn": 0.0, "losses": [], "padded_slots": 0}
-    bos, eos, pad = tok.bos_token_id, tok.eos_token_id, tok.pad_token_id
-
-    def batches():
-        epoch = 0
-        while True:
-            yield from padded_batches(index, select_epoch(index.task_ids, np.ones(len(tasks)), 0, epoch), rows * seq, seq)
-            epoch += 1
-
-    reset_peak()
-    for i, batch in zip(range(warmup + steps), batches()):
-        seqs = [np.concatenate([[bos], *index.tokens(ex), [eos]])[:seq] for ex in batch]
-        width = max(s.size for s in seqs)
-        ids = np.full((len(seqs), width), pad, np.int64)
-        mask = np.zeros((len(seqs), width), np.int64)
-        for r, s in enumerate(seqs):
-            ids[r, : s.size], mask[r, : s.size] = s, 1
-        ids_t, mask_t = torch.from_numpy(ids).to(DEVICE), torch.from_numpy(mask).to(DEVICE)
-        labels = ids_t.masked_fill(mask_t == 0, -100)
-        if i == warmup:
-            sync()
-            t0 = time.perf_counter()
-        if i >= warmup:
-            lengths = np.array([s.size for s in seqs])
-            stats["tokens"] += int(lengths.sum())
-            stats["padded_slots"] += int(ids.size)
-            stats["attn"] += attention_flops(model.config, lengths)
-        with torch.autocast(DEVICE, dtype=torch.bfloat16):
-            loss = model(input_ids=ids_t, attention_mask=mask_t, labels=labels).loss
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        opt.zero_grad(set_to_none=True)
-        if i % 10 == 0:
-            stats["losses"].append(round(float(loss), 4))
-    sync()
-    stats["seconds"] = time.perf_counter() - t0
-    stats["flops_per_token"] = flops_per_token(model)
-    stats["attn_impl"] = model.config._attn_implementation
     return stats
 
 
@@ -256,11 +191,21 @@ def one_run(spec: str, data, args) -> dict:
         s = run_c2s(m, data, seq, rows, args.steps, args.warmup, args.workers, "prof" in variants)
     tps = s["tokens"] / s["seconds"]
     mfu = (s["flops_per_token"] * s["tokens"] + s["attn"]) / s["seconds"] / PEAK
-    out = {"run": spec, "model": name, "seq_len": seq, "rows": rows, "variants": sorted(variants),
-           "attn": s["attn_impl"], "useful_tokens_per_s": round(tps), "mfu": round(mfu, 4),
-           "peak_mem_gib": round(torch.cuda.max_memory_allocated() / 2**30 if DEVICE == "cuda" else 0, 2), "params_x6": s["flops_per_token"],
-           "attn_flop_share": round(s["attn"] / (s["flops_per_token"] * s["tokens"] + s["attn"]), 4),
-           "wall_s": round(time.perf_counter() - t, 1), "losses": s["losses"]}
+    out = {
+        "run": spec,
+        "model": name,
+        "seq_len": seq,
+        "rows": rows,
+        "variants": sorted(variants),
+        "attn": s["attn_impl"],
+        "useful_tokens_per_s": round(tps),
+        "mfu": round(mfu, 4),
+        "peak_mem_gib": round(torch.cuda.max_memory_allocated() / 2**30 if DEVICE == "cuda" else 0, 2),
+        "params_x6": s["flops_per_token"],
+        "attn_flop_share": round(s["attn"] / (s["flops_per_token"] * s["tokens"] + s["attn"]), 4),
+        "wall_s": round(time.perf_counter() - t, 1),
+        "losses": s["losses"],
+    }
     if "padded_slots" in s:
         out["pad_fraction"] = round(1 - s["tokens"] / s["padded_slots"], 3)
     print(json.dumps(out), flush=True)
@@ -289,18 +234,31 @@ def main() -> None:
         if DEVICE == "cuda":
             torch.cuda.empty_cache()
         if args.json:  # after every run: a run cut off by a time limit keeps the others
-            Path(args.json).write_text(json.dumps({"device": torch.cuda.get_device_name() if DEVICE == "cuda" else "cpu",
-                                                   "torch": torch.__version__, "results": results}, indent=1))
+            Path(args.json).write_text(
+                json.dumps(
+                    {
+                        "device": torch.cuda.get_device_name() if DEVICE == "cuda" else "cpu",
+                        "torch": torch.__version__,
+                        "results": results,
+                    },
+                    indent=1,
+                )
+            )
     print(f"\n{'run':38} {'attn':15} {'tok/s':>10} {'MFU':>6} {'mem GiB':>8}")
     for r in results:
         if "error" not in r:
-            print(f"{r['run']:38} {r['attn']:15} {r['useful_tokens_per_s']:>10,} {r['mfu']:>6.3f} {r['peak_mem_gib']:>8.1f}")
+            print(
+                f"{r['run']:38} {r['attn']:15} {r['useful_tokens_per_s']:>10,} {r['mfu']:>6.3f} "
+                f"{r['peak_mem_gib']:>8.1f}"
+            )
     by = {r["run"]: r for r in results if "error" not in r}
     for r in results:
         base = by.get(f"{r['run'].split(':')[0]}:{r['run'].split(':')[1]}:{r['run'].split(':')[2]}:base")
         if "error" not in r and "base" not in r["variants"] and base:
-            print(f"{r['run']}: {r['useful_tokens_per_s'] / base['useful_tokens_per_s']:.2f}x the padded SDPA baseline "
-                  "(useful tokens/s)")
+            print(
+                f"{r['run']}: {r['useful_tokens_per_s'] / base['useful_tokens_per_s']:.2f}x the padded SDPA baseline "
+                "(useful tokens/s)"
+            )
 
 
 if __name__ == "__main__":

@@ -49,9 +49,17 @@ def ours(cfg: dict, stage: dict, shards: str, export: str, steps: int) -> tuple[
     dm = PromptDataModule(shards, {"cell_type_annotation": 1.0}, 0.0, stage["batch_size"], 8, seed=0)
     module = GRPOModule(cfg["model"], stage, dm.tokenizer, dm.tasks, steps, init_from=export, shards_dir=shards)
     timer = StepTimes()
-    trainer = L.Trainer(accelerator="cpu", max_steps=steps, logger=False, enable_checkpointing=False,
-                        enable_progress_bar=False, enable_model_summary=False, callbacks=[timer], num_sanity_val_steps=0,
-                        limit_val_batches=0)
+    trainer = L.Trainer(
+        accelerator="cpu",
+        max_steps=steps,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        callbacks=[timer],
+        num_sanity_val_steps=0,
+        limit_val_batches=0,
+    )
     trainer.fit(module, datamodule=dm)
     return median_step(timer.t), float(trainer.callback_metrics["train/completion_length"])
 
@@ -78,17 +86,38 @@ def trl(stage: dict, shards: str, export: str, steps: int, out: str) -> tuple[fl
                 lengths.append(logs["completions/mean_length"])
 
     args = GRPOConfig(
-        output_dir=out, max_steps=steps, per_device_train_batch_size=stage["batch_size"] * g["group_size"],
-        num_generations=g["group_size"], steps_per_generation=1, max_completion_length=g["max_new_tokens"],
-        temperature=g["temperature"], top_p=g["top_p"], top_k=0, beta=0.0, epsilon=g["eps_low"],
-        epsilon_high=g["eps_high"], loss_type="grpo", scale_rewards="group", num_iterations=1,
-        learning_rate=stage["optimizer"]["lr"], lr_scheduler_type="constant", max_grad_norm=stage["grad_clip"],
-        use_cpu=True, bf16=False, fp16=False, report_to="none", logging_steps=1, save_strategy="no",
-        disable_dropout=True, seed=0, dataloader_num_workers=0,
+        output_dir=out,
+        max_steps=steps,
+        per_device_train_batch_size=stage["batch_size"] * g["group_size"],
+        num_generations=g["group_size"],
+        steps_per_generation=1,
+        max_completion_length=g["max_new_tokens"],
+        temperature=g["temperature"],
+        top_p=g["top_p"],
+        top_k=0,
+        beta=0.0,
+        epsilon=g["eps_low"],
+        epsilon_high=g["eps_high"],
+        loss_type="grpo",
+        scale_rewards="group",
+        num_iterations=1,
+        learning_rate=stage["optimizer"]["lr"],
+        lr_scheduler_type="constant",
+        max_grad_norm=stage["grad_clip"],
+        use_cpu=True,
+        bf16=False,
+        fp16=False,
+        report_to="none",
+        logging_steps=1,
+        save_strategy="no",
+        disable_dropout=True,
+        seed=0,
+        dataloader_num_workers=0,
     )
     model = AutoModelForCausalLM.from_pretrained(export)
-    trainer = GRPOTrainer(model=model, reward_funcs=label_match, args=args, train_dataset=ds, processing_class=tok,
-                          callbacks=[Timer()])
+    trainer = GRPOTrainer(
+        model=model, reward_funcs=label_match, args=args, train_dataset=ds, processing_class=tok, callbacks=[Timer()]
+    )
     trainer.train()
     return median_step(times), statistics.mean(lengths) if lengths else float("nan")
 
@@ -101,10 +130,21 @@ def main() -> None:
     p.add_argument("--tokens", type=int, default=16)
     a = p.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        cfg = OmegaConf.to_container(compose_config("train", [
-            f"shards_root={tmp}/shards", "+stage@stages.grpo=grpo", "run_stages=[grpo]", f"init_from={tmp}/init",
-            f"stages.grpo.batch_size={a.prompts}", f"stages.grpo.grpo.group_size={a.group}",
-            f"stages.grpo.grpo.max_new_tokens={a.tokens}"]), resolve=True)
+        cfg = OmegaConf.to_container(
+            compose_config(
+                "train",
+                [
+                    f"shards_root={tmp}/shards",
+                    "+stage@stages.grpo=grpo",
+                    "run_stages=[grpo]",
+                    f"init_from={tmp}/init",
+                    f"stages.grpo.batch_size={a.prompts}",
+                    f"stages.grpo.grpo.group_size={a.group}",
+                    f"stages.grpo.grpo.max_new_tokens={a.tokens}",
+                ],
+            ),
+            resolve=True,
+        )
         shards = str(prepare(cfg))
         stage = cfg["stages"]["grpo"]
         from c2s.data.shards import ShardSet

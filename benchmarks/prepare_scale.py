@@ -66,8 +66,9 @@ def _sample_detail(proc: psutil.Process) -> None:
 def run_measured(cmd: list[str], env: dict | None = None) -> tuple[float, int, str]:
     """(wall seconds, peak RSS of the process tree in bytes, stdout) of a child command."""
     start = time.perf_counter()
-    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
-                         env={**os.environ, **(env or {})})
+    p = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, env={**os.environ, **(env or {})}
+    )
     peak, proc, tick = 0, psutil.Process(p.pid), 0
     PEAKS.clear()
     out: list[str] = []
@@ -115,7 +116,7 @@ def main() -> None:
     ap.add_argument("--keep", action="store_true", help="keep the shards (outputs/bench/shards)")
     args = ap.parse_args()
     n = cells(args.cells)
-    from c2s.data.synthetic import write_synthetic
+    from c2s.io.synthetic import write_synthetic
 
     data = ROOT / "outputs" / "bench" / f"synthetic-{n}.h5ad"
     if not data.exists():
@@ -124,9 +125,12 @@ def main() -> None:
         write_synthetic(data.with_suffix(".tmp"), n, seed=0)
         os.replace(data.with_suffix(".tmp"), data)
         print(f"made {data} in {time.perf_counter() - t:.0f} s")
-    print(f"{n:,} cells x 2,000 genes, {data.stat().st_size / 1e9:.2f} GB; {psutil.cpu_count()} cores; workers={args.workers}")
-    from c2s.data.anndata_io import ExpressionSource
-    from c2s.data.cell_store import convert
+    print(
+        f"{n:,} cells x 2,000 genes, {data.stat().st_size / 1e9:.2f} GB; "
+        f"{psutil.cpu_count()} cores; workers={args.workers}"
+    )
+    from c2s.corpus.cell_store import convert
+    from c2s.io.anndata_io import ExpressionSource
 
     with tempfile.TemporaryDirectory() as tmp:
         t = time.perf_counter()
@@ -135,21 +139,32 @@ def main() -> None:
     print(f"conversion only:     {conv:7.1f} s  {n / conv:9,.0f} cells/s")
 
     root = Path(tempfile.mkdtemp(prefix="c2s-bench-"))
-    common = [f"data.path={data}", "data.backed=true", "data.name=bench", f"shards_root={root}",
-              f"hydra.run.dir={root}/hydra", f"workers={args.workers}"]
+    common = [
+        f"data.path={data}",
+        "data.backed=true",
+        "data.name=bench",
+        f"shards_root={root}",
+        f"hydra.run.dir={root}/hydra",
+        f"workers={args.workers}",
+    ]
     wall, peak, out = run_measured([sys.executable, "-m", "c2s.cli.prepare", "data=synthetic", *common])
     shards = Path(out.strip().splitlines()[-1])
     m = json.loads((shards / "manifest.json").read_text())
     n_ex = sum(sum(c.values()) for c in m["counts"].values())
-    print(f"prepare, all tasks:  {wall:7.1f} s  {n / wall:9,.0f} cells/s  peak RSS {peak / 1e6:6.0f} MB  "
-          f"{n_ex:,} examples  {sum(f['tokens'] for k, f in m['files'].items() if k.endswith('.parquet')):,} tokens  "
-          f"{dir_size(shards) / 1e9:.2f} GB  ({wall / conv:.1f}x conversion)")
+    print(
+        f"prepare, all tasks:  {wall:7.1f} s  {n / wall:9,.0f} cells/s  peak RSS {peak / 1e6:6.0f} MB  "
+        f"{n_ex:,} examples  {sum(f['tokens'] for k, f in m['files'].items() if k.endswith('.parquet')):,} tokens  "
+        f"{dir_size(shards) / 1e9:.2f} GB  ({wall / conv:.1f}x conversion)"
+    )
     for w in (0, 2):
         _, rss, out = run_measured([sys.executable, "-c", STREAM, str(shards), str(w), str(args.stream_seconds)])
         s = json.loads(out.strip().splitlines()[-1])
-        print(f"DataModule workers={w}: {s['tokens'] / 1e6:.0f}M tokens, setup {s['setup_s']:.1f} s, "
-              f"{s['tok_s']:,.0f} tok/s, peak RSS {rss / 1e6:.0f} MB (process tree), "
-              f"largest process {PEAKS.get('process_rss', 0) / 1e6:.0f} MB, tree PSS {PEAKS.get('tree_pss', 0) / 1e6:.0f} MB")
+        print(
+            f"DataModule workers={w}: {s['tokens'] / 1e6:.0f}M tokens, setup {s['setup_s']:.1f} s, "
+            f"{s['tok_s']:,.0f} tok/s, peak RSS {rss / 1e6:.0f} MB (process tree), "
+            f"largest process {PEAKS.get('process_rss', 0) / 1e6:.0f} MB, "
+            f"tree PSS {PEAKS.get('tree_pss', 0) / 1e6:.0f} MB"
+        )
     if not args.no_baseline:
         baseline(data, root, common, n)
     if not args.keep:
@@ -167,8 +182,9 @@ def baseline(data: Path, root: Path, common: list[str], n: int) -> None:
     from transformers import AutoTokenizer
 
     os.environ["TQDM_DISABLE"] = "1"
-    ours, _, out = run_measured([sys.executable, "-m", "c2s.cli.prepare", "data=synthetic", *common,
-                                 "tasks.names=[cell_type_annotation]"])
+    ours, _, out = run_measured(
+        [sys.executable, "-m", "c2s.cli.prepare", "data=synthetic", *common, "tasks.names=[cell_type_annotation]"]
+    )
     tok = AutoTokenizer.from_pretrained(str(Path(out.strip().splitlines()[-1]) / "tokenizer"))
     t = time.perf_counter()
     adata = ad.read_h5ad(data)
@@ -178,8 +194,10 @@ def baseline(data: Path, root: Path, common: list[str], n: int) -> None:
     tok(list(ds["model_input"]), add_special_tokens=False)
     tok(list(ds["response"]), add_special_tokens=False)
     base = time.perf_counter() - t
-    print(f"cell2sentence 1.2.0 (arrow + cell-type prompts + HF tokenization): {base:.1f} s; "
-          f"c2s prepare (cell-type task, from the h5ad): {ours:.1f} s")
+    print(
+        f"cell2sentence 1.2.0 (arrow + cell-type prompts + HF tokenization): {base:.1f} s; "
+        f"c2s prepare (cell-type task, from the h5ad): {ours:.1f} s"
+    )
     print(f"speed ratio c2s / cell2sentence on {n:,} cells: {base / ours:.1f}x")
 
 

@@ -16,7 +16,6 @@ import numpy as np
 from omegaconf import OmegaConf
 
 from c2s.config.compose import compose_config
-
 from c2s.data.datamodule import C2SDataModule
 from c2s.data.packing import pack, select_epoch
 from c2s.data.prepare import prepare
@@ -41,8 +40,14 @@ def main() -> None:
         gene_tokens = sum(len(x) for x in tok(sentences, add_special_tokens=False)["input_ids"])
         byte_tokens = sum(len(x) for x in byte(sentences, add_special_tokens=False)["input_ids"])
         print(f"{len(sentences)} cell sentences (K=100), {n_genes} genes; both vocabularies {len(tok)} tokens")
-        print(f"gene-aware tokenizer : {gene_tokens / n_genes:.3f} tokens/gene, {gene_tokens / len(sentences):.1f} tokens/cell")
-        print(f"byte-level BPE       : {byte_tokens / n_genes:.3f} tokens/gene, {byte_tokens / len(sentences):.1f} tokens/cell")
+        print(
+            f"gene-aware tokenizer : {gene_tokens / n_genes:.3f} tokens/gene, "
+            f"{gene_tokens / len(sentences):.1f} tokens/cell"
+        )
+        print(
+            f"byte-level BPE       : {byte_tokens / n_genes:.3f} tokens/gene, "
+            f"{byte_tokens / len(sentences):.1f} tokens/cell"
+        )
 
         dm = C2SDataModule(shards_dir=str(shards.path))
         dm.setup()
@@ -53,7 +58,10 @@ def main() -> None:
         for max_len in (1024, 2048, 4096, 8192):
             packs = pack(order, lengths, max_len)
             used = np.minimum(lengths[order], max_len).sum()
-            print(f"packing max_seq_len={max_len:5d}: {len(packs):4d} sequences, {used / (len(packs) * max_len):.1%} non-pad tokens")
+            print(
+                f"packing max_seq_len={max_len:5d}: {len(packs):4d} sequences, "
+                f"{used / (len(packs) * max_len):.1%} non-pad tokens"
+            )
         print(f"tokens per cell ratio (byte-level BPE / gene-aware): {byte_tokens / gene_tokens:.2f}x")
 
 

@@ -33,9 +33,18 @@ def lightning_loop(cfg, dm, batches, steps) -> float:
     stage = cfg["stages"]["pretrain"]
     torch.manual_seed(0)
     module = CausalLMModule(cfg["model"], stage, dm.tokenizer, dm.tasks, total_steps=steps)
-    trainer = L.Trainer(max_steps=steps, logger=False, enable_checkpointing=False, enable_progress_bar=False,
-                        enable_model_summary=False, num_sanity_val_steps=0, limit_val_batches=0,
-                        gradient_clip_val=stage["grad_clip"], accelerator="cpu", devices=1)
+    trainer = L.Trainer(
+        max_steps=steps,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+        limit_val_batches=0,
+        gradient_clip_val=stage["grad_clip"],
+        accelerator="cpu",
+        devices=1,
+    )
     loader = torch.utils.data.DataLoader(batches, batch_size=None)
     t0 = time.perf_counter()
     trainer.fit(module, train_dataloaders=loader)
@@ -48,8 +57,12 @@ def bare_loop(cfg, dm, batches, steps) -> float:
     module = CausalLMModule(cfg["model"], stage, dm.tokenizer, dm.tasks, total_steps=steps)
     module.configure_model()
     model = module.model.train()
-    opt = torch.optim.AdamW(model.parameters(), lr=stage["optimizer"]["lr"], betas=stage["optimizer"]["betas"],
-                            weight_decay=stage["optimizer"]["weight_decay"])
+    opt = torch.optim.AdamW(
+        model.parameters(),
+        lr=stage["optimizer"]["lr"],
+        betas=stage["optimizer"]["betas"],
+        weight_decay=stage["optimizer"]["weight_decay"],
+    )
     sch = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: warmup_cosine(s, 10, steps, 0.1))
     t0 = time.perf_counter()
     for batch in batches[:steps]:
@@ -71,7 +84,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         cfg = OmegaConf.to_container(compose_config("train", [f"shards_root={tmp}"]), resolve=True)
         stage = cfg["stages"]["pretrain"]
-        dm = C2SDataModule(shards_dir=str(prepare(cfg)), max_seq_len=stage["max_seq_len"], batch_size=stage["batch_size"])
+        dm = C2SDataModule(
+            shards_dir=str(prepare(cfg)), max_seq_len=stage["max_seq_len"], batch_size=stage["batch_size"]
+        )
         dm.setup()
         batches = []
         loader = dm.train_dataloader()
@@ -79,15 +94,23 @@ def main() -> None:
             batches += [b for b in loader if not b["is_padding"]]
         batches = batches[: args.steps]
         tokens = sum(int(b["attention_mask"].sum()) for b in batches)
-        print(f"{args.steps} steps of {stage['batch_size']} x {stage['max_seq_len']} tokens "
-              f"({tokens / args.steps:.0f} non-pad tokens/step), tiny model, {torch.get_num_threads()} threads")
+        print(
+            f"{args.steps} steps of {stage['batch_size']} x {stage['max_seq_len']} tokens "
+            f"({tokens / args.steps:.0f} non-pad tokens/step), tiny model, {torch.get_num_threads()} threads"
+        )
         t_l, t_b = [], []
         for _ in range(args.repeats):  # alternate, so drift hits both
             t_b.append(bare_loop(cfg, dm, batches, args.steps))
             t_l.append(lightning_loop(cfg, dm, batches, args.steps))
         bare, light = statistics.median(t_b), statistics.median(t_l)
-        print(f"bare PyTorch loop : {bare:6.2f} s  {tokens / bare:8.0f} tokens/s  (runs: {', '.join(f'{t:.2f}' for t in t_b)})")
-        print(f"Lightning loop    : {light:6.2f} s  {tokens / light:8.0f} tokens/s  (runs: {', '.join(f'{t:.2f}' for t in t_l)})")
+        print(
+            f"bare PyTorch loop : {bare:6.2f} s  {tokens / bare:8.0f} tokens/s  "
+            f"(runs: {', '.join(f'{t:.2f}' for t in t_b)})"
+        )
+        print(
+            f"Lightning loop    : {light:6.2f} s  {tokens / light:8.0f} tokens/s  "
+            f"(runs: {', '.join(f'{t:.2f}' for t in t_l)})"
+        )
         print(f"throughput ratio Lightning / bare: {bare / light:.3f}")
 
 

@@ -37,8 +37,14 @@ logging.getLogger("lightning").setLevel(logging.ERROR)
 
 def ours(cfg, shards_dir, steps, max_len, batch_size, mode) -> tuple[float, int]:
     stage = cfg["stages"]["pretrain"]
-    dm = C2SDataModule(shards_dir=shards_dir, weights={"cell_type_annotation": 1.0}, default_weight=0.0,
-                       max_seq_len=max_len, batch_size=batch_size, mode=mode)
+    dm = C2SDataModule(
+        shards_dir=shards_dir,
+        weights={"cell_type_annotation": 1.0},
+        default_weight=0.0,
+        max_seq_len=max_len,
+        batch_size=batch_size,
+        mode=mode,
+    )
     dm.setup()
     batches = []
     while len(batches) < steps:
@@ -46,8 +52,16 @@ def ours(cfg, shards_dir, steps, max_len, batch_size, mode) -> tuple[float, int]
     batches = batches[:steps]
     torch.manual_seed(0)
     module = CausalLMModule(cfg["model"], stage, dm.tokenizer, dm.tasks, total_steps=steps)
-    trainer = L.Trainer(max_steps=steps, logger=False, enable_checkpointing=False, enable_progress_bar=False,
-                        enable_model_summary=False, num_sanity_val_steps=0, limit_val_batches=0, accelerator="cpu")
+    trainer = L.Trainer(
+        max_steps=steps,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+        limit_val_batches=0,
+        accelerator="cpu",
+    )
     t0 = time.perf_counter()
     trainer.fit(module, train_dataloaders=torch.utils.data.DataLoader(batches, batch_size=None))
     return time.perf_counter() - t0, sum(b["n_cells"] for b in batches)
@@ -62,13 +76,26 @@ def hf_trainer(cfg, rows, vocab_size, steps, batch_size, tmp) -> tuple[float, in
     torch.manual_seed(0)
     model = AutoModelForCausalLM.from_config(_scratch_config(cfg["model"], tok))
     stage = cfg["stages"]["pretrain"]
-    args = TrainingArguments(output_dir=tmp, per_device_train_batch_size=batch_size, max_steps=steps,
-                             learning_rate=stage["optimizer"]["lr"], weight_decay=stage["optimizer"]["weight_decay"],
-                             warmup_steps=10, lr_scheduler_type="cosine", max_grad_norm=1.0, logging_steps=10_000,
-                             save_strategy="no", report_to=[], use_cpu=True, dataloader_num_workers=0,
-                             disable_tqdm=True, seed=0)
-    trainer = Trainer(model=model, args=args, train_dataset=data,
-                      data_collator=DataCollatorForLanguageModeling(tok, mlm=False))
+    args = TrainingArguments(
+        output_dir=tmp,
+        per_device_train_batch_size=batch_size,
+        max_steps=steps,
+        learning_rate=stage["optimizer"]["lr"],
+        weight_decay=stage["optimizer"]["weight_decay"],
+        warmup_steps=10,
+        lr_scheduler_type="cosine",
+        max_grad_norm=1.0,
+        logging_steps=10_000,
+        save_strategy="no",
+        report_to=[],
+        use_cpu=True,
+        dataloader_num_workers=0,
+        disable_tqdm=True,
+        seed=0,
+    )
+    trainer = Trainer(
+        model=model, args=args, train_dataset=data, data_collator=DataCollatorForLanguageModeling(tok, mlm=False)
+    )
     t0 = time.perf_counter()
     trainer.train()
     return time.perf_counter() - t0, steps * batch_size
@@ -84,18 +111,28 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         cfg = OmegaConf.to_container(compose_config("train", [f"shards_root={tmp}/shards"]), resolve=True)
         shards = ShardSet(prepare(cfg))
-        rows = [r for f in shards.files("train") for r in shards.read(f, ["task", "prompt", "target"]).to_pylist()
-                if r["task"] == "cell_type_annotation"]
+        rows = [
+            r
+            for f in shards.files("train")
+            for r in shards.read(f, ["task", "prompt", "target"]).to_pylist()
+            if r["task"] == "cell_type_annotation"
+        ]
         t_sft, cells_sft = ours(cfg, str(shards.path), args.steps, args.max_len, args.batch, "sft")
         t_lm, cells_lm = ours(cfg, str(shards.path), args.steps, args.max_len, args.batch, "pretrain")
         t_hf, cells_hf = hf_trainer(cfg, rows, len(shards.tokenizer()), args.steps, args.hf_batch, f"{tmp}/hf")
         hf = cells_hf / t_hf
         print(f"{len(rows)} training cells, tiny GPT-NeoX, {torch.get_num_threads()} threads, {args.steps} steps each")
-        print(f"HF Trainer (byte BPE, padded, loss on all tokens) : {hf:7.1f} cells/s ({cells_hf} cells in {t_hf:.1f} s)")
-        print(f"c2s packed, loss on all tokens (mode=pretrain)    : {cells_lm / t_lm:7.1f} cells/s "
-              f"({cells_lm} cells in {t_lm:.1f} s) = {(cells_lm / t_lm) / hf:.2f}x")
-        print(f"c2s packed, loss on the answer (mode=sft)         : {cells_sft / t_sft:7.1f} cells/s "
-              f"({cells_sft} cells in {t_sft:.1f} s) = {(cells_sft / t_sft) / hf:.2f}x")
+        print(
+            f"HF Trainer (byte BPE, padded, loss on all tokens) : {hf:7.1f} cells/s ({cells_hf} cells in {t_hf:.1f} s)"
+        )
+        print(
+            f"c2s packed, loss on all tokens (mode=pretrain)    : {cells_lm / t_lm:7.1f} cells/s "
+            f"({cells_lm} cells in {t_lm:.1f} s) = {(cells_lm / t_lm) / hf:.2f}x"
+        )
+        print(
+            f"c2s packed, loss on the answer (mode=sft)         : {cells_sft / t_sft:7.1f} cells/s "
+            f"({cells_sft} cells in {t_sft:.1f} s) = {(cells_sft / t_sft) / hf:.2f}x"
+        )
         print(f"training cells/s ratio c2s (sft) / HF Trainer: {(cells_sft / t_sft) / hf:.2f}x")
 
 

@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from c2s.errors import C2SInputError
 
@@ -39,13 +38,17 @@ def train_gene_tokenizer(texts: Iterable[str], genes: Sequence[str], text_vocab_
     gene_set = set(genes)
     tok = Tokenizer(models.BPE(unk_token=SPECIALS["unk_token"], byte_fallback=True))
     tok.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="first")
-    tok.decoder = decoders.Sequence([decoders.ByteFallback(), decoders.Metaspace(replacement="▁", prepend_scheme="first")])
+    tok.decoder = decoders.Sequence(
+        [decoders.ByteFallback(), decoders.Metaspace(replacement="▁", prepend_scheme="first")]
+    )
     # <0xNN> byte tokens in the model vocab: any character outside the learned merges still
     # round-trips (byte fallback) instead of becoming <unk>.
     byte_tokens = [f"<0x{b:02X}>" for b in range(256)]
     trainer = trainers.BpeTrainer(
-        vocab_size=text_vocab_size + len(byte_tokens), special_tokens=list(SPECIALS.values()) + byte_tokens,
-        show_progress=False, min_frequency=2,
+        vocab_size=text_vocab_size + len(byte_tokens),
+        special_tokens=list(SPECIALS.values()) + byte_tokens,
+        show_progress=False,
+        min_frequency=2,
     )
     # train on the text around the genes; genes are added afterwards as whole tokens
     tok.train_from_iterator((" ".join(w for w in t.split(" ") if w not in gene_set) for t in texts), trainer)
@@ -61,7 +64,9 @@ def train_byte_bpe(texts: Iterable[str], vocab_size: int):
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
-        vocab_size=vocab_size, special_tokens=list(SPECIALS.values()), show_progress=False,
+        vocab_size=vocab_size,
+        special_tokens=list(SPECIALS.values()),
+        show_progress=False,
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
     )
     tok.train_from_iterator(texts, trainer)
@@ -84,7 +89,9 @@ def load_tokenizer(name_or_path: str, add_genes: Sequence[str] = (), trust_remot
             "that holds tokenizer.json / tokenizer_config.json, or use tokenizer.kind=gene."
         ) from exc
     if tok.eos_token is None:
-        raise C2SInputError(f"Tokenizer {name_or_path!r} has no EOS token; generation needs one. Set tokenizer.kind=gene.")
+        raise C2SInputError(
+            f"Tokenizer {name_or_path!r} has no EOS token; generation needs one. Set tokenizer.kind=gene."
+        )
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token
     if add_genes:
@@ -98,11 +105,6 @@ def tokenizer_id(tokenizer) -> str:
     return hashlib.sha256(tokenizer.backend_tokenizer.to_str().encode()).hexdigest()[:16]
 
 
-def save_tokenizer(tokenizer, path: str | Path) -> None:
-    """``save_pretrained`` into ``path`` (callers write into a temp dir and rename it)."""
-    tokenizer.save_pretrained(str(path))
-
-
 def build_tokenizer(cfg, corpora, tasks, sample: int = 2000):
     """The tokenizer a prepare config asks for, trained on a bounded, seeded sample: the first
     ``sample`` train skeletons of every task and corpus (gene lists removed for kind=gene).
@@ -112,12 +114,14 @@ def build_tokenizer(cfg, corpora, tasks, sample: int = 2000):
     from c2s.tasks.render import SENT, batches, examples
 
     t = cfg["tokenizer"]
+    if t["kind"] not in TOKENIZERS:
+        raise C2SInputError(f"tokenizer.kind={t['kind']!r} is not one of: {', '.join(TOKENIZERS)}.")
     names = corpora[0].sentences.gene_names
     used = sum(c.sentences.gene_counts for c in corpora) > 0
     in_sets = {g for c in corpora for genes in c.gene_sets.values() for g in genes}
     genes = [str(g) for g, u in zip(names, used) if u or str(g) in in_sets]
     texts = []
-    for corpus in corpora:
+    for corpus in corpora if t["kind"] != "pretrained" else ():  # a pretrained tokenizer learns nothing here
         for task in tasks:
             if task.missing(corpus):
                 continue
@@ -125,19 +129,39 @@ def build_tokenizer(cfg, corpora, tasks, sample: int = 2000):
             for b in batches(corpus, task, "train", cfg["seed"]):
                 m = min(b.n, left)
                 if t["kind"] == "byte_bpe":
-                    texts += [x for e in examples(corpus, task.name, "train", b, list(range(m))) for x in (e.prompt, e.target)]
+                    texts += [
+                        x for e in examples(corpus, task.name, "train", b, list(range(m))) for x in (e.prompt, e.target)
+                    ]
                 else:
-                    texts += [re.sub(" ?" + SENT, "", x) for i in range(m)
-                              for x in (b.prompts[b.p_idx[i]], b.targets[b.t_idx[i]])]
+                    texts += [
+                        re.sub(" ?" + SENT, "", x)
+                        for i in range(m)
+                        for x in (b.prompts[b.p_idx[i]], b.targets[b.t_idx[i]])
+                    ]
                 left -= m
                 if not left:
                     break
-    if t["kind"] == "gene":
-        return train_gene_tokenizer(texts, genes, text_vocab_size=t["text_vocab_size"])
-    if t["kind"] == "byte_bpe":  # the baseline: GPT-2-style byte-level BPE, same vocabulary size
-        return train_byte_bpe(texts, vocab_size=t["text_vocab_size"] + len(genes))
-    if t["kind"] == "pretrained":
-        if not t.get("name_or_path"):
-            raise C2SInputError("tokenizer.kind=pretrained needs tokenizer.name_or_path (a hub id or local dir).")
-        return load_tokenizer(t["name_or_path"], add_genes=genes if t["add_genes"] else ())
-    raise C2SInputError(f"tokenizer.kind={t['kind']!r} is not one of: gene, byte_bpe, pretrained.")
+    return TOKENIZERS[t["kind"]](t, texts, genes)
+
+
+def _gene(t: Mapping[str, Any], texts: list[str], genes: list[str]):
+    return train_gene_tokenizer(texts, genes, text_vocab_size=t["text_vocab_size"])
+
+
+def _byte_bpe(t: Mapping[str, Any], texts: list[str], genes: list[str]):
+    """The baseline: GPT-2-style byte-level BPE with the gene tokenizer's vocabulary size."""
+    return train_byte_bpe(texts, vocab_size=t["text_vocab_size"] + len(genes))
+
+
+def _pretrained(t: Mapping[str, Any], texts: list[str], genes: list[str]):
+    if not t.get("name_or_path"):
+        raise C2SInputError("tokenizer.kind=pretrained needs tokenizer.name_or_path (a hub id or local dir).")
+    return load_tokenizer(t["name_or_path"], add_genes=genes if t["add_genes"] else ())
+
+
+# tokenizer.kind -> builder(tokenizer config, sampled texts, gene vocabulary)
+TOKENIZERS: dict[str, Callable[[Mapping[str, Any], list[str], list[str]], Any]] = {
+    "gene": _gene,
+    "byte_bpe": _byte_bpe,
+    "pretrained": _pretrained,
+}

@@ -29,7 +29,9 @@ def make_counts(n_cells: int = 200, n_genes: int = 300, density: float = 0.1, se
     counts[:, 0] = np.maximum(counts[:, 0], 1)  # no empty cells unless a test makes them
     adata = ad.AnnData(
         sp.csr_matrix(counts),
-        obs=pd.DataFrame({"cell_type": rng.choice(["T", "B", "NK"], n_cells)}, index=[f"cell{i}" for i in range(n_cells)]),
+        obs=pd.DataFrame(
+            {"cell_type": rng.choice(["T", "B", "NK"], n_cells)}, index=[f"cell{i}" for i in range(n_cells)]
+        ),
         var=pd.DataFrame(index=[f"GENE{j}" for j in range(n_genes)]),
     )
     return adata
@@ -48,12 +50,25 @@ def reference_topk(row: np.ndarray, k: int) -> np.ndarray:
 
 
 SYNTHETIC_DATA = {
-    "name": "synthetic", "path": "synthetic:0", "cell_type_key": "cell_type", "tissue_key": "tissue",
-    "donor_key": "donor", "batch_key": "batch", "condition_key": "condition", "control_value": "control",
-    "cluster_key": "cluster", "caption_key": "caption", "organism": "human",
+    "name": "synthetic",
+    "path": "synthetic:0",
+    "cell_type_key": "cell_type",
+    "tissue_key": "tissue",
+    "donor_key": "donor",
+    "batch_key": "batch",
+    "condition_key": "condition",
+    "control_value": "control",
+    "cluster_key": "cluster",
+    "caption_key": "caption",
+    "organism": "human",
 }
-PBMC_DATA = {"name": "pbmc68k_reduced", "path": "scanpy:pbmc68k_reduced", "use_raw": True,
-             "cell_type_key": "bulk_labels", "description": "Human PBMCs."}
+PBMC_DATA = {
+    "name": "pbmc68k_reduced",
+    "path": "scanpy:pbmc68k_reduced",
+    "use_raw": True,
+    "cell_type_key": "bulk_labels",
+    "description": "Human PBMCs.",
+}
 
 
 @pytest.fixture(scope="session")
@@ -61,7 +76,9 @@ def qa_file(tmp_path_factory):
     import json
 
     path = tmp_path_factory.mktemp("qa") / "qa.jsonl"
-    items = [{"question": f"Which donor is this? ({i})", "answer": "donor1", "group": {"donor": "donor1"}} for i in range(10)]
+    items = [
+        {"question": f"Which donor is this? ({i})", "answer": "donor1", "group": {"donor": "donor1"}} for i in range(10)
+    ]
     items += [{"question": "Are these cells stimulated?", "answer": "yes", "cell_ids": ["cell1", "cell3", "cell5"]}]
     path.write_text("\n".join(json.dumps(x) for x in items))
     return path
@@ -69,14 +86,14 @@ def qa_file(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def synthetic_corpus(qa_file):
-    from c2s.data.corpus_build import build_corpus
+    from c2s.corpus.build import build_corpus
 
     return build_corpus(dict(SYNTHETIC_DATA, qa_path=str(qa_file)), top_k=50, seed=0)
 
 
 @pytest.fixture(scope="session")
 def pbmc_corpus():
-    from c2s.data.corpus_build import build_corpus
+    from c2s.corpus.build import build_corpus
 
     return build_corpus(PBMC_DATA, top_k=100, seed=0)
 
@@ -91,8 +108,16 @@ def compose(config_name: str, overrides: list[str]):
 def prepare_dict(tmp_path, *overrides: str) -> dict:
     from omegaconf import OmegaConf
 
-    cfg = compose("prepare", ["data=synthetic", f"shards_root={tmp_path}/shards", "tasks.options.repeats=2",
-                              "tokenizer.text_vocab_size=300", *overrides])
+    cfg = compose(
+        "prepare",
+        [
+            "data=synthetic",
+            f"shards_root={tmp_path}/shards",
+            "tasks.options.repeats=2",
+            "tokenizer.text_vocab_size=300",
+            *overrides,
+        ],
+    )
     return OmegaConf.to_container(cfg, resolve=True)
 
 
@@ -107,6 +132,16 @@ def train_overrides(tmp_path, *extra: str) -> list[str]:
     """A small, fast training config on the synthetic data (tests only)."""
     stages = [s for s in ("pretrain", "sft") if f"~stage@stages.{s}" not in extra]
     per_stage = [f"stages.{s}.{k}" for s in stages for k in ("max_seq_len=256", "batch_size=4")]
-    return ["data=synthetic", f"shards_root={tmp_path}/shards", f"run_dir={tmp_path}/run", "logger=none",
-            "tasks.names=[cell_lm,cell_type_annotation,multi_cell_lm]", "tasks.options.max_tokens=256",
-            "tasks.options.genes_per_cell=30", "top_k=30", "tokenizer.text_vocab_size=300", *extra, *per_stage]
+    return [
+        "data=synthetic",
+        f"shards_root={tmp_path}/shards",
+        f"run_dir={tmp_path}/run",
+        "logger=none",
+        "tasks.names=[cell_lm,cell_type_annotation,multi_cell_lm]",
+        "tasks.options.max_tokens=256",
+        "tasks.options.genes_per_cell=30",
+        "top_k=30",
+        "tokenizer.text_vocab_size=300",
+        *extra,
+        *per_stage,
+    ]

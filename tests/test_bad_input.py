@@ -8,8 +8,8 @@ import pytest
 import scanpy as sc
 import scipy.sparse as sp
 
-from c2s.data import ExpressionSource
 from c2s.errors import C2SInputError
+from c2s.io import ExpressionSource
 from c2s.sentences import cell_sentence_indices, cell_sentences
 from tests.conftest import make_counts, reference_topk
 
@@ -103,7 +103,7 @@ def test_top_k_larger_than_genes_is_clamped(counts_adata, caplog):
 def test_counts_are_lognormalised_with_scanpy(counts_adata):
     src = ExpressionSource(counts_adata)
     assert src.kind == "counts"
-    (_, _, chunk), = list(src.iter_chunks(10_000))
+    ((_, _, chunk),) = list(src.iter_chunks(10_000))
     ref = counts_adata.copy()
     sc.pp.normalize_total(ref, target_sum=1e4)
     sc.pp.log1p(ref)
@@ -172,7 +172,7 @@ def test_number_like_gene_names(counts_adata, caplog):
 
 
 def _corpus(adata, tmp_path, **data):
-    from c2s.data.corpus_build import build_corpus
+    from c2s.corpus.build import build_corpus
 
     path = tmp_path / "x.h5ad"
     adata.write_h5ad(path)
@@ -191,14 +191,16 @@ def test_one_class_and_unseen_test_labels_are_warned(counts_adata, tmp_path, cap
         _corpus(counts_adata, tmp_path, cell_type_key="one")
     assert "has one value ('T') in all 200 cells" in caplog.text
     caplog.clear()
-    from c2s.data.splits import split_cells
+    from c2s.corpus.splits import split_cells
 
     test = split_cells(counts_adata.n_obs, 0.1, 0.1, 0) == "test"  # the split build_corpus will make
     counts_adata.obs["ct"] = np.where(test, "rare", counts_adata.obs["cell_type"])
     with caplog.at_level(logging.WARNING):
         _corpus(counts_adata, tmp_path, cell_type_key="ct")
-    assert f"{int(test.sum())} of {int(test.sum())} test cells (100%) have a cell_type never seen in training (rare)" \
+    assert (
+        f"{int(test.sum())} of {int(test.sum())} test cells (100%) have a cell_type never seen in training (rare)"
         in caplog.text
+    )
 
 
 def test_one_cell_file_and_all_zero_matrix(counts_adata, tmp_path):

@@ -10,22 +10,34 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _run(args, cwd):
-    return subprocess.run([sys.executable, *args], cwd=cwd, capture_output=True, text=True, timeout=300,
-                          env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "HOME": str(cwd)})
+    return subprocess.run(
+        [sys.executable, *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "HOME": str(cwd)},
+    )
 
 
-@pytest.mark.parametrize("args, message", [
-    (["-m", "c2s.cli.prepare", "data=h5ad", "data.path=missing.h5ad"], "no such file"),
-    (["-m", "c2s.cli.prepare", "data=h5ad", "data.path=in", "top_k=0"], "top_k=0 must be a positive integer"),
-    (["-m", "c2s.cli.sentences", "data=h5ad", "data.path=in", "out_dir=s"], "is a directory, and this step reads one"),
-    ([str(ROOT / "evaluate.py"), "ckpt=in/a.h5ad"], "is not a torch checkpoint"),
-    ([str(ROOT / "train.py"), "stages.pretrain.max_epochs=0"], "0 would export untrained weights"),
-    ([str(ROOT / "train.py"), "run_dir=/proc/c2s-run"], "run_dir='/proc/c2s-run' is not writable"),
-    (["-m", "c2s.cli.prepare", "top_k=lots"], "top_k"),  # Hydra's own type error: exit 2 as well
-    (["-m", "c2s.cli.prepare", "no_such_key=1"], "no_such_key"),
-    (["-m", "c2s.scaling", "no_such_sweep"], "is not a directory"),
-    (["-m", "c2s.cli.plan", "experiment=no_such_experiment"], "Could not find 'experiment/no_such_experiment'"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["-m", "c2s.cli.prepare", "data=h5ad", "data.path=missing.h5ad"], "no such file"),
+        (["-m", "c2s.cli.prepare", "data=h5ad", "data.path=in", "top_k=0"], "top_k=0 must be a positive integer"),
+        (
+            ["-m", "c2s.cli.sentences", "data=h5ad", "data.path=in", "out_dir=s"],
+            "is a directory, and this step reads one",
+        ),
+        ([str(ROOT / "evaluate.py"), "ckpt=in/a.h5ad"], "is not a torch checkpoint"),
+        ([str(ROOT / "train.py"), "stages.pretrain.max_epochs=0"], "0 would export untrained weights"),
+        ([str(ROOT / "train.py"), "run_dir=/proc/c2s-run"], "run_dir='/proc/c2s-run' is not writable"),
+        (["-m", "c2s.cli.prepare", "top_k=lots"], "top_k"),  # Hydra's own type error: exit 2 as well
+        (["-m", "c2s.cli.prepare", "no_such_key=1"], "no_such_key"),
+        (["-m", "c2s.scaling", "no_such_sweep"], "is not a directory"),
+        (["-m", "c2s.cli.plan", "experiment=no_such_experiment"], "Could not find 'experiment/no_such_experiment'"),
+    ],
+)
 def test_cli_bad_input_exits_2_without_traceback(args, message, tmp_path):
     from tests.conftest import make_counts
 

@@ -12,8 +12,8 @@ from hydra.errors import ConfigCompositionException
 from omegaconf.errors import ConfigKeyError, ValidationError
 
 from c2s.cli.sentences import run
-from c2s.config.compose import CONFIG_DIR
 from c2s.config import register_configs
+from c2s.config.compose import CONFIG_DIR
 from c2s.sentences import CellSentences, InverseFit
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -56,7 +56,10 @@ def test_main_entry_point(tmp_path):
     out = tmp_path / "cli"
     proc = subprocess.run(
         [sys.executable, "-m", "c2s.cli.sentences", f"out_dir={out}", f"hydra.run.dir={tmp_path}/h"],
-        cwd=ROOT, capture_output=True, text=True, timeout=300,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     summary = json.loads((out / "summary.json").read_text())

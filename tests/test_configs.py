@@ -6,18 +6,27 @@ import pytest
 from omegaconf import OmegaConf
 
 from c2s.config.compose import CONFIG_DIR, compose_config
-from c2s.config.train_schema import TaskMixConfig
+from c2s.config.stage import TaskMixConfig
 from c2s.errors import C2SInputError
 from c2s.tasks import REGISTRY
 from train import validate
 
 ROOT = Path(CONFIG_DIR)
 OVERRIDE = {  # group -> how train.yaml selects an option of it
-    "data": "data", "tokenizer": "tokenizer", "task_set": "task_set@tasks", "model": "model", "strategy": "strategy",
-    "logger": "logger", "stage": "stage@stages.pretrain", "task_mix": "task_mix@stages.sft.task_mix",
+    "data": "data",
+    "tokenizer": "tokenizer",
+    "task_set": "task_set@tasks",
+    "model": "model",
+    "strategy": "strategy",
+    "logger": "logger",
+    "stage": "stage@stages.pretrain",
+    "task_mix": "task_mix@stages.sft.task_mix",
 }
-NEEDS = {"data/h5ad": ["data.path=x.h5ad"], "tokenizer/pretrained": ["tokenizer.name_or_path=some/dir"],
-         "stage/grpo": ["init_from=some/export"]}
+NEEDS = {
+    "data/h5ad": ["data.path=x.h5ad"],
+    "tokenizer/pretrained": ["tokenizer.name_or_path=some/dir"],
+    "stage/grpo": ["init_from=some/export"],
+}
 OPTIONS = sorted(f"{p.parent.name}/{p.stem}" for p in ROOT.glob("*/*.yaml") if p.parent.name in OVERRIDE)
 
 
@@ -58,25 +67,31 @@ def test_mistyped_value_rejected():
         compose_config("train", ["stages.pretrain.max_epochs=lots"])
 
 
-@pytest.mark.parametrize("overrides, message", [
-    (["stages.sft.lora.enabled=true", "~stage@stages.pretrain"], "LoRA adapts trained weights"),
-    (["model=gemma2-2b", "model.attn_implementation=sdpa"], "must be .eager., .flex_attention. or .auto. for Gemma-2"),
-    (["model=gemma2-tiny", "strategy=fsdp"], r"would train Gemma-2 in full under strategy=fsdp.*Use LoRA"),
-    (["tasks.options.prompt_format=c2s-scale"], r"prompt_format='c2s-scale' is not one of"),
-    (["model.init=pretrained"], "needs model.name_or_path"),
-    (["strategy.name=tpu"], "strategy.name='tpu'"),
-    (["data=h5ad", "data.path=/no/such/file.h5ad"], "no such file"),
-    (["top_k=-5"], r"top_k=-5 must be a positive integer"),
-    (["split.val_fraction=1.2"], r"split.val_fraction=1.2 must be in \[0, 1\)"),
-    (["split.test_fraction=-0.1"], r"split.test_fraction=-0.1 must be in \[0, 1\)"),
-    (["split.val_fraction=0.5", "split.test_fraction=0.5"], "leaves no cells to train on"),
-    (["stages.pretrain.max_steps=0"], r"max_steps=0.*0 would train nothing"),
-    (["stages.pretrain.max_epochs=0"], r"max_epochs=0.*0 would export untrained weights"),
-    (["rows_per_shard=0"], r"rows_per_shard=0 must be a positive integer"),
-    (["stages.sft.batch_size=0"], r"stage.batch_size=0 must be a positive integer"),
-    (["tasks.options.genes_per_cell=0"], r"tasks.options.genes_per_cell=0 must be a positive integer"),
-    (["num_workers=-1"], r"num_workers=-1 must be >= 0"),
-])
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        (["stages.sft.lora.enabled=true", "~stage@stages.pretrain"], "LoRA adapts trained weights"),
+        (
+            ["model=gemma2-2b", "model.attn_implementation=sdpa"],
+            "must be .eager., .flex_attention. or .auto. for Gemma-2",
+        ),
+        (["model=gemma2-tiny", "strategy=fsdp"], r"would train Gemma-2 in full under strategy=fsdp.*Use LoRA"),
+        (["tasks.options.prompt_format=c2s-scale"], r"prompt_format='c2s-scale' is not one of"),
+        (["model.init=pretrained"], "needs model.name_or_path"),
+        (["strategy.name=tpu"], "strategy.name='tpu'"),
+        (["data=h5ad", "data.path=/no/such/file.h5ad"], "no such file"),
+        (["top_k=-5"], r"top_k=-5 must be a positive integer"),
+        (["split.val_fraction=1.2"], r"split.val_fraction=1.2 must be in \[0, 1\)"),
+        (["split.test_fraction=-0.1"], r"split.test_fraction=-0.1 must be in \[0, 1\)"),
+        (["split.val_fraction=0.5", "split.test_fraction=0.5"], "leaves no cells to train on"),
+        (["stages.pretrain.max_steps=0"], r"max_steps=0.*0 would train nothing"),
+        (["stages.pretrain.max_epochs=0"], r"max_epochs=0.*0 would export untrained weights"),
+        (["rows_per_shard=0"], r"rows_per_shard=0 must be a positive integer"),
+        (["stages.sft.batch_size=0"], r"stage.batch_size=0 must be a positive integer"),
+        (["tasks.options.genes_per_cell=0"], r"tasks.options.genes_per_cell=0 must be a positive integer"),
+        (["num_workers=-1"], r"num_workers=-1 must be >= 0"),
+    ],
+)
 def test_impossible_combinations_fail_before_work(overrides, message, tmp_path):
     cfg = compose_config("train", [f"shards_root={tmp_path}", *overrides])
     with pytest.raises(C2SInputError, match=message):

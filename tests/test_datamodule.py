@@ -120,8 +120,10 @@ def test_epoch_plan_arrays_equal_the_list_plan(n, batch_size, slots):
     from c2s.data.packing import Batch, EpochPlan, pack_arrays
 
     def plan_batches(packs, batch_size, slots):  # the list plan the stream used before, as the reference
-        batches = [Batch(i, tuple(tuple(p) for p in packs[s : s + batch_size]))
-                   for i, s in enumerate(range(0, len(packs), batch_size))]
+        batches = [
+            Batch(i, tuple(tuple(p) for p in packs[s : s + batch_size]))
+            for i, s in enumerate(range(0, len(packs), batch_size))
+        ]
         n_real = len(batches)
         for j in range((-n_real) % slots if n_real else 0):
             batches.append(Batch(n_real + j, batches[j % n_real].packs, is_padding=True))

@@ -3,7 +3,8 @@
 import pytest
 import torch
 
-from c2s.config.train_schema import GRPOConfig, ModelConfig
+from c2s.config.model import ModelConfig
+from c2s.config.stage import GRPOConfig
 from c2s.errors import C2SInputError
 from c2s.eval.generate import generate
 from c2s.eval.load import to_device
@@ -28,8 +29,14 @@ def test_generation_cache_must_be_known():
         generate(None, None, [[1]], 4, cache="paged")
 
 
-@pytest.mark.parametrize("bad, match", [(dict(logits_chunk=0), "logits_chunk"), (dict(vocab_size=0), "vocab_size"),
-                                        (dict(attn_implementation="flash"), "attn_implementation")])
+@pytest.mark.parametrize(
+    "bad, match",
+    [
+        (dict(logits_chunk=0), "logits_chunk"),
+        (dict(vocab_size=0), "vocab_size"),
+        (dict(attn_implementation="flash"), "attn_implementation"),
+    ],
+)
 def test_model_config_rejects(bad, match):
     with pytest.raises(ValueError, match=match):
         ModelConfig(**bad)

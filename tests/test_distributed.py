@@ -16,10 +16,22 @@ pytestmark = pytest.mark.slow
 
 
 def _cmd(tmp, run, *extra):
-    return [sys.executable, "train.py", "data=synthetic", f"shards_root={tmp}/shards", f"run_dir={tmp}/{run}",
-            "logger=csv", "tasks.names=[cell_lm,cell_type_annotation]", "top_k=30", "tasks.options.genes_per_cell=30",
-            "tokenizer.text_vocab_size=300", "~stage@stages.sft", "stages.pretrain.max_seq_len=256",
-            "stages.pretrain.batch_size=4", *extra]
+    return [
+        sys.executable,
+        "train.py",
+        "data=synthetic",
+        f"shards_root={tmp}/shards",
+        f"run_dir={tmp}/{run}",
+        "logger=csv",
+        "tasks.names=[cell_lm,cell_type_annotation]",
+        "top_k=30",
+        "tasks.options.genes_per_cell=30",
+        "tokenizer.text_vocab_size=300",
+        "~stage@stages.sft",
+        "stages.pretrain.max_seq_len=256",
+        "stages.pretrain.batch_size=4",
+        *extra,
+    ]
 
 
 def _history(path):
@@ -38,8 +50,14 @@ def _run(cmd, timeout=400):
 
 @pytest.mark.parametrize("strategy", ["ddp", "fsdp"])
 def test_two_process_train_save_resume(strategy, tmp_path):
-    base = _cmd(tmp_path, "run", f"strategy={strategy}", "strategy.accelerator=cpu", "strategy.devices=2",
-                "stages.pretrain.ckpt_every_n_steps=3")
+    base = _cmd(
+        tmp_path,
+        "run",
+        f"strategy={strategy}",
+        "strategy.accelerator=cpu",
+        "strategy.devices=2",
+        "stages.pretrain.ckpt_every_n_steps=3",
+    )
     _run(base + ["stages.pretrain.max_steps=6"])
     stage = tmp_path / "run" / "pretrain"
     assert (stage / "checkpoints" / "last.ckpt").exists()
@@ -54,8 +72,13 @@ def test_two_process_train_save_resume(strategy, tmp_path):
 
 
 def test_interrupted_run_resumes_onto_the_same_curve(tmp_path):
-    args = ("stages.pretrain.max_steps=24", "stages.pretrain.ckpt_every_n_steps=4", "stages.pretrain.batch_size=8",
-            "stages.pretrain.max_seq_len=512", "stages.pretrain.max_epochs=-1")
+    args = (
+        "stages.pretrain.max_steps=24",
+        "stages.pretrain.ckpt_every_n_steps=4",
+        "stages.pretrain.batch_size=8",
+        "stages.pretrain.max_seq_len=512",
+        "stages.pretrain.max_epochs=-1",
+    )
     _run(_cmd(tmp_path, "straight", *args))
     _, reference = _history(tmp_path / "straight" / "pretrain" / "history.jsonl")
     assert sorted(reference) == list(range(1, 25))

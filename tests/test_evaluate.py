@@ -9,19 +9,31 @@ import pytest
 from c2s.config.compose import compose_config
 from c2s.data.prepare import prepare
 from c2s.errors import C2SInputError
-from c2s.eval.parse import normalize_label
+from c2s.scoring.parse import normalize_label
 from tests.conftest import prepare_dict, train_overrides
 from train import run as train_run
 
-EVAL = ["tasks=[cell_type_annotation,cell_lm,nl_interpretation]", "max_examples=12", "bootstrap=50",
-        "generation.max_new_tokens=40", "generation.batch_size=6"]
+EVAL = [
+    "tasks=[cell_type_annotation,cell_lm,nl_interpretation]",
+    "max_examples=12",
+    "bootstrap=50",
+    "generation.max_new_tokens=40",
+    "generation.batch_size=6",
+]
 
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("ev")
-    cfg = compose_config("train", train_overrides(tmp, "tasks.names=[cell_lm,cell_type_annotation,nl_interpretation]",
-                                                  "stages.pretrain.max_steps=6", "stages.sft.max_steps=4"))
+    cfg = compose_config(
+        "train",
+        train_overrides(
+            tmp,
+            "tasks.names=[cell_lm,cell_type_annotation,nl_interpretation]",
+            "stages.pretrain.max_steps=6",
+            "stages.sft.max_steps=4",
+        ),
+    )
     train_run(cfg)
     return tmp / "run" / "sft"
 
@@ -56,9 +68,11 @@ def test_export_and_checkpoint_give_the_same_numbers(trained, tmp_path):
     assert np.mean([r["correct"] for r in ann]) == pytest.approx(ct["model"]["accuracy"]["value"])
     assert all(r["correct"] == float(r["parsed"] == normalize_label(r["reference"])) for r in ann)
     assert np.mean([r["overlap_pct"] for r in by_task["cell_lm"]]) == pytest.approx(
-        report["tasks"]["cell_lm"]["model"]["overlap_pct"]["value"])
+        report["tasks"]["cell_lm"]["model"]["overlap_pct"]["value"]
+    )
     assert np.mean([r["bertscore_f1"] for r in by_task["nl_interpretation"]]) == pytest.approx(
-        report["tasks"]["nl_interpretation"]["model"]["bertscore_f1"]["value"])
+        report["tasks"]["nl_interpretation"]["model"]["bertscore_f1"]["value"]
+    )
     assert {"prompt", "reference", "generated", "parsed", "cell_ids"} <= set(ann[0])
     card = (trained / "hf" / "README.md").read_text()  # the export's model card now holds the table
     assert card.startswith("---\nlibrary_name: transformers") and "| cell_type_annotation |" in card
@@ -81,7 +95,7 @@ def test_task_the_shards_lack(trained, tmp_path):
         _evaluate(trained / "hf", tmp_path / "o", "tasks=[tissue_annotation]")
 
 
-EVIL_CODE = '''
+EVIL_CODE = """
 from transformers import PretrainedConfig, PreTrainedModel
 open({marker!r}, "w").write("code from a checkpoint ran")
 
@@ -92,16 +106,22 @@ class EvilConfig(PretrainedConfig):
 
 class EvilModel(PreTrainedModel):
     config_class = EvilConfig
-'''
+"""
 
 
 def _evil_dir(tmp_path):
     evil, marker = tmp_path / "evil", tmp_path / "marker"
     evil.mkdir()
     (evil / "evil.py").write_text(EVIL_CODE.format(marker=str(marker)))
-    (evil / "config.json").write_text(json.dumps({
-        "model_type": "c2s_evil", "architectures": ["EvilModel"],
-        "auto_map": {"AutoConfig": "evil.EvilConfig", "AutoModelForCausalLM": "evil.EvilModel"}}))
+    (evil / "config.json").write_text(
+        json.dumps(
+            {
+                "model_type": "c2s_evil",
+                "architectures": ["EvilModel"],
+                "auto_map": {"AutoConfig": "evil.EvilConfig", "AutoModelForCausalLM": "evil.EvilModel"},
+            }
+        )
+    )
     return evil, marker
 
 
@@ -112,8 +132,9 @@ def test_checkpoint_cannot_make_evaluate_run_code(trained, tmp_path):
     evil, marker = _evil_dir(tmp_path)
     state = torch.load(trained / "checkpoints" / "last.ckpt", weights_only=True)
     state["hyper_parameters"]["init_from"] = str(evil)
-    state["hyper_parameters"]["model"] = dict(state["hyper_parameters"]["model"], trust_remote_code=True,
-                                              init="pretrained", name_or_path=str(evil))
+    state["hyper_parameters"]["model"] = dict(
+        state["hyper_parameters"]["model"], trust_remote_code=True, init="pretrained", name_or_path=str(evil)
+    )
     torch.save(state, tmp_path / "hostile.ckpt")
     with pytest.raises(Exception) as err:
         _evaluate(tmp_path / "hostile.ckpt", tmp_path / "o")
@@ -152,6 +173,7 @@ def test_checkpoint_whose_base_export_moved(trained, tmp_path):
     torch.save(state, tmp_path / "sft.ckpt")
     with pytest.raises(C2SInputError, match="no longer exists.*init_from=<where that export is now>"):
         _evaluate(tmp_path / "sft.ckpt", tmp_path / "o")
-    report = _evaluate(tmp_path / "sft.ckpt", tmp_path / "o", f"init_from={base}", "tasks=[cell_type_annotation]",
-                       "embeddings=false")
+    report = _evaluate(
+        tmp_path / "sft.ckpt", tmp_path / "o", f"init_from={base}", "tasks=[cell_type_annotation]", "embeddings=false"
+    )
     assert "cell_type_annotation" in report["tasks"]

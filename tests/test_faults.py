@@ -21,9 +21,17 @@ STEPS = 8
 
 
 def _train(tmp, *extra):
-    cfg = compose_config("train", train_overrides(tmp, "~stage@stages.sft", f"stages.pretrain.max_steps={STEPS}",
-                                                  "stages.pretrain.ckpt_every_n_steps=2",
-                                                  "stages.pretrain.log_every_n_steps=1", *extra))
+    cfg = compose_config(
+        "train",
+        train_overrides(
+            tmp,
+            "~stage@stages.sft",
+            f"stages.pretrain.max_steps={STEPS}",
+            "stages.pretrain.ckpt_every_n_steps=2",
+            "stages.pretrain.log_every_n_steps=1",
+            *extra,
+        ),
+    )
     return run(cfg)
 
 

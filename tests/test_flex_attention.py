@@ -11,12 +11,30 @@ from c2s.models.lm_module import head_losses, token_losses
 from c2s.tokenizer import train_gene_tokenizer
 
 # head_dim 16: the smallest flex_attention's GPU kernel takes
-TINY = dict(arch="gpt_neox", init="scratch", name_or_path=None, attn_implementation="sdpa", dtype="float32",
-            hidden_size=64, num_layers=2, num_heads=4, intermediate_size=64, max_position_embeddings=256,
-            rotary_pct=0.25, gradient_checkpointing=False)
+TINY = dict(
+    arch="gpt_neox",
+    init="scratch",
+    name_or_path=None,
+    attn_implementation="sdpa",
+    dtype="float32",
+    hidden_size=64,
+    num_layers=2,
+    num_heads=4,
+    intermediate_size=64,
+    max_position_embeddings=256,
+    rotary_pct=0.25,
+    gradient_checkpointing=False,
+)
 # sliding window 8 < the longest example (24): the sliding layers' window is exercised too
-GEMMA = dict(TINY, arch="gemma2", attn_implementation="eager", num_kv_heads=2, head_dim=16, sliding_window=8,
-             query_pre_attn_scalar=16)
+GEMMA = dict(
+    TINY,
+    arch="gemma2",
+    attn_implementation="eager",
+    num_kv_heads=2,
+    head_dim=16,
+    sliding_window=8,
+    query_pre_attn_scalar=16,
+)
 DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="no GPU"))]
 
 
@@ -59,7 +77,9 @@ def test_flex_equals_reference_logits_losses_and_grads(tok, arch, device):
     batch, lengths = _packed_batch(tok, device)
     assert flex.config._attn_implementation == "flex_attention"
     backward = device == "cuda"  # torch has no flex_attention backward on CPU
-    tol = dict(atol=2e-5, rtol=1e-4) if device == "cpu" else dict(atol=1e-4, rtol=1e-3)  # float32; GPU kernels differ in order
+    tol = (
+        dict(atol=2e-5, rtol=1e-4) if device == "cpu" else dict(atol=1e-4, rtol=1e-3)
+    )  # float32; GPU kernels differ in order
     losses = {}
     for name, model in (("ref", ref), ("flex", flex)):
         with torch.set_grad_enabled(backward):

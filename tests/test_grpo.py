@@ -14,11 +14,23 @@ from train import run, validate
 
 def grpo_overrides(tmp, *extra: str) -> list[str]:
     """The perturbation experiment, small, on the seeded synthetic data (IFN program ×4 when stimulated)."""
-    return ["experiment=grpo_perturbation", "data=synthetic", f"shards_root={tmp}/shards", f"run_dir={tmp}/run",
-            "logger=none", "tasks.names=[cell_lm,conditional_cell_generation,perturbation_response]",
-            "tasks.options.genes_per_cell=20", "top_k=20", "tokenizer.text_vocab_size=300", "split.holdout=[]",
-            "split.test_fraction=0.1", "stages.pretrain.max_seq_len=256", "stages.sft.max_seq_len=256",
-            "stages.grpo.grpo.max_new_tokens=24", *extra]
+    return [
+        "experiment=grpo_perturbation",
+        "data=synthetic",
+        f"shards_root={tmp}/shards",
+        f"run_dir={tmp}/run",
+        "logger=none",
+        "tasks.names=[cell_lm,conditional_cell_generation,perturbation_response]",
+        "tasks.options.genes_per_cell=20",
+        "top_k=20",
+        "tokenizer.text_vocab_size=300",
+        "split.holdout=[]",
+        "split.test_fraction=0.1",
+        "stages.pretrain.max_seq_len=256",
+        "stages.sft.max_seq_len=256",
+        "stages.grpo.grpo.max_new_tokens=24",
+        *extra,
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -31,8 +43,10 @@ def perturbation_run(tmp_path_factory):
 def _evaluate(ckpt, out):
     from evaluate import run as evaluate
 
-    cfg = compose_config("evaluate", [f"ckpt={ckpt}", f"out_dir={out}", "tasks=[perturbation_response]",
-                                      "embeddings=false", "bootstrap=200"])
+    cfg = compose_config(
+        "evaluate",
+        [f"ckpt={ckpt}", f"out_dir={out}", "tasks=[perturbation_response]", "embeddings=false", "bootstrap=200"],
+    )
     return evaluate(cfg)["tasks"]["perturbation_response"]
 
 
@@ -59,9 +73,18 @@ def test_lora_grpo_changes_only_adapters_and_reference_is_the_base(perturbation_
     from c2s.rl.rollout import completion_logprobs, sample
 
     base_dir = perturbation_run / "sft" / "hf"
-    cfg = compose_config("train", grpo_overrides(tmp_path, f"init_from={base_dir}", "run_stages=[grpo]",
-                                                 "stages.grpo.lora.enabled=true", "stages.grpo.max_steps=3",
-                                                 "stages.grpo.optimizer.lr=1e-2", "stages.grpo.grpo.beta=0.1"))
+    cfg = compose_config(
+        "train",
+        grpo_overrides(
+            tmp_path,
+            f"init_from={base_dir}",
+            "run_stages=[grpo]",
+            "stages.grpo.lora.enabled=true",
+            "stages.grpo.max_steps=3",
+            "stages.grpo.optimizer.lr=1e-2",
+            "stages.grpo.grpo.beta=0.1",
+        ),
+    )
     run(cfg)
     state = torch.load(tmp_path / "run" / "grpo" / "checkpoints" / "last.ckpt", weights_only=True)
     trained = state["state_dict"]
@@ -75,7 +98,7 @@ def test_lora_grpo_changes_only_adapters_and_reference_is_the_base(perturbation_
     for key, value in trained.items():
         if "lora_" in key:
             continue
-        name = key[len(prefix):].replace(".base_layer", "")
+        name = key[len(prefix) :].replace(".base_layer", "")
         assert torch.equal(value, base[name]), key  # every non-adapter tensor is bit-identical
     module = GRPOModule(tokenizer=tokenizer, **hp)
     module.configure_model()
@@ -104,12 +127,15 @@ def test_prompt_batches_deal_whole_prompts_to_ranks():
     assert [b["batch_index"] for b in s] == [2]
 
 
-@pytest.mark.parametrize("override,match", [
-    ("stages.grpo.grpo.group_size=1", "group_size=1: GRPO needs >= 2"),
-    ("+stages.grpo.grpo.rewards.bleu=1.0", r"unknown reward\(s\) \['bleu'\]"),
-    ("stages.grpo.grpo.aggregation=mean", "grpo.aggregation"),
-    ("stages.grpo.max_tokens=1000", "max_tokens does not apply to mode=grpo"),
-])
+@pytest.mark.parametrize(
+    "override,match",
+    [
+        ("stages.grpo.grpo.group_size=1", "group_size=1: GRPO needs >= 2"),
+        ("+stages.grpo.grpo.rewards.bleu=1.0", r"unknown reward\(s\) \['bleu'\]"),
+        ("stages.grpo.grpo.aggregation=mean", "grpo.aggregation"),
+        ("stages.grpo.max_tokens=1000", "max_tokens does not apply to mode=grpo"),
+    ],
+)
 def test_bad_grpo_config_fails_at_validation(tmp_path, override, match):
     cfg = compose_config("train", grpo_overrides(tmp_path, "init_from=somewhere", "run_stages=[grpo]", override))
     with pytest.raises(C2SInputError, match=match):
@@ -131,8 +157,10 @@ def test_checkpoint_without_generation_tokenizer(perturbation_run, tmp_path):
     shutil.copytree(perturbation_run / "sft" / "hf", export)
     for f in export.glob("tokenizer*"):
         f.unlink()
-    cfg = compose_config("train", grpo_overrides(perturbation_run.parent, f"init_from={export}", "run_stages=[grpo]",
-                                                 f"run_dir={tmp_path}/run"))
+    cfg = compose_config(
+        "train",
+        grpo_overrides(perturbation_run.parent, f"init_from={export}", "run_stages=[grpo]", f"run_dir={tmp_path}/run"),
+    )
     with pytest.raises(C2SInputError, match="has no tokenizer"):
         run(cfg)
     assert not (tmp_path / "run" / "grpo").exists()  # failed before any training
@@ -151,11 +179,23 @@ def test_checkpoint_without_generation_tokenizer(perturbation_run, tmp_path):
 def test_grpo_resume_continues_the_same_run(perturbation_run, tmp_path):
     """Sampling draws on the RNG and the prompt order on the loader state: a run stopped after 2
     steps and resumed from its checkpoint gives the uninterrupted run's rewards, step for step."""
+
     def go(name, steps):
-        run(compose_config("train", grpo_overrides(
-            perturbation_run.parent, f"init_from={perturbation_run / 'sft' / 'hf'}", "run_stages=[grpo]",
-            f"run_dir={tmp_path / name}", f"stages.grpo.max_steps={steps}", "stages.grpo.ckpt_every_n_steps=2",
-            "stages.grpo.grpo.eval_prompts=4", "stages.grpo.seed=3")))
+        run(
+            compose_config(
+                "train",
+                grpo_overrides(
+                    perturbation_run.parent,
+                    f"init_from={perturbation_run / 'sft' / 'hf'}",
+                    "run_stages=[grpo]",
+                    f"run_dir={tmp_path / name}",
+                    f"stages.grpo.max_steps={steps}",
+                    "stages.grpo.ckpt_every_n_steps=2",
+                    "stages.grpo.grpo.eval_prompts=4",
+                    "stages.grpo.seed=3",
+                ),
+            )
+        )
         return [json.loads(x) for x in (tmp_path / name / "grpo" / "history.jsonl").read_text().splitlines()]
 
     straight = go("straight", 4)
@@ -174,11 +214,22 @@ def test_grpo_under_two_process_ddp(perturbation_run, tmp_path):
     from pathlib import Path
 
     root = Path(__file__).resolve().parents[1]
-    cmd = [sys.executable, "train.py", *grpo_overrides(perturbation_run.parent, f"init_from={perturbation_run / 'sft' / 'hf'}",
-                                                       "run_stages=[grpo]", f"run_dir={tmp_path}/run", "strategy=ddp",
-                                                       "strategy.accelerator=cpu", "strategy.devices=2",
-                                                       "stages.grpo.max_steps=4", "stages.grpo.grpo.eval_prompts=8",
-                                                       "stages.grpo.grpo.inner_iterations=2")]
+    cmd = [
+        sys.executable,
+        "train.py",
+        *grpo_overrides(
+            perturbation_run.parent,
+            f"init_from={perturbation_run / 'sft' / 'hf'}",
+            "run_stages=[grpo]",
+            f"run_dir={tmp_path}/run",
+            "strategy=ddp",
+            "strategy.accelerator=cpu",
+            "strategy.devices=2",
+            "stages.grpo.max_steps=4",
+            "stages.grpo.grpo.eval_prompts=8",
+            "stages.grpo.grpo.inner_iterations=2",
+        ),
+    ]
     proc = subprocess.run(cmd, cwd=root, capture_output=True, text=True, timeout=400)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     summary = json.loads((tmp_path / "run" / "grpo" / "summary.json").read_text())

@@ -14,19 +14,26 @@ import pytest
 import scanpy as sc
 import scipy.sparse as sp
 
-from c2s.data.corpus_build import build_corpus
-from c2s.data.gene_names import resolve_gene_names
-from c2s.eval.parse import normalize_label, parse_genes
+from c2s.corpus.build import build_corpus
 from c2s.eval.sources import reservoir
+from c2s.io.gene_names import resolve_gene_names
+from c2s.scoring.parse import normalize_label, parse_genes
 from c2s.tasks import TaskOptions, build_tasks
 from c2s.tasks.render import render_all
 
 ROOT = Path(__file__).resolve().parents[1]
-PBMC = {"name": "pbmc", "path": "scanpy:pbmc68k_reduced", "use_raw": True, "cell_type_key": "bulk_labels",
-        "organism": "human"}
-CELL_TYPE_PROMPT = ("The following is a list of {num_genes} gene names ordered by descending expression level in a "
-                    "{organism} cell. Your task is to give the cell type which this cell belongs to based on its gene "
-                    "expression.\nCell sentence: {cell_sentence}.\nThe cell type corresponding to these genes is:")
+PBMC = {
+    "name": "pbmc",
+    "path": "scanpy:pbmc68k_reduced",
+    "use_raw": True,
+    "cell_type_key": "bulk_labels",
+    "organism": "human",
+}
+CELL_TYPE_PROMPT = (
+    "The following is a list of {num_genes} gene names ordered by descending expression level in a "
+    "{organism} cell. Your task is to give the cell type which this cell belongs to based on its gene "
+    "expression.\nCell sentence: {cell_sentence}.\nThe cell type corresponding to these genes is:"
+)
 
 
 def test_exact_c2s_scale_cell_type_prompt_on_one_pbmc68k_cell():
@@ -48,27 +55,38 @@ def test_exact_c2s_scale_cell_type_prompt_on_one_pbmc68k_cell():
 
 def test_c2s_scale_other_tasks_and_skips():
     corpus = build_corpus(dict(PBMC, organism="mouse"), top_k=20, upper_case_genes=True, progress=False)
-    tasks = build_tasks(["conditional_cell_generation", "cell_lm"], TaskOptions(genes_per_cell=20, prompt_format="c2s_scale"))
+    tasks = build_tasks(
+        ["conditional_cell_generation", "cell_lm"], TaskOptions(genes_per_cell=20, prompt_format="c2s_scale")
+    )
     examples, skipped = render_all(corpus, tasks, seed=0)
     assert "cell_lm" in skipped and "c2s_scale" in skipped["cell_lm"]
     ex = examples[0]
     cell_type = ex.meta["cell_type"]
-    assert ex.prompt == (f"Generate a list of 20 genes in order of descending expression which represent a Mus musculus "
-                         f"cell of cell type {cell_type}.\nCell sentence:")
+    assert ex.prompt == (
+        f"Generate a list of 20 genes in order of descending expression which represent a Mus musculus "
+        f"cell of cell type {cell_type}.\nCell sentence:"
+    )
     assert ex.target.endswith(".") and len(ex.target[:-1].split(" ")) == 20 and ex.target.upper() == ex.target
 
 
 def test_perturbation_prompt_format():
-    data = {"name": "syn", "path": "synthetic:0", "cell_type_key": "cell_type", "condition_key": "condition",
-            "control_value": "control"}
+    data = {
+        "name": "syn",
+        "path": "synthetic:0",
+        "cell_type_key": "cell_type",
+        "condition_key": "condition",
+        "control_value": "control",
+    }
     corpus = build_corpus(data, top_k=10, upper_case_genes=True, progress=False)
     task = build_tasks(["perturbation_response"], TaskOptions(genes_per_cell=10, prompt_format="c2s_scale"))[0]
     examples, _ = render_all(corpus, [task], seed=0)
     ex = examples[0]
     control = " ".join(ex.prompt.split("Control cell sentence: ")[1].split(".")[0].split())
-    assert ex.prompt == ("Given the following cell sentence of 10 expressed genes representing a cell's basal state, "
-                         f"predict the cell sentence after applying the perturbation: {ex.meta['perturbation']}.\n"
-                         f"Control cell sentence: {control}.\n\nPerturbed cell sentence:")
+    assert ex.prompt == (
+        "Given the following cell sentence of 10 expressed genes representing a cell's basal state, "
+        f"predict the cell sentence after applying the perturbation: {ex.meta['perturbation']}.\n"
+        f"Control cell sentence: {control}.\n\nPerturbed cell sentence:"
+    )
     assert len(control.split()) == 10 and ex.target.endswith(".") and len(ex.target[:-1].split()) == 10
 
 
@@ -101,6 +119,7 @@ def test_reservoir_is_uniform_bounded_and_seeded():
 
 # ---- the stand-in: zero-shot evaluation and LoRA fine-tuning ------------------------------------
 
+
 @pytest.fixture(scope="module")
 def standin(tmp_path_factory):
     from c2s.models.standin import make_standin, standin_texts
@@ -125,7 +144,9 @@ def _run(args, timeout=600):
 
 
 def _accuracy(report_dir):
-    return json.loads((report_dir / "report.json").read_text())["tasks"]["cell_type_annotation"]["model"]["accuracy"]["value"]
+    return json.loads((report_dir / "report.json").read_text())["tasks"]["cell_type_annotation"]["model"]["accuracy"][
+        "value"
+    ]
 
 
 def test_standin_is_a_plain_hf_dir_without_gene_tokens(standin):
@@ -141,9 +162,21 @@ def test_standin_is_a_plain_hf_dir_without_gene_tokens(standin):
 @pytest.mark.slow
 def test_zero_shot_evaluate_on_a_new_h5ad_in_one_command(standin, new_h5ad, tmp_path):
     out = tmp_path / "eval"
-    _run(["evaluate.py", f"ckpt={standin}", "data=h5ad", f"data.path={new_h5ad}", "data.cell_type_key=annotation",
-          "prompt_format=c2s_scale", "tasks=[cell_type_annotation]", "max_examples=24", "bootstrap=50",
-          "embeddings=false", f"out_dir={out}"])
+    _run(
+        [
+            "evaluate.py",
+            f"ckpt={standin}",
+            "data=h5ad",
+            f"data.path={new_h5ad}",
+            "data.cell_type_key=annotation",
+            "prompt_format=c2s_scale",
+            "tasks=[cell_type_annotation]",
+            "max_examples=24",
+            "bootstrap=50",
+            "embeddings=false",
+            f"out_dir={out}",
+        ]
+    )
     assert (out / "report.md").is_file() and "zero-shot" in (out / "report.md").read_text()
     rows = [json.loads(line) for line in (out / "predictions.jsonl").read_text().splitlines()]
     assert len(rows) == 24 and {r["task"] for r in rows} == {"cell_type_annotation"}
@@ -158,10 +191,24 @@ def test_lora_finetune_keeps_the_vocabulary_and_raises_held_out_accuracy(standin
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     run = tmp_path / "run"
-    _run(["train.py", "experiment=finetune_c2s_scale", "model=gemma2-tiny", f"model.name_or_path={standin}",
-          f"run_dir={run}", f"shards_root={tmp_path}/shards", "logger=csv", "top_k=30", "tasks.options.genes_per_cell=30",
-          "tasks.names=[cell_type_annotation]", "stages.sft.max_seq_len=512", "stages.sft.batch_size=8",
-          "stages.sft.optimizer.lr=5e-3", "stages.sft.max_epochs=8"])
+    _run(
+        [
+            "train.py",
+            "experiment=finetune_c2s_scale",
+            "model=gemma2-tiny",
+            f"model.name_or_path={standin}",
+            f"run_dir={run}",
+            f"shards_root={tmp_path}/shards",
+            "logger=csv",
+            "top_k=30",
+            "tasks.options.genes_per_cell=30",
+            "tasks.names=[cell_type_annotation]",
+            "stages.sft.max_seq_len=512",
+            "stages.sft.batch_size=8",
+            "stages.sft.optimizer.lr=5e-3",
+            "stages.sft.max_epochs=8",
+        ]
+    )
     export = run / "sft" / "hf"
     base_tok, tuned_tok = AutoTokenizer.from_pretrained(standin), AutoTokenizer.from_pretrained(export)
     tuned = AutoModelForCausalLM.from_pretrained(export)
@@ -170,8 +217,17 @@ def test_lora_finetune_keeps_the_vocabulary_and_raises_held_out_accuracy(standin
     assert "c2s_scale" in (export / "README.md").read_text()
     shards = json.loads((export / "c2s_meta.json").read_text())["shards"]
     for ckpt, name in ((standin, "before"), (export, "after")):  # the same held-out examples
-        _run(["evaluate.py", f"ckpt={ckpt}", f"shards={shards}", "bootstrap=50", "embeddings=false",
-              f"out_dir={tmp_path}/{name}", "tasks=[cell_type_annotation]"])
+        _run(
+            [
+                "evaluate.py",
+                f"ckpt={ckpt}",
+                f"shards={shards}",
+                "bootstrap=50",
+                "embeddings=false",
+                f"out_dir={tmp_path}/{name}",
+                "tasks=[cell_type_annotation]",
+            ]
+        )
     before, after = _accuracy(tmp_path / "before"), _accuracy(tmp_path / "after")
     assert after > before + 0.2, (before, after)
 
@@ -183,11 +239,27 @@ def test_lora_finetune_under_fsdp(standin, tmp_path):
     from transformers import AutoModelForCausalLM
 
     run = tmp_path / "run"
-    proc = _run(["train.py", "experiment=finetune_c2s_scale", "model=gemma2-tiny", f"model.name_or_path={standin}",
-                 f"run_dir={run}", f"shards_root={tmp_path}/shards", "logger=csv", "top_k=20",
-                 "tasks.options.genes_per_cell=20", "tasks.names=[cell_type_annotation]", "stages.sft.max_seq_len=256",
-                 "stages.sft.batch_size=4", "stages.sft.max_steps=6", "stages.sft.optimizer.lr=5e-3",
-                 "strategy=fsdp", "strategy.accelerator=cpu", "strategy.devices=2"])
+    proc = _run(
+        [
+            "train.py",
+            "experiment=finetune_c2s_scale",
+            "model=gemma2-tiny",
+            f"model.name_or_path={standin}",
+            f"run_dir={run}",
+            f"shards_root={tmp_path}/shards",
+            "logger=csv",
+            "top_k=20",
+            "tasks.options.genes_per_cell=20",
+            "tasks.names=[cell_type_annotation]",
+            "stages.sft.max_seq_len=256",
+            "stages.sft.batch_size=4",
+            "stages.sft.max_steps=6",
+            "stages.sft.optimizer.lr=5e-3",
+            "strategy=fsdp",
+            "strategy.accelerator=cpu",
+            "strategy.devices=2",
+        ]
+    )
     summary = json.loads((run / "sft" / "summary.json").read_text())
     assert summary["steps"] == 6 and 0 < summary["parameters"]["trainable"] < summary["parameters"]["total"]
     before, after = load_file(standin / "model.safetensors"), load_file(run / "sft" / "hf" / "model.safetensors")
@@ -195,6 +267,8 @@ def test_lora_finetune_under_fsdp(standin, tmp_path):
     assert sorted(before) == sorted(after)
     changed = [k for k in before if not np.allclose(before[k].numpy(), after[k].numpy())]
     assert changed and all("proj" in k for k in changed), changed  # only the adapted projections moved
-    assert AutoModelForCausalLM.from_pretrained(run / "sft" / "hf").get_input_embeddings().num_embeddings == \
-        AutoModelForCausalLM.from_pretrained(standin).get_input_embeddings().num_embeddings
+    assert (
+        AutoModelForCausalLM.from_pretrained(run / "sft" / "hf").get_input_embeddings().num_embeddings
+        == AutoModelForCausalLM.from_pretrained(standin).get_input_embeddings().num_embeddings
+    )
     assert "Traceback" not in proc.stderr

@@ -45,7 +45,9 @@ def test_json_round_trip(tmp_path, pbmc):
 
 
 def test_reconstruct_unknown_and_repeats():
-    fit = InverseFit(slope=-1.0, intercept=3.0, r2=1, pearson_r=-1, spearman_r=-1, n_cells=1, n_points=1, top_k=None, seed=0)
+    fit = InverseFit(
+        slope=-1.0, intercept=3.0, r2=1, pearson_r=-1, spearman_r=-1, n_cells=1, n_points=1, top_k=None, seed=0
+    )
     genes = ["A", "B", "C", "D"]
     rec = reconstruct(["C NOTAGENE A C B", ["D"]], fit, genes)
     # cleaned first sentence: C, A, B at ranks 0, 1, 2

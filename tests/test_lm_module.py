@@ -10,11 +10,29 @@ from c2s.models.build import build_model
 from c2s.models.lm_module import token_losses, warmup_cosine
 from c2s.tokenizer import train_gene_tokenizer
 
-TINY = dict(arch="gpt_neox", init="scratch", name_or_path=None, attn_implementation="sdpa", dtype="float32",
-            hidden_size=32, num_layers=2, num_heads=4, intermediate_size=64, max_position_embeddings=256,
-            rotary_pct=0.25, gradient_checkpointing=False)
-GEMMA = dict(TINY, arch="gemma2", attn_implementation="eager", num_kv_heads=2, head_dim=8, sliding_window=16,
-             query_pre_attn_scalar=8)
+TINY = dict(
+    arch="gpt_neox",
+    init="scratch",
+    name_or_path=None,
+    attn_implementation="sdpa",
+    dtype="float32",
+    hidden_size=32,
+    num_layers=2,
+    num_heads=4,
+    intermediate_size=64,
+    max_position_embeddings=256,
+    rotary_pct=0.25,
+    gradient_checkpointing=False,
+)
+GEMMA = dict(
+    TINY,
+    arch="gemma2",
+    attn_implementation="eager",
+    num_kv_heads=2,
+    head_dim=8,
+    sliding_window=16,
+    query_pre_attn_scalar=8,
+)
 
 
 @pytest.fixture(scope="module")
@@ -49,8 +67,12 @@ def test_token_losses_match_manual_cross_entropy(tok, arch):
     batch = {"input_ids": ids, "position_ids": torch.arange(10).expand(2, 10), "labels": labels}
     ce, mask = token_losses(model, batch)
     logits = model(input_ids=ids).logits  # the model's own forward (incl. Gemma-2 soft-capping)
-    expect = [-F.log_softmax(logits[r, t], -1)[labels[r, t + 1]] for r in range(2) for t in range(9)
-              if labels[r, t + 1] != -100]
+    expect = [
+        -F.log_softmax(logits[r, t], -1)[labels[r, t + 1]]
+        for r in range(2)
+        for t in range(9)
+        if labels[r, t + 1] != -100
+    ]
     torch.testing.assert_close(ce, torch.stack(expect), atol=1e-5, rtol=1e-5)
     assert mask.sum() == (labels[:, 1:] != -100).sum() == ce.numel()
 

@@ -4,8 +4,16 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from c2s.eval.metrics import (accuracy, bootstrap_ci, change_agreement, frechet_distance, macro_f1, mmd_rbf,
-                              overlap_pct, wasserstein)
+from c2s.eval.metrics import (
+    accuracy,
+    bootstrap_ci,
+    change_agreement,
+    frechet_distance,
+    macro_f1,
+    mmd_rbf,
+    overlap_pct,
+    wasserstein,
+)
 
 
 def test_accuracy_and_macro_f1_match_sklearn():
@@ -56,7 +64,9 @@ def test_kendall_and_pearson_match_scipy():
     assert out["pearson_r"] == pytest.approx(stats.pearsonr(pred - control, true - control).statistic)
     program = np.array([0, 3, 5, 7, 11])
     sub = change_agreement(pred, true, control, program)
-    assert sub["kendall_tau"] == pytest.approx(stats.kendalltau((pred - control)[program], (true - control)[program]).statistic)
+    assert sub["kendall_tau"] == pytest.approx(
+        stats.kendalltau((pred - control)[program], (true - control)[program]).statistic
+    )
 
 
 def test_bootstrap_paired_corrects_resampling_bias():
@@ -79,7 +89,7 @@ def test_bootstrap_ci_brackets_the_mean():
 def test_bertscore_matches_torchmetrics():
     from torchmetrics.text.bert import BERTScore
 
-    from c2s.eval.bertscore import bertscore_f1, default_model_dir
+    from c2s.scoring.bertscore import bertscore_f1, default_model_dir
 
     pred = ["PBMCs from a healthy donor", "monocytes and T cells", "CD14+ Monocyte"]
     ref = ["Peripheral blood cells of a healthy human", "T cells and monocytes", "CD14+ Monocyte"]
@@ -102,6 +112,8 @@ def test_paired_ci_stays_in_the_metric_range():
         assert 0.0 <= lo <= v <= hi <= 1.0
         perfect = bootstrap_paired(macro_f1, true, true, n=200, seed=seed, bounds=(0.0, 1.0))
         assert perfect == (1.0, 1.0, 1.0)
-    unclipped = [bootstrap_paired(macro_f1, [t if rng.random() < 0.2 else "A" for t in tr], tr, n=200, seed=s)[1]
-                 for s, tr in enumerate(list(rng.choice(list("ABCDEFGH"), 12)) for _ in range(20))]
+    unclipped = [
+        bootstrap_paired(macro_f1, [t if rng.random() < 0.2 else "A" for t in tr], tr, n=200, seed=s)[1]
+        for s, tr in enumerate(list(rng.choice(list("ABCDEFGH"), 12)) for _ in range(20))
+    ]
     assert min(unclipped) < 0  # the case the bounds exist for does occur

@@ -8,11 +8,14 @@ import pytest
 from c2s.cli.plan import job_plan
 from c2s.data.prepare import prepare
 from c2s.data.shards import ShardSet
-from c2s.data.synthetic import make_synthetic
+from c2s.io.synthetic import make_synthetic
 from c2s.tokenizer import train_byte_bpe
 from tests.conftest import compose, prepare_dict
 
-TASKS = "tasks.names=[cell_lm,cell_type_annotation,multi_cell_lm,perturbation_response,spatial_neighbour_identification,gene_set_naming]"
+TASKS = (
+    "tasks.names=[cell_lm,cell_type_annotation,multi_cell_lm,perturbation_response,"
+    "spatial_neighbour_identification,gene_set_naming]"
+)
 
 
 def _sums(out):
@@ -27,8 +30,10 @@ def test_same_bytes_for_workers_chunks_and_parts(tmp_path):
     two, _ = _sums(prepare(prepare_dict(tmp_path / "b", *base, "chunk_size=4096", "workers=2")))
     assert one == two
     # a SLURM array: the dry run plans one job per part, each runs alone, then a merge
-    jobs, launcher = job_plan(["data=synthetic", "step=render", "part=range(0,2)", "num_parts=2",
-                               "hydra/launcher=slurm"], config_name="prepare")
+    jobs, launcher = job_plan(
+        ["data=synthetic", "step=render", "part=range(0,2)", "num_parts=2", "hydra/launcher=slurm"],
+        config_name="prepare",
+    )
     assert "SlurmLauncher" in launcher["_target_"] and [j[-1] for j in jobs] == ["part=0", "part=1"]
     cfg = lambda *o: prepare_dict(tmp_path / "c", *base, *o)  # noqa: E731
     prepare(cfg("step=plan"))
@@ -64,8 +69,17 @@ def test_token_space_equals_text_tokenization_every_task(tmp_path, qa_file):
 def test_pretrained_byte_level_tokenizer(tmp_path, add_genes):
     texts = [f"Cell {i}: gene expression of a human cell, type {i % 7}." for i in range(300)]
     train_byte_bpe(texts, vocab_size=400).save_pretrained(tmp_path / "base")
-    n, m = _check_ids(prepare(prepare_dict(tmp_path, TASKS, "tokenizer=pretrained",
-                                           f"tokenizer.name_or_path={tmp_path}/base", f"tokenizer.add_genes={add_genes}")))
+    n, m = _check_ids(
+        prepare(
+            prepare_dict(
+                tmp_path,
+                TASKS,
+                "tokenizer=pretrained",
+                f"tokenizer.name_or_path={tmp_path}/base",
+                f"tokenizer.add_genes={add_genes}",
+            )
+        )
+    )
     assert n > 1000
 
 
@@ -117,7 +131,6 @@ def test_bad_step_and_part_are_refused(tmp_path):
     assert compose("prepare", ["workers=3"]).workers == 3
 
 
-
 def test_marker_sets_and_inverse_fit_use_every_file(tmp_path):
     """A directory of two files is one dataset: a cell type and a gene found only in the second
     file get a marker set (columns mapped onto the union of genes), and the fit samples both."""
@@ -126,7 +139,7 @@ def test_marker_sets_and_inverse_fit_use_every_file(tmp_path):
     import pandas as pd
     import scipy.sparse as sp
 
-    from c2s.data.corpus_build import build_corpus
+    from c2s.corpus.build import build_corpus
     from tests.conftest import make_counts
 
     (tmp_path / "in").mkdir()
@@ -135,10 +148,14 @@ def test_marker_sets_and_inverse_fit_use_every_file(tmp_path):
     x = sp.hstack([b.X, sp.csr_matrix(np.zeros((150, 1), np.float32))]).tolil()
     z = np.arange(150) < 40
     x[np.flatnonzero(z), 60] = 50.0  # ZGENE: high only in the Z cells of file b
-    b = ad.AnnData(x.tocsr(), obs=b.obs.assign(cell_type=np.where(z, "Z", b.obs["cell_type"])),
-                   var=pd.DataFrame(index=[*b.var_names, "ZGENE"]))
+    b = ad.AnnData(
+        x.tocsr(),
+        obs=b.obs.assign(cell_type=np.where(z, "Z", b.obs["cell_type"])),
+        var=pd.DataFrame(index=[*b.var_names, "ZGENE"]),
+    )
     b.write_h5ad(tmp_path / "in" / "b.h5ad")
-    corpus = build_corpus({"name": "two", "path": str(tmp_path / "in"), "cell_type_key": "cell_type"}, top_k=20,
-                          progress=False)
+    corpus = build_corpus(
+        {"name": "two", "path": str(tmp_path / "in"), "cell_type_key": "cell_type"}, top_k=20, progress=False
+    )
     assert "ZGENE" in corpus.gene_sets["Z markers"][:3]
     assert corpus.inverse_fit.n_cells == 300  # both files (the first alone has 150)

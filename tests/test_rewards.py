@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from c2s.errors import C2SInputError
-from c2s.rewards import combine, gene_overlap, label_match
+from c2s.rewards import build_rewards, gene_overlap, label_match, weighted_sum
 
 
 def test_label_match_normalises_and_skips_missing():
@@ -16,25 +16,38 @@ def test_gene_overlap_by_hand():
     assert gene_overlap(["p", "p"], ["CD3D CD3E X", "A"], genes=["CD3D CD3E CD8A LCK", None]) == [0.5, None]
 
 
-def test_combine_weights_and_none():
-    total = combine({"label_match": 2.0, "gene_overlap": 1.0})
-    out = total(["p"] * 3, ["B cell", "CD3D", "foo"], label=["B cell", None, None], genes=[None, "CD3D CD3E", None])
-    assert out == [2.0, 0.5, None]
-    with pytest.raises(C2SInputError, match="Unknown reward.*Known rewards"):
-        combine({"bleu": 1.0})
+def test_weighted_sum_of_built_rewards_skips_none():
+    weights = {"label_match": 2.0, "gene_overlap": 1.0}
+    rewards = build_rewards(weights)
+    fields = {"label": ["B cell", None, None], "genes": [None, "CD3D CD3E", None]}
+    completions = ["B cell", "CD3D", "foo"]
+    parts = {k: r(["p"] * 3, completions, **fields) for k, r in rewards.items()}
+    assert weighted_sum(parts, weights) == [2.0, 0.5, None]
+    with pytest.raises(C2SInputError, match=r"unknown reward\(s\) \['bleu'\].*known"):
+        build_rewards({"bleu": 1.0})
 
 
 def _fit(intercept: float, slope: float):
     from c2s.sentences.inverse import InverseFit
 
-    return InverseFit(slope=slope, intercept=intercept, r2=1.0, pearson_r=-1.0, spearman_r=-1.0, n_cells=1,
-                      n_points=1, top_k=None, seed=0)
+    return InverseFit(
+        slope=slope,
+        intercept=intercept,
+        r2=1.0,
+        pearson_r=-1.0,
+        spearman_r=-1.0,
+        n_cells=1,
+        n_points=1,
+        top_k=None,
+        seed=0,
+    )
 
 
 def test_gene_program_reward_against_scipy():
     from scipy import stats
 
     from c2s.rewards.gene_program import GeneProgramReward
+
     genes = ["A", "B", "C", "D", "E"]
     fit = _fit(5.0, -2.0)
     reward = GeneProgramReward(genes, fit, ["A", "B", "C", "D"])
@@ -55,23 +68,26 @@ def test_gene_program_unknown_gene_fails():
 
 
 def test_top_de_genes_and_control_parsing_by_hand():
-    from c2s.eval.program import control_genes, top_de_genes
+    from c2s.scoring.program import control_genes, top_de_genes
 
     vocab = {"A", "B", "C", "D"}
     assert control_genes("A T cell before treatment: B C A D\nHow does it look?", vocab) == ["B", "C", "A", "D"]
-    rows = [{"prompt": "Control cell: A B\nPredict.", "target": "C A"},
-            {"prompt": "Control cell: A B\nPredict.", "target": "C D"}]
+    rows = [
+        {"prompt": "Control cell: A B\nPredict.", "target": "C A"},
+        {"prompt": "Control cell: A B\nPredict.", "target": "C D"},
+    ]
     fit = _fit(2.0, -1.0)  # rank 0 -> 2, rank 1 -> 2 - log10(2) = 1.70
     # mean changes: A 2 -> 1.70/2 (-1.15), B 1.70 -> 0 (-1.70), C 0 -> 2 (+2), D 0 -> 0.85 (+0.85)
     assert top_de_genes(rows, fit, ["A", "B", "C", "D"], 3) == ["C", "B", "A"]
 
 
 def test_bertscore_reward_scores_only_rows_with_a_reference():
-    from c2s.eval.bertscore import bertscore_f1
     from c2s.rewards.text import BERTScoreReward
+    from c2s.scoring.bertscore import bertscore_f1
 
-    out = BERTScoreReward()(["p"] * 3, ["B cells from blood", "x", "monocytes"],
-                            reference=["B cells in blood", None, "T cells"])
+    out = BERTScoreReward()(
+        ["p"] * 3, ["B cells from blood", "x", "monocytes"], reference=["B cells in blood", None, "T cells"]
+    )
     assert out[1] is None
     want = bertscore_f1(["B cells from blood", "monocytes"], ["B cells in blood", "T cells"])
     assert out[0] == pytest.approx(want[0]) and out[2] == pytest.approx(want[1]) and out[0] > out[2]
@@ -80,8 +96,12 @@ def test_bertscore_reward_scores_only_rows_with_a_reference():
 def test_sample_fields_follow_task_metric():
     from c2s.rewards import sample_fields
 
-    rows = [{"task": "cell_type_annotation", "target": "B cell"}, {"task": "perturbation_response", "target": "A B"},
-            {"task": "nl_interpretation", "target": "text"}, {"task": "cell_lm", "target": "C D"}]
+    rows = [
+        {"task": "cell_type_annotation", "target": "B cell"},
+        {"task": "perturbation_response", "target": "A B"},
+        {"task": "nl_interpretation", "target": "text"},
+        {"task": "cell_lm", "target": "C D"},
+    ]
     f = sample_fields(rows)
     assert f["label"] == ["B cell", None, None, None] and f["perturbed"] == [None, "A B", None, None]
     assert f["reference"] == [None, None, "text", None] and f["genes"] == [None, "A B", None, "C D"]

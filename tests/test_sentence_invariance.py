@@ -72,4 +72,7 @@ def test_float32_fast_path_equals_general_path(tied):
     # float32 data takes the bit-key kernel; float64 the general one: same rule, same output
     x64 = tied.X.astype(np.float64)
     assert tied.X.dtype == np.float32
-    _same(cell_sentence_indices(tied, top_k=50), cell_sentence_indices(ad.AnnData(x64, obs=tied.obs, var=tied.var), top_k=50))
+    _same(
+        cell_sentence_indices(tied, top_k=50),
+        cell_sentence_indices(ad.AnnData(x64, obs=tied.obs, var=tied.var), top_k=50),
+    )

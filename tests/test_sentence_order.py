@@ -24,7 +24,7 @@ def test_pbmc_raw_ordering_and_topk_set(pbmc, k):
         # same set as the true top-K, except for ties at the cut
         cut = vals[-1]
         assert set(np.flatnonzero(x[i] > cut)) <= set(sel)
-        assert np.all(cs.indices[i, cs.lengths[i]:] == -1)
+        assert np.all(cs.indices[i, cs.lengths[i] :] == -1)
 
 
 def test_matches_plain_reference_rule(pbmc):

@@ -24,7 +24,9 @@ def test_manifest_contents(synthetic_shards):
     assert total == sum(sum(c.values()) for c in m["counts"].values())
     rows = sum(pq.read_metadata(synthetic_shards / f).num_rows for f in parquet)
     assert rows == total
-    assert (synthetic_shards / "inverse_fit.json").exists() and (synthetic_shards / "tokenizer" / "tokenizer.json").exists()
+    assert (synthetic_shards / "inverse_fit.json").exists() and (
+        synthetic_shards / "tokenizer" / "tokenizer.json"
+    ).exists()
     assert not list(synthetic_shards.parent.glob(".*tmp*"))
 
 
@@ -118,9 +120,11 @@ def test_orphan_temporaries_of_killed_runs_are_removed(tmp_path):
 
     root = tmp_path / "shards"
     root.mkdir()
-    code = ("import os, sys; from c2s.atomic import atomic_dir\n"
-            f"with atomic_dir({str(root / 'x-123')!r}) as tmp:\n"
-            "    (tmp / 'part.parquet').write_text('half')\n    os._exit(9)")
+    code = (
+        "import os, sys; from c2s.atomic import atomic_dir\n"
+        f"with atomic_dir({str(root / 'x-123')!r}) as tmp:\n"
+        "    (tmp / 'part.parquet').write_text('half')\n    os._exit(9)"
+    )
     subprocess.run([sys.executable, "-c", code], check=False, cwd=Path(__file__).resolve().parents[1])
     orphans = list(root.glob(".x-123.tmp@*"))
     assert len(orphans) == 1

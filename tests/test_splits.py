@@ -4,8 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from c2s.data.corpus_build import build_corpus
-from c2s.data.splits import apply_holdout, split_cells, split_groups
+from c2s.corpus.build import build_corpus
+from c2s.corpus.splits import apply_holdout, split_cells, split_groups
 from c2s.errors import C2SInputError
 from tests.conftest import SYNTHETIC_DATA
 
@@ -34,8 +34,9 @@ def test_holdout_goes_to_test():
 
 
 def test_corpus_group_split_and_holdout():
-    corpus = build_corpus(SYNTHETIC_DATA, top_k=20, split_by="donor",
-                          holdout=[{"cell_type": "B cell", "condition": "stimulated"}])
+    corpus = build_corpus(
+        SYNTHETIC_DATA, top_k=20, split_by="donor", holdout=[{"cell_type": "B cell", "condition": "stimulated"}]
+    )
     obs = corpus.obs
     held = (obs["cell_type"] == "B cell") & (obs["condition"] == "stimulated")
     assert (obs.loc[held, "split"] == "test").all()
@@ -44,5 +45,7 @@ def test_corpus_group_split_and_holdout():
 
 
 def test_missing_obs_key_lists_columns():
-    with pytest.raises(C2SInputError, match=r"data.tissue_key='organ' is not an obs column. Available columns: \[.*'batch'"):
+    with pytest.raises(
+        C2SInputError, match=r"data.tissue_key='organ' is not an obs column. Available columns: \[.*'batch'"
+    ):
         build_corpus(dict(SYNTHETIC_DATA, tissue_key="organ"))

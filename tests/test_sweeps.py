@@ -37,11 +37,26 @@ def test_slurm_dry_run_prints_plan(capsys):
 @pytest.mark.slow
 def test_two_job_multirun_groups_and_results(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in ("WANDB_API_KEY", "WANDB_MODE")}
-    cmd = [sys.executable, "train.py", "-m", "data=synthetic", f"shards_root={tmp_path}/shards", "logger=wandb",
-           "logger.group=g1", "run_stages=[pretrain]", "tasks.names=[cell_lm,cell_type_annotation]", "top_k=30",
-           "tasks.options.genes_per_cell=30", "tokenizer.text_vocab_size=300", "stages.pretrain.max_seq_len=256",
-           "stages.pretrain.batch_size=4", "stages.pretrain.max_steps=3,4", "name=steps${stages.pretrain.max_steps}",
-           f"run_dir={tmp_path}/sweep/${{name}}", f"hydra.sweep.dir={tmp_path}/hydra"]
+    cmd = [
+        sys.executable,
+        "train.py",
+        "-m",
+        "data=synthetic",
+        f"shards_root={tmp_path}/shards",
+        "logger=wandb",
+        "logger.group=g1",
+        "run_stages=[pretrain]",
+        "tasks.names=[cell_lm,cell_type_annotation]",
+        "top_k=30",
+        "tasks.options.genes_per_cell=30",
+        "tokenizer.text_vocab_size=300",
+        "stages.pretrain.max_seq_len=256",
+        "stages.pretrain.batch_size=4",
+        "stages.pretrain.max_steps=3,4",
+        "name=steps${stages.pretrain.max_steps}",
+        f"run_dir={tmp_path}/sweep/${{name}}",
+        f"hydra.sweep.dir={tmp_path}/hydra",
+    ]
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     results = sorted((tmp_path / "sweep").glob("*/result.json"))
@@ -49,8 +64,13 @@ def test_two_job_multirun_groups_and_results(tmp_path):
     runs = sorted((tmp_path / "sweep").glob("*/wandb/offline-run-*"))
     assert len(runs) == 2 and all("-g1-" in r.name for r in runs)  # run ids are <group>-<name>
     assert {json.loads(r.read_text())["group"] for r in results} == {"g1"}
-    out = subprocess.run([sys.executable, "-m", "c2s.scaling", str(tmp_path / "sweep")], cwd=ROOT,
-                         capture_output=True, text=True, timeout=300)
+    out = subprocess.run(
+        [sys.executable, "-m", "c2s.scaling", str(tmp_path / "sweep")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     report = json.loads((tmp_path / "sweep" / "scaling.json").read_text())
     assert len(report["runs"]) == 2 and (tmp_path / "sweep" / "loss_vs_params.png").exists()

@@ -45,9 +45,19 @@ def test_all_tasks_render_on_synthetic(synthetic_corpus):
 
 def test_pbmc_renders_and_skips_with_reasons(pbmc_corpus):
     by_task, skipped = _render(pbmc_corpus)
-    assert {"cell_lm", "cell_type_annotation", "conditional_cell_generation", "multi_cell_lm",
-            "sample_cell_type_annotation", "sample_generation_cell_types", "sample_generation_description",
-            "nl_interpretation", "gene_set_enumeration", "gene_set_naming", "dataset_interpretation"} <= set(by_task)
+    assert {
+        "cell_lm",
+        "cell_type_annotation",
+        "conditional_cell_generation",
+        "multi_cell_lm",
+        "sample_cell_type_annotation",
+        "sample_generation_cell_types",
+        "sample_generation_description",
+        "nl_interpretation",
+        "gene_set_enumeration",
+        "gene_set_naming",
+        "dataset_interpretation",
+    } <= set(by_task)
     assert "tissue" in skipped["tissue_annotation"] and "condition" in skipped["perturbation_response"]
     assert "spatial" in skipped["spatial_niche"] and "qa" in skipped["qa"]
 
@@ -113,12 +123,14 @@ def test_perturbation_pairs(synthetic_corpus):
 
 
 def test_spatial_and_text_tasks(synthetic_corpus):
-    by_task, _ = _render(synthetic_corpus, ["spatial_niche", "spatial_neighbour_identification", "qa",
-                                            "cluster_captioning", "dataset_interpretation"])
+    by_task, _ = _render(
+        synthetic_corpus,
+        ["spatial_niche", "spatial_neighbour_identification", "qa", "cluster_captioning", "dataset_interpretation"],
+    )
     obs = synthetic_corpus.obs
     for e in by_task["spatial_niche"][:50]:
         assert e.target.endswith("-rich niche") and e.target[: -len("-rich niche")] in set(obs["cell_type"])
-    from c2s.data.plan_meta import spatial_neighbours
+    from c2s.corpus.plan_meta import spatial_neighbours
 
     pos = {c: i for i, c in enumerate(obs.index)}
     for split in ("train", "test"):
@@ -157,7 +169,7 @@ def test_unknown_task_name():
 
 
 def _section_pairs(corpus, k=5):
-    from c2s.data.plan_meta import spatial_neighbours
+    from c2s.corpus.plan_meta import spatial_neighbours
 
     section = corpus.roles["batch"][1]
     pairs = same = 0
@@ -174,18 +186,19 @@ def test_spatial_neighbours_stay_within_a_section(tmp_path):
     """Three sections in one overlapping coordinate frame: no neighbour pair may cross them."""
     import pandas as pd
 
-    from c2s.data.corpus_build import build_corpus
+    from c2s.corpus.build import build_corpus
     from tests.conftest import make_counts
 
     a = make_counts(600, 50)
     a.obs["batch"] = pd.Categorical(np.repeat(["0", "1", "2"], 200))
     a.obsm["spatial"] = np.random.default_rng(0).random((600, 2))  # every section spans the same frame
     a.write_h5ad(tmp_path / "s.h5ad")
-    corpus = build_corpus({"name": "s", "path": str(tmp_path / "s.h5ad"), "batch_key": "batch"}, top_k=20,
-                          progress=False)
+    corpus = build_corpus(
+        {"name": "s", "path": str(tmp_path / "s.h5ad"), "batch_key": "batch"}, top_k=20, progress=False
+    )
     pairs, same = _section_pairs(corpus)
     assert pairs > 0 and same == pairs
-    from c2s.data.plan_meta import spatial_neighbours
+    from c2s.corpus.plan_meta import spatial_neighbours
 
     flat = build_corpus({"name": "s", "path": str(tmp_path / "s.h5ad")}, top_k=20, progress=False)  # no sections
     nb = spatial_neighbours(flat, "train", 5)
@@ -194,14 +207,19 @@ def test_spatial_neighbours_stay_within_a_section(tmp_path):
     assert (section[centre] != section[nb]).mean() > 0.3  # without sections, neighbours do cross them
 
 
-@pytest.mark.skipif(not (Path(__file__).resolve().parents[2] / "shared/data/starmap_mpfc.h5ad").exists(),
-                    reason="../shared/data/starmap_mpfc.h5ad not present")
+@pytest.mark.skipif(
+    not (Path(__file__).resolve().parents[2] / "shared/data/starmap_mpfc.h5ad").exists(),
+    reason="../shared/data/starmap_mpfc.h5ad not present",
+)
 def test_starmap_neighbours_never_cross_sections():
-    from c2s.data.corpus_build import build_corpus
+    from c2s.corpus.build import build_corpus
 
     path = Path(__file__).resolve().parents[2] / "shared/data/starmap_mpfc.h5ad"
-    corpus = build_corpus({"name": "starmap", "path": str(path), "cell_type_key": "cell_type", "batch_key": "batch",
-                           "organism": "mouse"}, top_k=50, progress=False)
+    corpus = build_corpus(
+        {"name": "starmap", "path": str(path), "cell_type_key": "cell_type", "batch_key": "batch", "organism": "mouse"},
+        top_k=50,
+        progress=False,
+    )
     pairs, same = _section_pairs(corpus)
     assert pairs >= 5 * 3000 and same == pairs
 
@@ -209,7 +227,7 @@ def test_starmap_neighbours_never_cross_sections():
 def test_store_reads_scattered_rows_window_by_window(synthetic_corpus, monkeypatch):
     """take() maps one window of the store at a time; any window size gives the same genes,
     in the order asked, equal to the cells' own sentences."""
-    import c2s.data.cell_store as cell_store
+    import c2s.corpus.cell_store as cell_store
 
     store = synthetic_corpus.sentences
     rows = np.random.default_rng(0).permutation(len(store))[:300]
@@ -227,12 +245,14 @@ def test_marker_genes_equal_scanpy_t_test(pbmc):
     import pandas as pd
     import scanpy as sc
 
-    from c2s.data.gene_sets import marker_gene_sets
+    from c2s.corpus.gene_sets import marker_gene_sets
 
     expr = pbmc.raw.to_adata()
     labels = pd.Series(expr.obs["bulk_labels"].astype(str).to_numpy())
     ours = marker_gene_sets(expr, labels, n_genes=20)
-    ref = ad.AnnData(expr.X, var=pd.DataFrame(index=expr.var_names), obs=pd.DataFrame({"label": pd.Categorical(labels)}))
+    ref = ad.AnnData(
+        expr.X, var=pd.DataFrame(index=expr.var_names), obs=pd.DataFrame({"label": pd.Categorical(labels)})
+    )
     ref.uns["log1p"] = {"base": None}
     sc.tl.rank_genes_groups(ref, "label", method="t-test", n_genes=20, use_raw=False)
     names = ref.uns["rank_genes_groups"]["names"]

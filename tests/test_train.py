@@ -20,8 +20,12 @@ from train import run, validate
 def pretrained_export(tmp_path_factory):
     """A short real pre-training run (8 steps) exported as an HF dir."""
     tmp = tmp_path_factory.mktemp("pre")
-    cfg = compose_config("train", train_overrides(tmp, "~stage@stages.sft", "stages.pretrain.max_steps=8",
-                                                  "stages.pretrain.ckpt_every_n_steps=4"))
+    cfg = compose_config(
+        "train",
+        train_overrides(
+            tmp, "~stage@stages.sft", "stages.pretrain.max_steps=8", "stages.pretrain.ckpt_every_n_steps=4"
+        ),
+    )
     export = run(cfg)
     return tmp, export
 
@@ -44,14 +48,20 @@ def test_pretrain_writes_checkpoint_export_and_summary(pretrained_export):
     assert "`cell_type_annotation`" in card and "Not evaluated yet" in card
 
 
-@pytest.mark.parametrize("stage_overrides", [
-    ["~stage@stages.sft"],  # pretrain only
-    ["~stage@stages.pretrain"],  # sft, full fine-tuning
-    ["~stage@stages.pretrain", "stages.sft.lora.enabled=true"],  # sft, LoRA
-], ids=["pretrain", "sft_full", "sft_lora"])
+@pytest.mark.parametrize(
+    "stage_overrides",
+    [
+        ["~stage@stages.sft"],  # pretrain only
+        ["~stage@stages.pretrain"],  # sft, full fine-tuning
+        ["~stage@stages.pretrain", "stages.sft.lora.enabled=true"],  # sft, LoRA
+    ],
+    ids=["pretrain", "sft_full", "sft_lora"],
+)
 def test_fast_dev_run_every_stage(pretrained_export, stage_overrides, tmp_path):
     _, export = pretrained_export
-    cfg = compose_config("train", train_overrides(tmp_path, *stage_overrides, "fast_dev_run=true", f"init_from={export}"))
+    cfg = compose_config(
+        "train", train_overrides(tmp_path, *stage_overrides, "fast_dev_run=true", f"init_from={export}")
+    )
     validate(cfg)
     export = run(cfg)
     assert not (tmp_path / "run" / "summary.json").exists()  # fast_dev_run writes no results
@@ -67,8 +77,12 @@ def test_wandb_offline_one_run_per_job(pretrained_export, tmp_path, monkeypatch)
     for var in ("WANDB_API_KEY", "WANDB_MODE"):
         monkeypatch.delenv(var, raising=False)
     _, export = pretrained_export
-    cfg = compose_config("train", train_overrides(tmp_path, "logger=wandb", "logger.group=sweep-a",
-                                                  "stages.pretrain.max_steps=2", "stages.sft.max_steps=2"))
+    cfg = compose_config(
+        "train",
+        train_overrides(
+            tmp_path, "logger=wandb", "logger.group=sweep-a", "stages.pretrain.max_steps=2", "stages.sft.max_steps=2"
+        ),
+    )
     run(cfg)
     runs = list((tmp_path / "run" / "wandb").glob("offline-run-*"))
     assert len(runs) == 1, runs  # both stages log into one offline run
@@ -77,18 +91,31 @@ def test_wandb_offline_one_run_per_job(pretrained_export, tmp_path, monkeypatch)
 
 def test_lora_trains_only_adapters(pretrained_export, tmp_path):
     _, export = pretrained_export
-    cfg = OmegaConf.to_container(compose_config("train", train_overrides(tmp_path, "stages.sft.lora.enabled=true")),
-                                 resolve=True)
+    cfg = OmegaConf.to_container(
+        compose_config("train", train_overrides(tmp_path, "stages.sft.lora.enabled=true")), resolve=True
+    )
     shards = prepare(cfg)
     stage = cfg["stages"]["sft"]
-    dm = C2SDataModule(shards_dir=str(shards), weights=stage["task_mix"]["weights"], default_weight=0.0, mode="sft",
-                       max_seq_len=256, batch_size=4)
+    dm = C2SDataModule(
+        shards_dir=str(shards),
+        weights=stage["task_mix"]["weights"],
+        default_weight=0.0,
+        mode="sft",
+        max_seq_len=256,
+        batch_size=4,
+    )
     dm.setup()
     module = CausalLMModule(cfg["model"], stage, dm.tokenizer, dm.tasks, total_steps=5, init_from=str(export))
     module.configure_model()
     before = {k: v.detach().clone() for k, v in module.model.state_dict().items()}
-    L.Trainer(max_steps=5, logger=False, enable_checkpointing=False, enable_progress_bar=False,
-              num_sanity_val_steps=0, limit_val_batches=0).fit(module, datamodule=dm)
+    L.Trainer(
+        max_steps=5,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        num_sanity_val_steps=0,
+        limit_val_batches=0,
+    ).fit(module, datamodule=dm)
     after = module.model.state_dict()
     changed = {k for k in before if not torch.equal(before[k], after[k])}
     assert changed and all("lora_" in k for k in changed)
@@ -106,11 +133,11 @@ def test_export_reloads_with_plain_transformers_and_generates(pretrained_export)
     ids = tok("Cell type of this cell?", return_tensors="pt").input_ids
     out = model.generate(ids, max_new_tokens=5, do_sample=False, pad_token_id=tok.pad_token_id)
     assert out.shape[1] > ids.shape[1]
-    assert isinstance(tok.decode(out[0, ids.shape[1]:]), str)
+    assert isinstance(tok.decode(out[0, ids.shape[1] :]), str)
 
 
 def test_users_own_h5ad_with_overrides_only(tmp_path):
-    from c2s.data.synthetic import make_synthetic
+    from c2s.io.synthetic import make_synthetic
 
     path = tmp_path / "my_cells.h5ad"
     make_synthetic(n_cells=120, seed=3).write_h5ad(path)

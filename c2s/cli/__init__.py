@@ -6,7 +6,6 @@ from typing import Any, Callable
 
 from c2s.errors import C2SInputError
 
-
 _started = False  # set once our code runs: Hydra's errors before that are config errors
 
 

@@ -23,7 +23,7 @@ def job_plan(overrides: list[str], config_name: str = "train") -> tuple[list[lis
     from omegaconf.errors import OmegaConfBaseException
 
     from c2s.config.compose import CONFIG_DIR
-    from c2s.config.schema import register_configs
+    from c2s.config.store import register_configs
 
     register_configs()
     parser = OverridesParser.create()
@@ -38,11 +38,17 @@ def job_plan(overrides: list[str], config_name: str = "train") -> tuple[list[lis
         with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
             cfg = compose(config_name=config_name, overrides=[o.input_line for o in fixed], return_hydra_config=True)
     except (HydraException, OmegaConfBaseException) as exc:
-        raise C2SInputError(f"The overrides do not compose: {str(exc).splitlines()[0]}. Check them against configs/.") from None
+        raise C2SInputError(
+            f"The overrides do not compose: {str(exc).splitlines()[0]}. Check them against configs/."
+        ) from None
     params = dict(cfg.hydra.sweeper.params or {})
     swept += parser.parse_overrides([f"{k}={v}" for k, v in params.items() if k not in {o.key_or_group for o in swept}])
     axes = [[f"{o.key_or_group}={v}" for v in o.sweep_string_iterator()] for o in swept]
-    jobs = [[o.input_line for o in fixed] + list(combo) for combo in itertools.product(*axes)] if axes else [[o.input_line for o in fixed]]
+    jobs = (
+        [[o.input_line for o in fixed] + list(combo) for combo in itertools.product(*axes)]
+        if axes
+        else [[o.input_line for o in fixed]]
+    )
     launcher = OmegaConf.to_container(cfg.hydra.launcher, resolve=False)
     return jobs, launcher
 
@@ -54,8 +60,17 @@ def main(argv: list[str] | None = None) -> None:
 def _print_plan(overrides: list[str]) -> None:
     jobs, launcher = job_plan(overrides)
     print(f"launcher: {launcher.get('_target_')}")
-    for k in ("partition", "account", "nodes", "gpus_per_node", "tasks_per_node", "cpus_per_task", "mem_gb",
-              "timeout_min", "n_jobs"):
+    for k in (
+        "partition",
+        "account",
+        "nodes",
+        "gpus_per_node",
+        "tasks_per_node",
+        "cpus_per_task",
+        "mem_gb",
+        "timeout_min",
+        "n_jobs",
+    ):
         if k in launcher:
             print(f"  {k}: {launcher[k]}")
     print(f"{len(jobs)} job(s), nothing submitted:")

@@ -13,7 +13,7 @@ register_configs()
 
 
 def run(cfg: DictConfig) -> None:
-    from c2s.config.schema import PrepareConfig
+    from c2s.config.prepare import PrepareConfig
     from c2s.config.validate import validate_config
     from c2s.data.prepare import prepare
 

@@ -20,7 +20,7 @@ from c2s.atomic import write_json_atomic
 from c2s.cli import exit_on_input_error, hydra_entry
 from c2s.config import register_configs
 from c2s.config.compose import CONFIG_DIR
-from c2s.data import ExpressionSource
+from c2s.io import ExpressionSource
 from c2s.sentences.convert import sentences_from_source
 from c2s.sentences.inverse import fit_points, sample_rank_expression
 from c2s.sentences.plots import plot_inverse_fit
@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 
 def run(cfg: DictConfig) -> dict:
     """Run the step for a composed config; return the summary that is also written to disk."""
-    from c2s.config.schema import SentencesConfig
+    from c2s.config.data import SentencesConfig
     from c2s.config.validate import validate_config
 
     validate_config(cfg, SentencesConfig, outputs=("out_dir",))
@@ -66,8 +66,15 @@ def run(cfg: DictConfig) -> dict:
     log.info(
         "%d cells -> %s (%d genes each at most; %d empty dropped). Inverse fit: "
         "expr = %.3f %+.3f*log10(1+rank), R^2 = %.3f, Pearson %.3f, Spearman %.3f",
-        len(sentences), out, sentences.top_k, sentences.n_empty_dropped,
-        fit.intercept, fit.slope, fit.r2, fit.pearson_r, fit.spearman_r,
+        len(sentences),
+        out,
+        sentences.top_k,
+        sentences.n_empty_dropped,
+        fit.intercept,
+        fit.slope,
+        fit.r2,
+        fit.pearson_r,
+        fit.spearman_r,
     )
     return summary
 

@@ -1,5 +1,9 @@
-"""Typed (dataclass) schemas for the Hydra configs; unknown or mistyped keys are rejected."""
+"""Typed (dataclass) schemas for the Hydra configs, one file per concept; unknown or mistyped keys are rejected.
 
-from c2s.config.schema import DataConfig, SentencesConfig, register_configs
+data (input, split, sentences) · tasks · prepare (tokenizer, prepare step) · model (decoder, LoRA) ·
+stage (optimiser, schedule, task mix, GRPO) · train (strategy, logger, the run) · evaluate · store (Hydra)."""
+
+from c2s.config.data import DataConfig, SentencesConfig
+from c2s.config.store import register_configs
 
 __all__ = ["DataConfig", "SentencesConfig", "register_configs"]

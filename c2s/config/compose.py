@@ -13,7 +13,7 @@ def compose_config(config_name: str, overrides: list[str] | None = None) -> Dict
     """The config ``configs/<config_name>.yaml`` with Hydra ``overrides``, validated by its schema."""
     from hydra import compose, initialize_config_dir
 
-    from c2s.config.schema import register_configs
+    from c2s.config.store import register_configs
 
     register_configs()
     with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):

@@ -53,8 +53,10 @@ def unknown_keys(node: Any, schema: type, prefix: str = "") -> list[str]:
 def reject_unknown_keys(cfg: DictConfig, schema: type) -> None:
     bad = unknown_keys(cfg, schema)
     if bad:
-        raise C2SInputError(f"Unknown config key(s): {', '.join(bad)}. Check the spelling against configs/ "
-                            "(python train.py --cfg job prints the full config).")
+        raise C2SInputError(
+            f"Unknown config key(s): {', '.join(bad)}. Check the spelling against configs/ "
+            "(python train.py --cfg job prints the full config)."
+        )
 
 
 def check_writable(path: str | Path, key: str) -> None:
@@ -70,21 +72,25 @@ def check_writable(path: str | Path, key: str) -> None:
         with tempfile.TemporaryFile(dir=probe):
             pass
     except OSError as exc:
-        raise C2SInputError(f"{key}={str(path)!r} is not writable ({exc}). Choose a directory you can write to, "
-                            f"e.g. {key}=$HOME/c2s/{Path(path).name or 'out'}.") from None
+        raise C2SInputError(
+            f"{key}={str(path)!r} is not writable ({exc}). Choose a directory you can write to, "
+            f"e.g. {key}=$HOME/c2s/{Path(path).name or 'out'}."
+        ) from None
 
 
 def check_data_paths(cfg: Any) -> None:
     """Every ``data`` / ``extra_data`` path names at least one existing .h5ad file (or scanpy:/synthetic:)."""
-    from c2s.data.corpus import input_files
+    from c2s.io.inputs import input_files
 
     for d in [cfg.data, *(cfg.get("extra_data") or [])]:
         for f in input_files(str(d.path)):
             if f.startswith(("synthetic:", "scanpy:")):
                 continue
             if not Path(f).expanduser().is_file():
-                raise C2SInputError(f"data.path={f!r}: no such file. Give an existing .h5ad, a directory of .h5ad "
-                                    "files, a glob, or scanpy:pbmc68k_reduced.")
+                raise C2SInputError(
+                    f"data.path={f!r}: no such file. Give an existing .h5ad, a directory of .h5ad "
+                    "files, a glob, or scanpy:pbmc68k_reduced."
+                )
 
 
 def validate_config(cfg: DictConfig, schema: type, outputs: tuple[str, ...] = (), data: bool = True) -> dict:

@@ -16,16 +16,24 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from c2s.data.corpus import Corpus
+from c2s.corpus.corpus import Corpus
 from c2s.errors import C2SInputError
 from c2s.tasks.render import SENT, SkeletonBatch, batch_genes
 
 log = logging.getLogger(__name__)
-SCHEMA = pa.schema([
-    ("task", pa.string()), ("split", pa.string()), ("prompt", pa.string()), ("target", pa.string()),
-    ("cell_ids", pa.list_(pa.string())), ("meta", pa.string()),
-    ("prompt_ids", pa.list_(pa.int32())), ("target_ids", pa.list_(pa.int32())), ("n_tokens", pa.int32()),
-])
+SCHEMA = pa.schema(
+    [
+        ("task", pa.string()),
+        ("split", pa.string()),
+        ("prompt", pa.string()),
+        ("target", pa.string()),
+        ("cell_ids", pa.list_(pa.string())),
+        ("meta", pa.string()),
+        ("prompt_ids", pa.list_(pa.int32())),
+        ("target_ids", pa.list_(pa.int32())),
+        ("n_tokens", pa.int32()),
+    ]
+)
 PROBE = 64  # examples of a job's first batch checked against tokenizing their text
 CACHE = 8192  # skeletons kept tokenized: per-cell tasks have a few hundred; multi-cell ones are
 # mostly unique (a list of cell types), where a 100k-entry cache held ~300 MB per worker at 1M cells
@@ -48,8 +56,32 @@ def _put(fill, dst, at, src, lo, hi):
 
 
 @numba.njit(cache=True)
-def _assemble(fill, psk, tsk, run_off, rg_off, rg, sk_first, sk_nruns, pc_off, pc_tok, pb_off, pb,
-              g_off, g_tok, gb_off, gb, o_pt, o_tt, o_pb, o_tb, v_pt, v_tt, v_pb, v_tb):
+def _assemble(
+    fill,
+    psk,
+    tsk,
+    run_off,
+    rg_off,
+    rg,
+    sk_first,
+    sk_nruns,
+    pc_off,
+    pc_tok,
+    pb_off,
+    pb,
+    g_off,
+    g_tok,
+    gb_off,
+    gb,
+    o_pt,
+    o_tt,
+    o_pb,
+    o_tb,
+    v_pt,
+    v_tt,
+    v_pb,
+    v_tb,
+):
     """fill=False: write per-example sizes into o_*[e + 1]; fill=True: copy into v_* at o_*[e]."""
     for e in range(psk.size):
         r = run_off[e]
@@ -93,8 +125,10 @@ class TokenSpace:
 
         bad = [g for g in map(str, gene_names) if not g or any(c.isspace() for c in g) or SENT in g]
         if bad:
-            raise C2SInputError(f"{len(bad)} gene names are empty or contain whitespace, e.g. {bad[:5]}: a cell sentence "
-                                "could not tell them apart. Rename them in var (or data.gene_key) and re-run.")
+            raise C2SInputError(
+                f"{len(bad)} gene names are empty or contain whitespace, e.g. {bad[:5]}: a cell sentence "
+                "could not tell them apart. Rename them in var (or data.gene_key) and re-run."
+            )
         self.tok = backend
         self.clone = Tokenizer.from_str(self.tok.to_str())
         self.clone.add_tokens([AddedToken(" " + SENT, normalized=False)])
@@ -136,8 +170,23 @@ class TokenSpace:
         n = b.n
         offs = [np.zeros(n + 1, dtype=np.int64) for _ in range(4)]
         empty = [np.zeros(0, np.int32), np.zeros(0, np.int32), np.zeros(0, np.uint8), np.zeros(0, np.uint8)]
-        args = (psk, tsk, run_off, rg_off, rg.astype(np.int32), sk_first, sk_nruns, pc_off, pc_tok.astype(np.int32),
-                pb_off, pb.astype(np.uint8), self.g_off, self.g_tok, self.gb_off, self.gb)
+        args = (
+            psk,
+            tsk,
+            run_off,
+            rg_off,
+            rg.astype(np.int32),
+            sk_first,
+            sk_nruns,
+            pc_off,
+            pc_tok.astype(np.int32),
+            pb_off,
+            pb.astype(np.uint8),
+            self.g_off,
+            self.g_tok,
+            self.gb_off,
+            self.gb,
+        )
         _assemble(False, *args, *offs, *empty)
         offs = [np.cumsum(o) for o in offs]
         vals = [np.zeros(int(offs[j][-1]), dtype=np.int32 if j < 2 else np.uint8) for j in range(4)]
@@ -147,12 +196,18 @@ class TokenSpace:
         p_ids, t_ids, ok = (offs[0], vals[0]), (offs[1], vals[1]), True
         if check:
             m = min(PROBE, n)
-            ok = self._encode(prompt[:m], False) == _lists(p_ids, m) and self._encode(target[:m], True) == _lists(t_ids, m)
+            ok = self._encode(prompt[:m], False) == _lists(p_ids, m) and self._encode(target[:m], True) == _lists(
+                t_ids, m
+            )
         return _build(task, split, prompt, target, p_ids, t_ids, b, corpus), ok
 
     def _encode(self, texts: pa.Array, target: bool) -> list[list[int]]:
-        return [x.ids for x in self.tok.encode_batch([(" " + t if target else t) for t in texts.to_pylist()],
-                                                    add_special_tokens=False)]
+        return [
+            x.ids
+            for x in self.tok.encode_batch(
+                [(" " + t if target else t) for t in texts.to_pylist()], add_special_tokens=False
+            )
+        ]
 
     def retokenize(self, table: pa.Table) -> pa.Table:
         """The fallback: ids from tokenizing the text columns."""
@@ -183,9 +238,17 @@ def _build(task, split, prompt, target, p_ids, t_ids, b: SkeletonBatch, corpus) 
     cell_ids = pa.ListArray.from_arrays(pa.array(c_off.astype(np.int32)), pc.take(corpus.cell_ids, pa.array(flat)))
     lists = [pa.ListArray.from_arrays(pa.array(o.astype(np.int32)), pa.array(v, pa.int32())) for o, v in (p_ids, t_ids)]
     n_tok = (2 + np.diff(p_ids[0]) + np.diff(t_ids[0])).astype(np.int32)
-    return pa.table({
-        "task": pa.repeat(pa.scalar(task, pa.string()), n), "split": pa.repeat(pa.scalar(split, pa.string()), n),
-        "prompt": prompt, "target": target, "cell_ids": cell_ids,
-        "meta": pc.take(pa.array(b.metas, pa.string()), pa.array(b.m_idx)),
-        "prompt_ids": lists[0], "target_ids": lists[1], "n_tokens": pa.array(n_tok),
-    }, schema=SCHEMA)
+    return pa.table(
+        {
+            "task": pa.repeat(pa.scalar(task, pa.string()), n),
+            "split": pa.repeat(pa.scalar(split, pa.string()), n),
+            "prompt": prompt,
+            "target": target,
+            "cell_ids": cell_ids,
+            "meta": pc.take(pa.array(b.metas, pa.string()), pa.array(b.m_idx)),
+            "prompt_ids": lists[0],
+            "target_ids": lists[1],
+            "n_tokens": pa.array(n_tok),
+        },
+        schema=SCHEMA,
+    )

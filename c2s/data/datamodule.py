@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Mapping
 
 import lightning as L
 import numpy as np
@@ -71,41 +71,39 @@ class TrainedPosition(Callback):
             loader.mark_trained(int(batch["epoch"]), int(batch["batch_index"]))
 
 
+def trainer_rank(trainer: L.Trainer | None) -> tuple[int, int]:
+    """(global rank, world size) of a DataModule's trainer; (0, 1) before it has one."""
+    return (trainer.global_rank, trainer.world_size) if trainer is not None else (0, 1)
+
+
 class C2SDataModule(L.LightningDataModule):
     """Streams prompt shards.
 
     Args:
-        prepare_cfg: a resolved PrepareConfig dict; ``prepare_data`` writes or reuses its shards.
-        shards_dir: an existing shard directory instead of ``prepare_cfg``.
+        shards_dir: a prepared shard directory (c2s.data.prepare writes it).
         weights: task -> multiplier (see c2s.data.packing); tasks not listed get ``default_weight``.
         mode: ``pretrain`` (loss on all tokens) or ``sft`` (loss on target tokens only).
         max_seq_len: tokens per packed sequence; batch_size: sequences per batch.
     """
 
-    def __init__(self, prepare_cfg: Mapping[str, Any] | None = None, shards_dir: str | None = None,
-                 weights: Mapping[str, float] | None = None, default_weight: float = 1.0, mode: str = "pretrain",
-                 max_seq_len: int = 1024, batch_size: int = 8, num_workers: int = 0, seed: int = 0) -> None:
+    def __init__(
+        self,
+        shards_dir: str | Path,
+        weights: Mapping[str, float] | None = None,
+        default_weight: float = 1.0,
+        mode: str = "pretrain",
+        max_seq_len: int = 1024,
+        batch_size: int = 8,
+        num_workers: int = 0,
+        seed: int = 0,
+    ) -> None:
         super().__init__()
-        if (prepare_cfg is None) == (shards_dir is None):
-            raise C2SInputError("Give exactly one of prepare_cfg or shards_dir to the DataModule.")
-        self.prepare_cfg = dict(prepare_cfg) if prepare_cfg is not None else None
-        if shards_dir:
-            self.shards_dir = Path(shards_dir)
-        else:
-            from c2s.data.prepare import shard_dir  # prepare pulls in anndata; loaders need none of it
-
-            self.shards_dir = shard_dir(self.prepare_cfg)
+        self.shards_dir = Path(shards_dir)
         self.weights, self.default_weight = dict(weights or {}), default_weight
         self.mode, self.max_seq_len, self.batch_size = mode, max_seq_len, batch_size
         self.num_workers, self.seed = num_workers, seed
         self.shards: ShardSet | None = None
         self._index: dict[str, TokenIndex] = {}
-
-    def prepare_data(self) -> None:  # Lightning calls this on rank 0 only
-        if self.prepare_cfg is not None:
-            from c2s.data.prepare import prepare
-
-            prepare(self.prepare_cfg)
 
     def setup(self, stage: str | None = None) -> None:
         if self.shards is not None:
@@ -115,8 +113,9 @@ class C2SDataModule(L.LightningDataModule):
         self.tasks = sorted({t for split in self.shards.manifest["counts"].values() for t in split})
         unknown = sorted(set(self.weights) - set(self.tasks))
         if unknown:
-            raise C2SInputError(f"Task mix names {unknown}, which the shards in {self.shards_dir} lack. "
-                                f"Tasks present: {self.tasks}.")
+            raise C2SInputError(
+                f"Task mix names {unknown}, which the shards in {self.shards_dir} lack. Tasks present: {self.tasks}."
+            )
         if not any(self.task_weights() > 0):
             raise C2SInputError(f"The task mix gives every task weight 0; tasks present: {self.tasks}.")
 
@@ -129,18 +128,22 @@ class C2SDataModule(L.LightningDataModule):
             self._index[split] = TokenIndex.from_shards(self.shards, split, self.tasks)
         return self._index[split]
 
-    def _rank(self) -> tuple[int, int]:
-        t = self.trainer
-        return (t.global_rank, t.world_size) if t is not None else (0, 1)
-
     def stream(self, split: str, rank: int | None = None, world_size: int | None = None) -> PackedStream:
         self.setup()
-        r, w = self._rank()
+        r, w = trainer_rank(self.trainer)
         return PackedStream(
-            self.index(split), self.task_weights(eval_=split != "train"), max_len=self.max_seq_len,
-            batch_size=self.batch_size, mode=self.mode, seed=self.seed, rank=r if rank is None else rank,
-            world_size=w if world_size is None else world_size, workers=self.num_workers,
-            pad_id=self.tokenizer.pad_token_id, bos_id=self.tokenizer.bos_token_id, eos_id=self.tokenizer.eos_token_id,
+            self.index(split),
+            self.task_weights(eval_=split != "train"),
+            max_len=self.max_seq_len,
+            batch_size=self.batch_size,
+            mode=self.mode,
+            seed=self.seed,
+            rank=r if rank is None else rank,
+            world_size=w if world_size is None else world_size,
+            workers=self.num_workers,
+            pad_id=self.tokenizer.pad_token_id,
+            bos_id=self.tokenizer.bos_token_id,
+            eos_id=self.tokenizer.eos_token_id,
         )
 
     def _loader(self, split: str) -> ResumableLoader:

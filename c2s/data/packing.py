@@ -71,8 +71,9 @@ def _first_fit(order, lengths, max_len, open_bins):
     return pack_of, n_packs
 
 
-def pack_arrays(order: np.ndarray, lengths: np.ndarray, max_len: int,
-                open_bins: int = 64) -> tuple[np.ndarray, np.ndarray]:
+def pack_arrays(
+    order: np.ndarray, lengths: np.ndarray, max_len: int, open_bins: int = 64
+) -> tuple[np.ndarray, np.ndarray]:
     """First-fit packing of ``order`` (example ids) into sequences of at most ``max_len`` tokens
     (numba: O(examples × open_bins)). Returns (examples (E,) grouped by pack, in pack order and
     within a pack in ``order``'s order; starts (P+1,) offsets of each pack in ``examples``)."""

@@ -20,13 +20,13 @@ from typing import Any, Mapping
 
 import c2s
 from c2s.atomic import atomic_dir, sweep_orphans, write_json_atomic
-from c2s.data.corpus import input_files
+from c2s.corpus.splits import SPLITS
 from c2s.data.input_hash import content_hash
 from c2s.data.processes import in_child, worker_pool
 from c2s.data.render_jobs import BACKEND, Job, assign_parts, run_job
 from c2s.data.shards import FORMAT_VERSION, ShardSet, sealed
-from c2s.data.splits import SPLITS
 from c2s.errors import C2SInputError
+from c2s.io.inputs import input_files
 from c2s.tasks import TaskOptions, build_tasks
 from c2s.tasks.formats import upper_case_genes
 
@@ -40,8 +40,11 @@ def config_hash(cfg: Mapping[str, Any]) -> str:
     payload = {k: cfg.get(k) for k in HASHED if cfg.get(k) is not None} | {"format_version": FORMAT_VERSION}
     if not payload.get("extra_data"):
         payload.pop("extra_data", None)
-    payload["inputs"] = [content_hash(f, cfg["shards_root"]) for d in [cfg["data"], *(cfg.get("extra_data") or [])]
-                         for f in input_files(str(d["path"]))]
+    payload["inputs"] = [
+        content_hash(f, cfg["shards_root"])
+        for d in [cfg["data"], *(cfg.get("extra_data") or [])]
+        for f in input_files(str(d["path"]))
+    ]
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 
@@ -82,17 +85,25 @@ def plan(cfg: Mapping[str, Any]) -> Path:
 
 
 def _plan(cfg: Mapping[str, Any], work: Path, tasks: list) -> Path:
-    from c2s.data.corpus_build import build_corpus  # AnnData, scanpy, transformers: only the plan needs them
-    from c2s.data.plan_meta import spatial_neighbours
+    from c2s.corpus.build import build_corpus  # AnnData, scanpy, transformers: only the plan needs them
+    from c2s.corpus.plan_meta import spatial_neighbours
     from c2s.tokenizer import build_tokenizer, tokenizer_id
 
     split, t = cfg["split"], cfg["tasks"]
     corpora, jobs, skipped = [], [], {}
     for i, d in enumerate([cfg["data"], *(cfg.get("extra_data") or [])]):
-        corpus = build_corpus(d, top_k=cfg["top_k"], seed=cfg["seed"], val_fraction=split["val_fraction"],
-                              test_fraction=split["test_fraction"], split_by=split["split_by"], holdout=split["holdout"],
-                              store_dir=work / f"store-{i:02d}", chunk_size=int(cfg.get("chunk_size", 4096)),
-                              upper_case_genes=upper_case_genes(t["options"].get("prompt_format", "c2s")))
+        corpus = build_corpus(
+            d,
+            top_k=cfg["top_k"],
+            seed=cfg["seed"],
+            val_fraction=split["val_fraction"],
+            test_fraction=split["test_fraction"],
+            split_by=split["split_by"],
+            holdout=split["holdout"],
+            store_dir=work / f"store-{i:02d}",
+            chunk_size=int(cfg.get("chunk_size", 4096)),
+            upper_case_genes=upper_case_genes(t["options"].get("prompt_format", "c2s")),
+        )
         if corpus.spatial is not None and any(x.name.startswith("spatial") for x in tasks):
             for s in SPLITS:
                 if corpus.cells(s).size >= t["options"]["neighbours"] + 2:
@@ -114,16 +125,24 @@ def _plan(cfg: Mapping[str, Any], work: Path, tasks: list) -> Path:
         shutil.rmtree(work / f"corpus-{i:02d}", ignore_errors=True)
         corpus.save(work / f"corpus-{i:02d}")
     gene_counts = sum(c.sentences.gene_counts for c in corpora)
-    write_json_atomic(work / "plan.json", {
-        "corpora": [c.name for c in corpora], "jobs": [j.__dict__ for j in jobs], "skipped_tasks": skipped,
-        "seed": cfg["seed"], "rows_per_shard": cfg["rows_per_shard"], "tasks": t,
-        "token_dtype": "uint16" if len(tokenizer) < 65535 else "int32", "tokenizer_id": tokenizer_id(tokenizer),
-        "n_cells": sum(len(c.sentences) for c in corpora),
-        "n_empty_dropped": sum(c.sentences.n_empty_dropped for c in corpora),
-        "cells_per_split": {s: int(sum(c.cells(s).size for c in corpora)) for s in SPLITS},
-        "genes": [str(g) for g, n in zip(corpora[0].sentences.gene_names, gene_counts) if n > 0],
-        "inverse_fits": {c.name: c.inverse_fit.__dict__ for c in corpora},
-    })
+    write_json_atomic(
+        work / "plan.json",
+        {
+            "corpora": [c.name for c in corpora],
+            "jobs": [j.__dict__ for j in jobs],
+            "skipped_tasks": skipped,
+            "seed": cfg["seed"],
+            "rows_per_shard": cfg["rows_per_shard"],
+            "tasks": t,
+            "token_dtype": "uint16" if len(tokenizer) < 65535 else "int32",
+            "tokenizer_id": tokenizer_id(tokenizer),
+            "n_cells": sum(len(c.sentences) for c in corpora),
+            "n_empty_dropped": sum(c.sentences.n_empty_dropped for c in corpora),
+            "cells_per_split": {s: int(sum(c.cells(s).size for c in corpora)) for s in SPLITS},
+            "genes": [str(g) for g, n in zip(corpora[0].sentences.gene_names, gene_counts) if n > 0],
+            "inverse_fits": {c.name: c.inverse_fit.__dict__ for c in corpora},
+        },
+    )
     return work
 
 
@@ -144,8 +163,9 @@ def render(cfg: Mapping[str, Any], part: int = 0, num_parts: int = 1, workers: i
     own = pool is None
     pool = pool or worker_pool(workers)
     try:  # largest jobs first (assign_parts' order), handed out one at a time
-        for _ in tqdm(pool.imap_unordered(_run, [(str(work), j) for j in mine]), total=len(mine),
-                      desc="render jobs", unit="job"):
+        for _ in tqdm(
+            pool.imap_unordered(_run, [(str(work), j) for j in mine]), total=len(mine), desc="render jobs", unit="job"
+        ):
             pass
     finally:
         if own:
@@ -163,8 +183,9 @@ def merge(cfg: Mapping[str, Any]) -> Path:
     jobs = [Job(**j) for j in p["jobs"]]
     missing = [j.stem for j in jobs if not (work / "jobs" / j.stem / "files.json").is_file()]
     if missing:
-        raise C2SInputError(f"{len(missing)} render jobs are not finished (e.g. {missing[:3]}); run step=render for "
-                            f"every part first.")
+        raise C2SInputError(
+            f"{len(missing)} render jobs are not finished (e.g. {missing[:3]}); run step=render for every part first."
+        )
     with atomic_dir(out, replace=False) as tmp:  # another process finished first: keep theirs
         files, counts, fallback = {}, {s: {} for s in SPLITS}, []
         for j in sorted(jobs, key=lambda j: j.stem):
@@ -173,21 +194,33 @@ def merge(cfg: Mapping[str, Any]) -> Path:
                 os.link(work / "jobs" / j.stem / name, tmp / name)
                 files[name] = f
             counts[j.split][j.task] = counts[j.split].get(j.task, 0) + sum(
-                f["rows"] for n, f in info["files"].items() if n.endswith(".parquet"))
+                f["rows"] for n, f in info["files"].items() if n.endswith(".parquet")
+            )
             if not info["token_path"]:
                 fallback.append(j.stem)
         shutil.copytree(work / "tokenizer", tmp / "tokenizer")
         first = p["corpora"][0]
-        for name, obj in (("inverse_fit.json", p["inverse_fits"][first]), ("genes.json", p["genes"]),
-                          ("inverse_fits.json", p["inverse_fits"])):
+        for name, obj in (
+            ("inverse_fit.json", p["inverse_fits"][first]),
+            ("genes.json", p["genes"]),
+            ("inverse_fits.json", p["inverse_fits"]),
+        ):
             (tmp / name).write_text(json.dumps(obj, indent=2, sort_keys=True))
         manifest = {
-            "c2s_version": c2s.__version__, "config_hash": out.name.rsplit("-", 1)[1],
-            "config": {k: v for k, v in cfg.items() if k in HASHED or k == "shards_root"}, "seed": cfg["seed"],
-            "tokenizer_id": p["tokenizer_id"], "skipped_tasks": p["skipped_tasks"], "n_cells": p["n_cells"],
-            "n_empty_dropped": p["n_empty_dropped"], "cells_per_split": p["cells_per_split"], "datasets": p["corpora"],
-            "token_dtype": p["token_dtype"], "text_tokenized_jobs": fallback,
-            "counts": {s: dict(sorted(c.items())) for s, c in counts.items()}, "files": files,
+            "c2s_version": c2s.__version__,
+            "config_hash": out.name.rsplit("-", 1)[1],
+            "config": {k: v for k, v in cfg.items() if k in HASHED or k == "shards_root"},
+            "seed": cfg["seed"],
+            "tokenizer_id": p["tokenizer_id"],
+            "skipped_tasks": p["skipped_tasks"],
+            "n_cells": p["n_cells"],
+            "n_empty_dropped": p["n_empty_dropped"],
+            "cells_per_split": p["cells_per_split"],
+            "datasets": p["corpora"],
+            "token_dtype": p["token_dtype"],
+            "text_tokenized_jobs": fallback,
+            "counts": {s: dict(sorted(c.items())) for s, c in counts.items()},
+            "files": files,
         }
         write_json_atomic(tmp / "manifest.json", sealed(dict(manifest, format_version=FORMAT_VERSION)))
     shutil.rmtree(work, ignore_errors=True)

@@ -42,6 +42,7 @@ def in_child(fn: Callable[..., Any], *args: Any) -> Any:
     """``fn(*args)`` in a spawned process that exits afterwards, so the memory it held (AnnData,
     the plan's arrays, torch imported with transformers: 630 MB at 1M cells) is not carried
     through rendering. Its exceptions re-raise here."""
-    with ProcessPoolExecutor(1, mp_context=mp.get_context("spawn"), initializer=_child_logging,
-                             initargs=_logging_setup()) as ex:
+    with ProcessPoolExecutor(
+        1, mp_context=mp.get_context("spawn"), initializer=_child_logging, initargs=_logging_setup()
+    ) as ex:
         return ex.submit(fn, *args).result()

@@ -11,14 +11,16 @@ from pathlib import Path
 from typing import Any
 
 from c2s.atomic import atomic_dir, write_json_atomic
+from c2s.corpus.corpus import Corpus
 from c2s.data.assemble import TokenSpace
-from c2s.data.corpus import Corpus
 from c2s.data.shards import JobWriter
 from c2s.tasks import TaskOptions, build_tasks
 from c2s.tasks.render import batches
 
 log = logging.getLogger(__name__)
 BACKEND = "tokenizer-backend.json"  # the plan's tokenizer as the tokenizers library serialises it
+
+
 @dataclass(frozen=True)
 class Job:
     corpus: int  # index into the plan's corpora
@@ -74,8 +76,11 @@ def run_job(work: str, job: Job) -> str:
             table, ok = space.table(corpus, job.task, job.split, batch, check=first)
             if first and not ok:
                 token_path = False
-                log.warning("Task %s: concatenated token ids differ from tokenizing the text with this tokenizer; "
-                            "falling back to text tokenization for this task (slower, same result).", job.task)
+                log.warning(
+                    "Task %s: concatenated token ids differ from tokenizing the text with this tokenizer; "
+                    "falling back to text tokenization for this task (slower, same result).",
+                    job.task,
+                )
             if not token_path:
                 table = space.retokenize(table)
             writer.add(table)

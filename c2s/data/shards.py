@@ -102,10 +102,19 @@ class JobWriter:
         while table.num_rows:
             if self._open is None:
                 name = f"{self.stem}-{len(self.files) // 3:05d}"
-                self._open = {"name": name, "rows": 0, "lengths": [], "buf": [], "buf_tokens": 0,
-                              "tokens": open(self.out / f"{name}.tokens", "wb"),
-                              "parquet": pq.ParquetWriter(self.out / f"{name}.parquet", compression="zstd",
-                                                          schema=pa.schema([c for c in table.schema if c.name not in IDS]))}
+                self._open = {
+                    "name": name,
+                    "rows": 0,
+                    "lengths": [],
+                    "buf": [],
+                    "buf_tokens": 0,
+                    "tokens": open(self.out / f"{name}.tokens", "wb"),
+                    "parquet": pq.ParquetWriter(
+                        self.out / f"{name}.parquet",
+                        compression="zstd",
+                        schema=pa.schema([c for c in table.schema if c.name not in IDS]),
+                    ),
+                }
             f = self._open
             n = min(table.num_rows, self.rows - f["rows"])
             self._write(table.slice(0, n))
@@ -123,8 +132,14 @@ class JobWriter:
         GROUP_TOKENS tokens (batch-sized groups compressed 30% slower)."""
         f = self._open
         p, t = (part[c].combine_chunks() for c in IDS)
-        lengths = np.stack([pc.list_value_length(p).to_numpy(), pc.list_value_length(t).to_numpy(),
-                            pc.list_value_length(part["cell_ids"].combine_chunks()).to_numpy()], 1).astype(np.int32)
+        lengths = np.stack(
+            [
+                pc.list_value_length(p).to_numpy(),
+                pc.list_value_length(t).to_numpy(),
+                pc.list_value_length(part["cell_ids"].combine_chunks()).to_numpy(),
+            ],
+            1,
+        ).astype(np.int32)
         ids = np.empty(int(lengths[:, :2].sum()), dtype=self.dtype)  # per row: prompt ids then target ids
         (pv, tv), lp, lt = (pc.list_flatten(x).to_numpy() for x in (p, t)), lengths[:, 0], lengths[:, 1]
         _join_ids(lengths, _offsets(lp), pv, _offsets(lt), tv, ids)
@@ -152,8 +167,13 @@ class JobWriter:
         np.save(self.out / f"{name}.lengths.npy", lengths)
         tokens = int(2 * f["rows"] + lengths[:, :2].sum())
         for suffix in (".parquet", ".tokens", ".lengths.npy"):
-            self.files[name + suffix] = {"split": self.split, "task": self.task, "rows": f["rows"], "tokens": tokens,
-                                         "sha256": sha256(self.out / f"{name}{suffix}")}
+            self.files[name + suffix] = {
+                "split": self.split,
+                "task": self.task,
+                "rows": f["rows"],
+                "tokens": tokens,
+                "sha256": sha256(self.out / f"{name}{suffix}"),
+            }
 
 
 class ShardSet:
@@ -163,7 +183,9 @@ class ShardSet:
         self.path = Path(path)
         mpath = self.path / "manifest.json"
         if not mpath.is_file():
-            raise C2SInputError(f"No manifest.json in {self.path}: not a prepared shard directory. Run the prepare step.")
+            raise C2SInputError(
+                f"No manifest.json in {self.path}: not a prepared shard directory. Run the prepare step."
+            )
         try:
             self.manifest = json.loads(mpath.read_text())
         except json.JSONDecodeError as exc:
@@ -172,26 +194,36 @@ class ShardSet:
         if not isinstance(self.manifest, dict):
             raise C2SInputError(f"{mpath} is not a JSON object. {redo}")
         if self.manifest.get("format_version") != FORMAT_VERSION:
-            raise C2SInputError(f"{self.path} has shard format {self.manifest.get('format_version')}, expected "
-                                f"{FORMAT_VERSION}. {redo}")
+            raise C2SInputError(
+                f"{self.path} has shard format {self.manifest.get('format_version')}, expected {FORMAT_VERSION}. {redo}"
+            )
         missing = [k for k in REQUIRED if k not in self.manifest]
         if missing:
             raise C2SInputError(f"{mpath} lacks {', '.join(missing)} (truncated or hand-edited). {redo}")
         if manifest_checksum(self.manifest) != self.manifest["checksum"]:
-            raise C2SInputError(f"{mpath} does not match its own checksum: it was edited after prepare wrote it (for "
-                                f"example a file relabelled to another split), so its splits cannot be trusted. {redo}")
+            raise C2SInputError(
+                f"{mpath} does not match its own checksum: it was edited after prepare wrote it (for "
+                f"example a file relabelled to another split), so its splits cannot be trusted. {redo}"
+            )
         for name, info in self.manifest["files"].items():
             f = self.path / name
             if not f.is_file():
-                raise C2SInputError(f"Shard {f} listed in the manifest is missing. Delete {self.path} and re-run prepare.")
+                raise C2SInputError(
+                    f"Shard {f} listed in the manifest is missing. Delete {self.path} and re-run prepare."
+                )
             if verify and sha256(f) != info["sha256"]:
-                raise C2SInputError(f"Shard {f} does not match its manifest checksum (corrupt or modified). "
-                                    f"Delete {self.path} and re-run the prepare step.")
+                raise C2SInputError(
+                    f"Shard {f} does not match its manifest checksum (corrupt or modified). "
+                    f"Delete {self.path} and re-run the prepare step."
+                )
 
     def files(self, split: str) -> list[Path]:
         """Parquet files of ``split``, in manifest order (sorted by name)."""
-        return [self.path / n for n, info in sorted(self.manifest["files"].items())
-                if info["split"] == split and n.endswith(".parquet")]
+        return [
+            self.path / n
+            for n, info in sorted(self.manifest["files"].items())
+            if info["split"] == split and n.endswith(".parquet")
+        ]
 
     def task_of(self, file: Path) -> str:
         return self.manifest["files"][file.name]["task"]
@@ -214,13 +246,19 @@ class ShardSet:
                         table = table.append_column(c, pa.ListArray.from_arrays(o.astype(np.int32), v))
             return table
         except (pa.ArrowException, OSError, ValueError) as exc:
-            raise C2SInputError(f"Shard {file} could not be read ({exc}). Delete {self.path} and re-run prepare.") from exc
+            raise C2SInputError(
+                f"Shard {file} could not be read ({exc}). Delete {self.path} and re-run prepare."
+            ) from exc
 
     def rows(self, split: str, columns: list[str] | None = None, tasks=None) -> list[dict]:
         """Rows of ``split`` as dicts, in file order; only ``tasks`` (a collection) if given
         (a file holds one task, so whole files are skipped)."""
-        return [r for f in self.files(split) if tasks is None or self.task_of(f) in tasks
-                for r in self.read(f, columns).to_pylist()]
+        return [
+            r
+            for f in self.files(split)
+            if tasks is None or self.task_of(f) in tasks
+            for r in self.read(f, columns).to_pylist()
+        ]
 
     def tokenizer(self):
         from transformers import AutoTokenizer

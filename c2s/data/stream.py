@@ -6,7 +6,8 @@ A batch is a dict of (B, L) tensors:
 - segment_ids: 1, 2, … per example in a row, 0 on padding. Packed examples must not attend
   to each other: the model builds a block-diagonal causal mask from segment_ids;
 - attention_mask (segment_ids > 0); task_ids (task index per token, -1 on padding);
-plus n_examples, n_tokens (non-padding), n_cells, epoch, batch_index (ints), example_ids (list: rows of the split's index)
+plus n_examples, n_tokens (non-padding), n_cells, epoch, batch_index (ints), example_ids (list: rows of the
+split's index)
 and is_padding (bool: a filler batch, all labels -100).
 Labels: ``pretrain`` puts loss on every token but each example's first (<bos>), so no example
 predicts across a boundary; ``sft`` puts loss only on target tokens and <eos>.
@@ -33,8 +34,18 @@ class TokenIndex:
     (Not a memory map: touching 0.1% of the examples of a 212M-token split mapped 406 MB of
     file pages into RSS, the kernel mapping whole page-cache folios around each read.)"""
 
-    def __init__(self, tasks: list[str], task_ids: np.ndarray, n_cells: np.ndarray, p_len: np.ndarray,
-                 t_len: np.ndarray, file_ids: np.ndarray, starts: np.ndarray, files: list[str], dtype: str) -> None:
+    def __init__(
+        self,
+        tasks: list[str],
+        task_ids: np.ndarray,
+        n_cells: np.ndarray,
+        p_len: np.ndarray,
+        t_len: np.ndarray,
+        file_ids: np.ndarray,
+        starts: np.ndarray,
+        files: list[str],
+        dtype: str,
+    ) -> None:
         self.tasks, self.task_ids, self.n_cells = tasks, task_ids, n_cells
         self.p_len, self.t_len, self.file_ids, self.starts = p_len, t_len, file_ids, starts
         self.files, self.dtype = files, np.dtype(dtype)
@@ -75,17 +86,33 @@ class TokenIndex:
         for f in shards.files(split):
             lengths = np.load(str(f).removesuffix(".parquet") + ".lengths.npy")
             starts = np.concatenate([[0], np.cumsum(lengths[:, 0].astype(np.int64) + lengths[:, 1])])[:-1]
-            parts.append((np.full(len(lengths), pos[shards.task_of(f)], np.int16), lengths, starts,
-                          np.full(len(lengths), len(files), np.int16)))
+            parts.append(
+                (
+                    np.full(len(lengths), pos[shards.task_of(f)], np.int16),
+                    lengths,
+                    starts,
+                    np.full(len(lengths), len(files), np.int16),
+                )
+            )
             files.append(str(f).removesuffix(".parquet") + ".tokens")
         cat = lambda j, dt: np.concatenate([p[j] for p in parts]).astype(dt) if parts else np.zeros(0, dt)  # noqa: E731
         lengths = np.concatenate([p[1] for p in parts]) if parts else np.zeros((0, 3), np.int32)
-        return cls(tasks, cat(0, np.int16), lengths[:, 2].copy(), lengths[:, 0].copy(), lengths[:, 1].copy(),
-                   cat(3, np.int16), cat(2, np.int64), files, shards.manifest["token_dtype"])
+        return cls(
+            tasks,
+            cat(0, np.int16),
+            lengths[:, 2].copy(),
+            lengths[:, 0].copy(),
+            lengths[:, 1].copy(),
+            cat(3, np.int16),
+            cat(2, np.int64),
+            files,
+            shards.manifest["token_dtype"],
+        )
 
 
-def collate(index: TokenIndex, batch: Batch, max_len: int, mode: str, pad_id: int, bos_id: int, eos_id: int,
-            epoch: int = 0) -> dict:
+def collate(
+    index: TokenIndex, batch: Batch, max_len: int, mode: str, pad_id: int, bos_id: int, eos_id: int, epoch: int = 0
+) -> dict:
     """Build the (B, L) tensors of one batch (see module docstring)."""
     B = len(batch.packs)
     ids = np.full((B, max_len), pad_id, dtype=np.int64)
@@ -111,10 +138,18 @@ def collate(index: TokenIndex, batch: Batch, max_len: int, mode: str, pad_id: in
     if batch.is_padding:
         labels[:] = -100
     return {
-        "input_ids": torch.from_numpy(ids), "labels": torch.from_numpy(labels), "position_ids": torch.from_numpy(pos),
-        "segment_ids": torch.from_numpy(seg), "attention_mask": torch.from_numpy((seg > 0).astype(np.int64)),
-        "task_ids": torch.from_numpy(task), "n_examples": sum(len(p) for p in batch.packs), "n_tokens": int((seg > 0).sum()),
-        "n_cells": n_cells, "is_padding": batch.is_padding, "batch_index": batch.index, "epoch": epoch,
+        "input_ids": torch.from_numpy(ids),
+        "labels": torch.from_numpy(labels),
+        "position_ids": torch.from_numpy(pos),
+        "segment_ids": torch.from_numpy(seg),
+        "attention_mask": torch.from_numpy((seg > 0).astype(np.int64)),
+        "task_ids": torch.from_numpy(task),
+        "n_examples": sum(len(p) for p in batch.packs),
+        "n_tokens": int((seg > 0).sum()),
+        "n_cells": n_cells,
+        "is_padding": batch.is_padding,
+        "batch_index": batch.index,
+        "epoch": epoch,
         "example_ids": [ex for p in batch.packs for ex in p],
     }
 
@@ -126,9 +161,23 @@ class PackedStream(IterableDataset):
     loader before each pass; both travel to the workers with the dataset.
     """
 
-    def __init__(self, index: TokenIndex, weights: np.ndarray, *, max_len: int, batch_size: int, mode: str,
-                 seed: int, rank: int, world_size: int, workers: int, pad_id: int, bos_id: int, eos_id: int,
-                 open_bins: int = 64) -> None:
+    def __init__(
+        self,
+        index: TokenIndex,
+        weights: np.ndarray,
+        *,
+        max_len: int,
+        batch_size: int,
+        mode: str,
+        seed: int,
+        rank: int,
+        world_size: int,
+        workers: int,
+        pad_id: int,
+        bos_id: int,
+        eos_id: int,
+        open_bins: int = 64,
+    ) -> None:
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
         self.index, self.weights = index, np.asarray(weights, dtype=np.float64)
@@ -156,7 +205,9 @@ class PackedStream(IterableDataset):
         info = get_worker_info()
         worker = info.id if info else 0
         if info and info.num_workers != self.workers:
-            raise RuntimeError(f"PackedStream built for {self.workers} workers but the DataLoader has {info.num_workers}.")
+            raise RuntimeError(
+                f"PackedStream built for {self.workers} workers but the DataLoader has {info.num_workers}."
+            )
         # The DataLoader reads workers round-robin from worker 0; after skipping, worker 0 must
         # serve the slot whose turn is next, so rotate the worker -> slot map by ``skip``.
         slot = (worker + self.skip) % self.workers
@@ -164,4 +215,6 @@ class PackedStream(IterableDataset):
         mine = plan.slot(self.rank, self.world_size, slot, self.workers)
         start = consumed_per_worker(self.skip, self.workers)[slot]
         for i in mine[start:]:
-            yield collate(self.index, plan[i], self.max_len, self.mode, self.pad_id, self.bos_id, self.eos_id, self.epoch)
+            yield collate(
+                self.index, plan[i], self.max_len, self.mode, self.pad_id, self.bos_id, self.eos_id, self.epoch
+            )

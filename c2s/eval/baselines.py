@@ -14,8 +14,9 @@ def majority(train_labels: list[str], n: int) -> list[str]:
     return [top] * n
 
 
-def knn_pca(train_x: np.ndarray, train_y: list[str], test_x: np.ndarray, k: int = 5, n_pcs: int = 50,
-            seed: int = 0) -> list[str]:
+def knn_pca(
+    train_x: np.ndarray, train_y: list[str], test_x: np.ndarray, k: int = 5, n_pcs: int = 50, seed: int = 0
+) -> list[str]:
     """kNN (k, majority vote) on PCA of expression fitted on the training cells."""
     from sklearn.decomposition import PCA
     from sklearn.neighbors import KNeighborsClassifier
@@ -25,8 +26,9 @@ def knn_pca(train_x: np.ndarray, train_y: list[str], test_x: np.ndarray, k: int 
     return list(clf.predict(pca.transform(test_x)))
 
 
-def same_label_sampler(train_genes: list[list[str]], train_labels: list[str], test_labels: list[str],
-                       seed: int = 0) -> list[list[str]]:
+def same_label_sampler(
+    train_genes: list[list[str]], train_labels: list[str], test_labels: list[str], seed: int = 0
+) -> list[list[str]]:
     """For each test example, a random training cell of the same label (any cell if none)."""
     rng = np.random.default_rng(seed)
     by_label: dict[str, list[int]] = {}

@@ -17,8 +17,10 @@ def embed_cells(model, tokenizer, sentences: list[str], batch_size: int = 32) ->
     dec = model.get_decoder()
     out = []
     for s in range(0, len(sentences), batch_size):
-        enc = [[tokenizer.bos_token_id] + tokenizer(PROMPT + x, add_special_tokens=False)["input_ids"]
-               for x in sentences[s : s + batch_size]]
+        enc = [
+            [tokenizer.bos_token_id] + tokenizer(PROMPT + x, add_special_tokens=False)["input_ids"]
+            for x in sentences[s : s + batch_size]
+        ]
         width = max(map(len, enc))
         ids = torch.tensor([e + [tokenizer.pad_token_id] * (width - len(e)) for e in enc], device=model.device)
         mask = torch.tensor([[1] * len(e) + [0] * (width - len(e)) for e in enc], device=model.device)

@@ -5,11 +5,24 @@ from __future__ import annotations
 import torch
 from tqdm.auto import tqdm
 
+from c2s.models.forward import left_pad
+
 
 @torch.no_grad()
-def generate(model, tokenizer, prompts: list[list[int]], max_new_tokens: int, batch_size: int = 16,
-             do_sample: bool = False, temperature: float = 1.0, top_p: float = 1.0, seed: int = 0,
-             desc: str = "generate", no_repeat_tokens: bool = False, cache: str = "dynamic") -> list[str]:
+def generate(
+    model,
+    tokenizer,
+    prompts: list[list[int]],
+    max_new_tokens: int,
+    batch_size: int = 16,
+    do_sample: bool = False,
+    temperature: float = 1.0,
+    top_p: float = 1.0,
+    seed: int = 0,
+    desc: str = "generate",
+    no_repeat_tokens: bool = False,
+    cache: str = "dynamic",
+) -> list[str]:
     """Completions (decoded, special tokens dropped) for token-id prompts (without <s>), on the
     model's device. ``cache``: ``dynamic`` or ``static`` (HF cache_implementation; see
     benchmarks/README.md for which is faster where).
@@ -26,12 +39,14 @@ def generate(model, tokenizer, prompts: list[list[int]], max_new_tokens: int, ba
     out: list[str] = []
     pad, bos = tokenizer.pad_token_id, tokenizer.bos_token_id
     for s in tqdm(range(0, len(prompts), batch_size), desc=desc, unit="batch", leave=False):
-        chunk = [[bos] + list(p) for p in prompts[s : s + batch_size]]
-        width = max(len(p) for p in chunk)
-        ids = torch.tensor([[pad] * (width - len(p)) + p for p in chunk], device=model.device)
-        mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in chunk], device=model.device)
-        kwargs = dict(do_sample=do_sample, max_new_tokens=max_new_tokens, pad_token_id=pad,
-                      eos_token_id=tokenizer.eos_token_id, use_cache=True)
+        ids, mask = (t.to(model.device) for t in left_pad(prompts[s : s + batch_size], pad, bos))
+        kwargs = dict(
+            do_sample=do_sample,
+            max_new_tokens=max_new_tokens,
+            pad_token_id=pad,
+            eos_token_id=tokenizer.eos_token_id,
+            use_cache=True,
+        )
         if cache == "static":
             kwargs["cache_implementation"] = "static"
         if no_repeat_tokens:
@@ -39,5 +54,5 @@ def generate(model, tokenizer, prompts: list[list[int]], max_new_tokens: int, ba
         if do_sample:
             kwargs.update(temperature=temperature, top_p=top_p)
         gen = model.generate(input_ids=ids, attention_mask=mask, **kwargs)
-        out += tokenizer.batch_decode(gen[:, width:], skip_special_tokens=True)
+        out += tokenizer.batch_decode(gen[:, ids.shape[1] :], skip_special_tokens=True)
     return out

@@ -1,7 +1,7 @@
 """Metrics of the preprint, each checked against a reference in tests/test_metrics.py.
 
 Label tasks: accuracy and macro-F1 (sklearn). Gene lists: overlap %. Text: BERTScore F1
-(torchmetrics; see c2s/eval/bertscore.py). Generated cells: scFID, MMD (RBF, median
+(torchmetrics; see c2s/scoring/bertscore.py). Generated cells: scFID, MMD (RBF, median
 heuristic), Wasserstein (POT). Perturbation: Kendall τ and Pearson r of expression changes.
 """
 
@@ -66,8 +66,9 @@ def wasserstein(x: np.ndarray, y: np.ndarray, sliced: bool = False, n_projection
     return float(np.sqrt(cost))
 
 
-def change_agreement(pred: np.ndarray, true: np.ndarray, control: np.ndarray,
-                     genes: np.ndarray | None = None) -> dict[str, float]:
+def change_agreement(
+    pred: np.ndarray, true: np.ndarray, control: np.ndarray, genes: np.ndarray | None = None
+) -> dict[str, float]:
     """Kendall τ and Pearson r between predicted and true expression changes (vs control),
     over all genes or the column indices ``genes`` (a gene program). Vectors are (n_genes,)."""
     dp, dt = pred - control, true - control
@@ -75,7 +76,16 @@ def change_agreement(pred: np.ndarray, true: np.ndarray, control: np.ndarray,
         dp, dt = dp[genes], dt[genes]
     if np.std(dp) == 0 or np.std(dt) == 0:
         return {"kendall_tau": 0.0, "pearson_r": 0.0}
-    return {"kendall_tau": float(stats.kendalltau(dp, dt).statistic), "pearson_r": float(stats.pearsonr(dp, dt).statistic)}
+    return {
+        "kendall_tau": float(stats.kendalltau(dp, dt).statistic),
+        "pearson_r": float(stats.pearsonr(dp, dt).statistic),
+    }
+
+
+def ci(estimate: tuple[float, float, float]) -> dict[str, float]:
+    """A (value, low, high) estimate as the report's ``{"value", "ci_low", "ci_high"}``."""
+    v, lo, hi = estimate
+    return {"value": v, "ci_low": lo, "ci_high": hi}
 
 
 def bootstrap_ci(scores: np.ndarray, n: int = 1000, seed: int = 0, stat=np.mean) -> tuple[float, float, float]:
@@ -89,8 +99,9 @@ def bootstrap_ci(scores: np.ndarray, n: int = 1000, seed: int = 0, stat=np.mean)
     return float(stat(scores)), float(np.percentile(boots, 2.5)), float(np.percentile(boots, 97.5))
 
 
-def bootstrap_paired(fn, a: list, b: list, n: int = 1000, seed: int = 0,
-                     bounds: tuple[float, float] = (-np.inf, np.inf)) -> tuple[float, float, float]:
+def bootstrap_paired(
+    fn, a: list, b: list, n: int = 1000, seed: int = 0, bounds: tuple[float, float] = (-np.inf, np.inf)
+) -> tuple[float, float, float]:
     """(value, low, high) of a set-level metric fn(a, b), resampling examples (paired lists).
 
     Set-level statistics such as scFID or MMD are biased under resampling with replacement

@@ -19,9 +19,8 @@ import numpy as np
 from scipy import stats
 
 from c2s.errors import C2SInputError
-from c2s.eval.metrics import bootstrap_ci, bootstrap_paired, change_agreement
-from c2s.eval.program import pair_expression, program_columns, top_changed
-from c2s.rewards.gene_program import program_agreement
+from c2s.eval.metrics import bootstrap_ci, bootstrap_paired, change_agreement, ci
+from c2s.scoring.program import pair_expression, program_agreement, program_columns, top_changed
 from c2s.sentences import InverseFit, reconstruct
 
 
@@ -36,33 +35,47 @@ def _change_r(pred_ctrl: list, true: list) -> float:
     return change_agreement(pc[0], np.mean(true, 0), pc[1])["pearson_r"]
 
 
-def score_perturbation(rows: Sequence[Mapping], train_rows: Sequence[Mapping], generated: Sequence[str],
-                       fit: InverseFit, genes: Sequence[str], program: Sequence[str] | None = None, top_n: int = 20,
-                       n_boot: int = 1000, seed: int = 0) -> dict:
+def score_perturbation(
+    rows: Sequence[Mapping],
+    train_rows: Sequence[Mapping],
+    generated: Sequence[str],
+    fit: InverseFit,
+    genes: Sequence[str],
+    program: Sequence[str] | None = None,
+    top_n: int = 20,
+    n_boot: int = 1000,
+    seed: int = 0,
+) -> dict:
     """{"program": [...], "model": {metric: ci}, "baselines": {"identity": ..., "mean_shift": ...}}."""
     if not train_rows:
-        raise C2SInputError("No perturbation_response rows in the train split: the mean-shift baseline and the default "
-                            "gene program need training pairs.")
+        raise C2SInputError(
+            "No perturbation_response rows in the train split: the mean-shift baseline and the default "
+            "gene program need training pairs."
+        )
     tr_ctrl, tr_pert = pair_expression(train_rows, fit, genes)
     program = list(program) if program else top_changed(tr_ctrl, tr_pert, genes, top_n)
     cols = program_columns(program, genes)
     ctrl, true = pair_expression(rows, fit, genes)
-    candidates = {"model": reconstruct(list(generated), fit, genes).expression, "identity": ctrl,
-                  "mean_shift": ctrl + (tr_pert.mean(0) - tr_ctrl.mean(0))}
+    candidates = {
+        "model": reconstruct(list(generated), fit, genes).expression,
+        "identity": ctrl,
+        "mean_shift": ctrl + (tr_pert.mean(0) - tr_ctrl.mean(0)),
+    }
     t, c = true[:, cols], ctrl[:, cols]  # (n_pairs, n_program)
     out: dict = {"program": program, "baselines": {}}
     for name, pred in candidates.items():
         p = pred[:, cols]
         per_cell = [program_agreement(p[i], t[i]) for i in range(len(rows))]
-        v, lo, hi = bootstrap_ci(np.array([x for x in per_cell if x is not None]), n=n_boot, seed=seed)
-        res = {}
-        res["program_kendall_tau"] = {"value": v, "ci_low": lo, "ci_high": hi}
-        v, lo, hi = bootstrap_paired(_population_tau, list(p), list(t), n=min(n_boot, 200), seed=seed,
-                                     bounds=(-1.0, 1.0))
-        res["population_kendall_tau"] = {"value": v, "ci_low": lo, "ci_high": hi}
-        v, lo, hi = bootstrap_paired(_change_r, list(np.stack([p, c], 1)), list(t), n=min(n_boot, 200), seed=seed,
-                                     bounds=(-1.0, 1.0))
-        res["change_pearson_r"] = {"value": v, "ci_low": lo, "ci_high": hi}
+        n_set = min(n_boot, 200)
+        res = {
+            "program_kendall_tau": ci(bootstrap_ci(np.array([x for x in per_cell if x is not None]), n_boot, seed)),
+            "population_kendall_tau": ci(
+                bootstrap_paired(_population_tau, list(p), list(t), n=n_set, seed=seed, bounds=(-1.0, 1.0))
+            ),
+            "change_pearson_r": ci(
+                bootstrap_paired(_change_r, list(np.stack([p, c], 1)), list(t), n=n_set, seed=seed, bounds=(-1.0, 1.0))
+            ),
+        }
         if name == "model":
             out["model"] = res
             out["_per_example"] = per_cell  # popped by the runner into predictions.jsonl

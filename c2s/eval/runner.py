@@ -26,13 +26,23 @@ import numpy as np
 from c2s.atomic import write_text_atomic
 from c2s.errors import C2SInputError
 from c2s.eval import baselines as B
-from c2s.eval.bertscore import bertscore_f1
 from c2s.eval.embeddings import embed_cells, knn_probe, plot_confusion, plot_umap
 from c2s.eval.generate import generate
-from c2s.eval.metrics import accuracy, bootstrap_ci, bootstrap_paired, frechet_distance, macro_f1, mmd_rbf, overlap_pct, wasserstein
-from c2s.eval.parse import normalize_label, parse_genes
+from c2s.eval.metrics import (
+    accuracy,
+    bootstrap_ci,
+    bootstrap_paired,
+    ci,
+    frechet_distance,
+    macro_f1,
+    mmd_rbf,
+    overlap_pct,
+    wasserstein,
+)
 from c2s.eval.perturbation import score_perturbation
-from c2s.eval.sources import SCORED
+from c2s.scoring.bertscore import bertscore_f1
+from c2s.scoring.metric import ACCURACY, BERTSCORE, KENDALL_TAU, OVERLAP
+from c2s.scoring.parse import normalize_label, parse_genes
 from c2s.sentences import reconstruct
 from c2s.tasks import REGISTRY
 
@@ -41,24 +51,21 @@ SINGLE_CELL_GEN = ("cell_lm", "conditional_cell_generation")
 NO_REPEAT = SINGLE_CELL_GEN + ("gene_set_enumeration", "perturbation_response")  # one gene list, each gene once
 
 
-SCORE_NAMES = {"accuracy": "correct", "overlap": "overlap_pct", "kendall_tau": "program_kendall_tau",
-               "bertscore": "bertscore_f1"}
-
-
 def _ci(scores: np.ndarray, n: int, seed: int) -> dict[str, float]:
-    v, lo, hi = bootstrap_ci(scores, n=n, seed=seed)
-    return {"value": v, "ci_low": lo, "ci_high": hi}
+    return ci(bootstrap_ci(scores, n=n, seed=seed))
 
 
 def _one_token_genes(tokenizer, genes: list[str], n: int = 50) -> bool:
     """Whether " GENE" is one token for (a spread sample of) the vocabulary's genes."""
     sample = genes[:: max(1, len(genes) // n)][:n]
-    return bool(sample) and all(len(ids) == 1 for ids in tokenizer([" " + g for g in sample], add_special_tokens=False)["input_ids"])
+    return bool(sample) and all(
+        len(ids) == 1 for ids in tokenizer([" " + g for g in sample], add_special_tokens=False)["input_ids"]
+    )
 
 
 def _label_metrics(pred: list[str], true: list[str], n: int, seed: int) -> dict:
-    v, lo, hi = bootstrap_paired(macro_f1, pred, true, n=n, seed=seed, bounds=(0.0, 1.0))
-    return {"accuracy": _ci(accuracy(pred, true), n, seed), "macro_f1": {"value": v, "ci_low": lo, "ci_high": hi}}
+    f1 = bootstrap_paired(macro_f1, pred, true, n=n, seed=seed, bounds=(0.0, 1.0))
+    return {"accuracy": _ci(accuracy(pred, true), n, seed), "macro_f1": ci(f1)}
 
 
 class Evaluator:
@@ -71,16 +78,19 @@ class Evaluator:
         self.fit = source.fit
         self.n_boot, self.seed = cfg["bootstrap"], cfg["seed"]
         present = source.tasks(cfg["split"])
-        wanted = cfg["tasks"] or sorted(t for t in present if REGISTRY[t].metric in SCORED)
+        wanted = cfg["tasks"] or sorted(present)
         missing = [t for t in wanted if t not in present]
         if missing:
-            raise C2SInputError(f"Task(s) {missing} are not in the {cfg['split']} split of {source.name}; "
-                                f"present: {sorted(present)}.")
+            raise C2SInputError(
+                f"Task(s) {missing} are not in the {cfg['split']} split of {source.name}; present: {sorted(present)}."
+            )
         self.tasks = wanted
         self.one_token_genes = _one_token_genes(tokenizer, self.genes)
         if not self.one_token_genes and cfg["generation"]["no_repeat_genes"]:
-            log.info("Genes are several tokens each with this tokenizer: no_repeat_genes is off (sub-words repeat "
-                     "across genes); repeated genes are dropped when parsing instead.")
+            log.info(
+                "Genes are several tokens each with this tokenizer: no_repeat_genes is off (sub-words repeat "
+                "across genes); repeated genes are dropped when parsing instead."
+            )
 
     def _rows(self, split: str, task: str) -> list[dict]:
         return self.source.rows(split, task)
@@ -95,40 +105,65 @@ class Evaluator:
     def _generate(self, rows: list[dict], task: str) -> list[str]:
         g = self.cfg["generation"]
         max_new = min(g["max_new_tokens"], max(len(r["target_ids"]) for r in rows) + 8)
-        return generate(self.model, self.tok, [r["prompt_ids"] for r in rows], max_new, batch_size=g["batch_size"],
-                        do_sample=g["do_sample"], temperature=g["temperature"], top_p=g["top_p"], seed=self.seed,
-                        desc=task, no_repeat_tokens=g["no_repeat_genes"] and task in NO_REPEAT and self.one_token_genes,
-                        cache=g["cache"])
+        return generate(
+            self.model,
+            self.tok,
+            [r["prompt_ids"] for r in rows],
+            max_new,
+            batch_size=g["batch_size"],
+            do_sample=g["do_sample"],
+            temperature=g["temperature"],
+            top_p=g["top_p"],
+            seed=self.seed,
+            desc=task,
+            no_repeat_tokens=g["no_repeat_genes"] and task in NO_REPEAT and self.one_token_genes,
+            cache=g["cache"],
+        )
 
     def _expression(self, gene_lists: list[list[str]]) -> np.ndarray:
         return reconstruct(gene_lists, self.fit, self.genes).expression
 
     def run(self, out_dir: Path) -> dict:
-        report = {"split": self.cfg["split"], "shards": self.source.name, "tasks": {},
-                  "predictions": "predictions.jsonl"}
+        report = {
+            "split": self.cfg["split"],
+            "shards": self.source.name,
+            "tasks": {},
+            "predictions": "predictions.jsonl",
+        }
         predictions: list[dict] = []
         for task in self.tasks:
             rows = self._subsample(self._rows(self.cfg["split"], task))
             train = self._rows("train", task)
             metric = REGISTRY[task].metric
             gen = self._generate(rows, task)
-            entry = {"metric": metric, "n": len(rows), "examples": [{"prompt": r["prompt"][-200:], "target": r["target"][:200],
-                                                                     "generated": g[:200]} for r, g in zip(rows[:3], gen)]}
-            if metric == "accuracy":
-                entry.update(self._labels(task, rows, train, gen, out_dir))
-            elif metric == "overlap":
-                entry.update(self._gene_lists(task, rows, train, gen))
-            elif metric == "kendall_tau":
-                entry.update(score_perturbation(rows, train, gen, self.fit, self.genes, self.cfg.get("program"),
-                                                self.cfg.get("program_top_n", 20), self.n_boot, self.seed))
-                entry["_per_example"] = ([parse_genes(g, self.vocab)[0] for g in gen], entry["_per_example"])
-            else:
-                entry.update(self._text(rows, train, gen))
+            entry = {
+                "metric": metric.name,
+                "n": len(rows),
+                "examples": [
+                    {"prompt": r["prompt"][-200:], "target": r["target"][:200], "generated": g[:200]}
+                    for r, g in zip(rows[:3], gen)
+                ],
+            }
+            scorer = {
+                ACCURACY: self._labels,
+                OVERLAP: self._gene_lists,
+                KENDALL_TAU: self._perturbation,
+                BERTSCORE: self._text,
+            }[metric]
+            entry.update(scorer(task, rows, train, gen, out_dir))
             parsed, scores = entry.pop("_per_example")  # each scorer: (parsed outputs, per-example scores)
-            predictions += [{"task": task, "cell_ids": list(r.get("cell_ids") or []), "prompt": r["prompt"],
-                             "reference": r["target"], "generated": g, "parsed": p,
-                             SCORE_NAMES[metric]: None if sc is None else float(sc)}
-                            for r, g, p, sc in zip(rows, gen, parsed, scores)]
+            predictions += [
+                {
+                    "task": task,
+                    "cell_ids": list(r.get("cell_ids") or []),
+                    "prompt": r["prompt"],
+                    "reference": r["target"],
+                    "generated": g,
+                    "parsed": p,
+                    metric.score: None if sc is None else float(sc),
+                }
+                for r, g, p, sc in zip(rows, gen, parsed, scores)
+            ]
             report["tasks"][task] = entry
             log.info("%s: %s", task, {k: round(v["value"], 3) for k, v in entry["model"].items()})
         write_text_atomic(out_dir / "predictions.jsonl", "".join(json.dumps(p) + "\n" for p in predictions))
@@ -140,17 +175,37 @@ class Evaluator:
         true = [normalize_label(r["target"]) for r in rows]
         pred = [normalize_label(g) for g in gen]
         train_y = [normalize_label(r["target"]) for r in train]
-        res = {"model": _label_metrics(pred, true, self.n_boot, self.seed), "_per_example": (pred, accuracy(pred, true)),
-               "baselines": {"majority": _label_metrics(B.majority(train_y, len(rows)), true, self.n_boot, self.seed)}}
+        res = {
+            "model": _label_metrics(pred, true, self.n_boot, self.seed),
+            "_per_example": (pred, accuracy(pred, true)),
+            "baselines": {"majority": _label_metrics(B.majority(train_y, len(rows)), true, self.n_boot, self.seed)},
+        }
         if REGISTRY[task].kind == "single_cell":
             tr = self._expression([parse_genes(r["prompt"], self.vocab)[0] for r in train])
             te = self._expression([parse_genes(r["prompt"], self.vocab)[0] for r in rows])
-            res["baselines"]["knn_pca"] = _label_metrics(B.knn_pca(tr, train_y, te, seed=self.seed), true, self.n_boot, self.seed)
+            res["baselines"]["knn_pca"] = _label_metrics(
+                B.knn_pca(tr, train_y, te, seed=self.seed), true, self.n_boot, self.seed
+            )
         if task == "cell_type_annotation":
             plot_confusion(true, pred, out_dir / "confusion_matrix.png", f"{task}: model on {len(rows)} test cells")
         return res
 
-    def _gene_lists(self, task, rows, train, gen) -> dict:
+    def _perturbation(self, task, rows, train, gen, out_dir) -> dict:
+        res = score_perturbation(
+            rows,
+            train,
+            gen,
+            self.fit,
+            self.genes,
+            self.cfg.get("program"),
+            self.cfg.get("program_top_n", 20),
+            self.n_boot,
+            self.seed,
+        )
+        res["_per_example"] = ([parse_genes(g, self.vocab)[0] for g in gen], res["_per_example"])
+        return res
+
+    def _gene_lists(self, task, rows, train, gen, out_dir) -> dict:
         true = [parse_genes(r["target"], self.vocab)[0] for r in rows]
         parsed = [parse_genes(g, self.vocab) for g in gen]
         pred = [p[0] for p in parsed]
@@ -161,8 +216,13 @@ class Evaluator:
             labels = [json.loads(r["meta"]).get("cell_type", "") for r in rows]
             train_labels = [json.loads(r["meta"]).get("cell_type", "") for r in train]
             candidates["same_label_train_cell"] = B.same_label_sampler(train_genes, train_labels, labels, self.seed)
-        res = {"parse": {"non_genes_dropped": int(sum(p[1] for p in parsed)), "repeats_dropped": int(sum(p[2] for p in parsed))},
-               "baselines": {}}
+        res = {
+            "parse": {
+                "non_genes_dropped": int(sum(p[1] for p in parsed)),
+                "repeats_dropped": int(sum(p[2] for p in parsed)),
+            },
+            "baselines": {},
+        }
         real_pcs = self._pca(train_genes, len(rows)) if task in SINGLE_CELL_GEN else None
         for name, lists in candidates.items():
             m = {"overlap_pct": _ci(overlap_pct(lists, true), self.n_boot, self.seed)}
@@ -188,18 +248,24 @@ class Evaluator:
         n = min(self.n_boot, 100)  # set-level metrics: fewer resamples
         out = {}
         for name, fn in (("scfid", frechet_distance), ("mmd", mmd_rbf), ("wasserstein", wasserstein)):
-            v, lo, hi = bootstrap_paired(lambda a, b: fn(np.asarray(a), np.asarray(b)), list(gen), list(real), n=n,
-                                         seed=self.seed, bounds=(0.0, np.inf))
-            out[name] = {"value": v, "ci_low": lo, "ci_high": hi}
+            dist = lambda a, b: fn(np.asarray(a), np.asarray(b))  # noqa: E731
+            out[name] = ci(bootstrap_paired(dist, list(gen), list(real), n=n, seed=self.seed, bounds=(0.0, np.inf)))
         return out
 
-    def _text(self, rows, train, gen) -> dict:
+    def _text(self, task, rows, train, gen, out_dir) -> dict:
         true = [r["target"] for r in rows]
         model_dir = self.cfg["bertscore_model"]
         const = B.constant_text([r["target"] for r in train], len(rows))
         scores = bertscore_f1(gen, true, model_dir)
-        return {"model": {"bertscore_f1": _ci(scores, self.n_boot, self.seed)}, "_per_example": (gen, scores),
-                "baselines": {"most_common_answer": {"bertscore_f1": _ci(bertscore_f1(const, true, model_dir), self.n_boot, self.seed)}}}
+        return {
+            "model": {"bertscore_f1": _ci(scores, self.n_boot, self.seed)},
+            "_per_example": (gen, scores),
+            "baselines": {
+                "most_common_answer": {
+                    "bertscore_f1": _ci(bertscore_f1(const, true, model_dir), self.n_boot, self.seed)
+                }
+            },
+        }
 
     def _embeddings(self, out_dir: Path) -> dict:
         test = self._subsample(self._rows(self.cfg["split"], "cell_type_annotation"))
@@ -208,5 +274,8 @@ class Evaluator:
         e_tr, e_te = embed_cells(self.model, self.tok, sent(train)), embed_cells(self.model, self.tok, sent(test))
         y_tr, y_te = [r["target"] for r in train], [r["target"] for r in test]
         plot_umap(e_te, y_te, out_dir / "umap.png", "model cell embeddings (test cells)", self.seed)
-        return {"knn_probe": _label_metrics(knn_probe(e_tr, y_tr, e_te), y_te, self.n_boot, self.seed),
-                "n_train": len(train), "n_test": len(test)}
+        return {
+            "knn_probe": _label_metrics(knn_probe(e_tr, y_tr, e_te), y_te, self.n_boot, self.seed),
+            "n_train": len(train),
+            "n_test": len(test),
+        }

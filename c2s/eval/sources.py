@@ -23,7 +23,6 @@ from c2s.errors import C2SInputError
 from c2s.sentences import InverseFit
 
 log = logging.getLogger(__name__)
-SCORED = ("accuracy", "overlap", "bertscore", "kendall_tau")  # metrics the Evaluator knows
 
 
 class ShardSource:
@@ -72,28 +71,38 @@ class H5adSource:
     """
 
     def __init__(self, cfg: Mapping[str, Any], tokenizer) -> None:
-        from c2s.data.corpus_build import build_corpus
+        from c2s.corpus.build import build_corpus
         from c2s.tasks import REGISTRY, TaskOptions, build_tasks
         from c2s.tasks.formats import C2S_SCALE, upper_case_genes
 
         fmt = cfg["prompt_format"]
         k = cfg["genes_per_cell"] or (200 if fmt == "c2s_scale" else 100)
         self.data, self.tok, self.seed = cfg["data"], tokenizer, cfg["seed"]
-        self.corpus = build_corpus(self.data, top_k=k, seed=cfg["seed"], val_fraction=0.0,
-                                   test_fraction=cfg["test_fraction"], upper_case_genes=upper_case_genes(fmt))
-        names = cfg["tasks"] or sorted(C2S_SCALE if fmt == "c2s_scale" else
-                                       [t for t, c in REGISTRY.items() if c.metric in SCORED])
+        self.corpus = build_corpus(
+            self.data,
+            top_k=k,
+            seed=cfg["seed"],
+            val_fraction=0.0,
+            test_fraction=cfg["test_fraction"],
+            upper_case_genes=upper_case_genes(fmt),
+        )
+        names = cfg["tasks"] or sorted(C2S_SCALE if fmt == "c2s_scale" else REGISTRY)
         options = TaskOptions(genes_per_cell=k, prompt_format=fmt)
         self._tasks = {t.name: t for t in build_tasks(names, options)}
         reasons = {n: t.missing(self.corpus) for n, t in self._tasks.items()}
         if cfg["tasks"] and any(reasons.values()):
             bad = {n: r for n, r in reasons.items() if r}
-            raise C2SInputError(f"Cannot build {sorted(bad)} from {self.data['path']}: "
-                                + "; ".join(f"{n}: {r}" for n, r in bad.items()) + ".")
+            raise C2SInputError(
+                f"Cannot build {sorted(bad)} from {self.data['path']}: "
+                + "; ".join(f"{n}: {r}" for n, r in bad.items())
+                + "."
+            )
         self._tasks = {n: t for n, t in self._tasks.items() if not reasons[n]}
         if not self._tasks:
-            raise C2SInputError(f"No evaluation task can be built from {self.data['path']} in prompt format {fmt!r}: "
-                                "map the needed obs columns (e.g. data.cell_type_key=<column>).")
+            raise C2SInputError(
+                f"No evaluation task can be built from {self.data['path']} in prompt format {fmt!r}: "
+                "map the needed obs columns (e.g. data.cell_type_key=<column>)."
+            )
         used = self.corpus.sentences.gene_counts > 0
         self.genes = [str(g) for g, u in zip(self.corpus.sentences.gene_names, used) if u]
         self.fit = self.corpus.inverse_fit

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import torch
 
@@ -32,27 +32,56 @@ def attention_for(m: Mapping[str, Any], device_type: str, packed: bool = True) -
 
 def _scratch_config(m: Mapping[str, Any], tokenizer, attn: str):
     vocab = max(len(tokenizer), m.get("vocab_size") or 0)
-    ids = dict(vocab_size=vocab, bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
-               pad_token_id=tokenizer.pad_token_id, max_position_embeddings=m["max_position_embeddings"],
-               attn_implementation=attn, use_cache=False)
-    if m["arch"] == "gpt_neox":
-        from transformers import GPTNeoXConfig
+    ids = dict(
+        vocab_size=vocab,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        max_position_embeddings=m["max_position_embeddings"],
+        attn_implementation=attn,
+        use_cache=False,
+    )
+    return ARCHS[m["arch"]](m, ids)
 
-        return GPTNeoXConfig(hidden_size=m["hidden_size"], num_hidden_layers=m["num_layers"],
-                             num_attention_heads=m["num_heads"], intermediate_size=m["intermediate_size"],
-                             rotary_pct=m["rotary_pct"], tie_word_embeddings=False, **ids)
+
+def _gpt_neox(m: Mapping[str, Any], ids: dict[str, Any]):
+    from transformers import GPTNeoXConfig
+
+    return GPTNeoXConfig(
+        hidden_size=m["hidden_size"],
+        num_hidden_layers=m["num_layers"],
+        num_attention_heads=m["num_heads"],
+        intermediate_size=m["intermediate_size"],
+        rotary_pct=m["rotary_pct"],
+        tie_word_embeddings=False,
+        **ids,
+    )
+
+
+def _gemma2(m: Mapping[str, Any], ids: dict[str, Any]):
     from transformers import Gemma2Config
 
     head_dim = m.get("head_dim") or m["hidden_size"] // m["num_heads"]
-    return Gemma2Config(hidden_size=m["hidden_size"], num_hidden_layers=m["num_layers"],
-                        num_attention_heads=m["num_heads"], num_key_value_heads=m.get("num_kv_heads") or m["num_heads"],
-                        head_dim=head_dim, intermediate_size=m["intermediate_size"],
-                        sliding_window=m.get("sliding_window") or 4096,
-                        query_pre_attn_scalar=m.get("query_pre_attn_scalar") or head_dim, **ids)
+    return Gemma2Config(
+        hidden_size=m["hidden_size"],
+        num_hidden_layers=m["num_layers"],
+        num_attention_heads=m["num_heads"],
+        num_key_value_heads=m.get("num_kv_heads") or m["num_heads"],
+        head_dim=head_dim,
+        intermediate_size=m["intermediate_size"],
+        sliding_window=m.get("sliding_window") or 4096,
+        query_pre_attn_scalar=m.get("query_pre_attn_scalar") or head_dim,
+        **ids,
+    )
 
 
-def build_model(m: Mapping[str, Any], tokenizer, init_from: str | None = None,
-                device_type: str = "cpu", packed: bool = True) -> torch.nn.Module:
+# model.arch -> HF config builder(ModelConfig dict, token ids and shared settings)
+ARCHS: dict[str, Callable[[Mapping[str, Any], dict[str, Any]], Any]] = {"gpt_neox": _gpt_neox, "gemma2": _gemma2}
+
+
+def build_model(
+    m: Mapping[str, Any], tokenizer, init_from: str | None = None, device_type: str = "cpu", packed: bool = True
+) -> torch.nn.Module:
     """A causal LM: from ``init_from`` (an HF dir) if given, else scratch or pretrained per ``m``;
     ``device_type`` (where it will run) and ``packed`` pick the attention for ``attn_implementation=auto``.
 
@@ -69,22 +98,35 @@ def build_model(m: Mapping[str, Any], tokenizer, init_from: str | None = None,
     else:
         try:
             model = AutoModelForCausalLM.from_pretrained(
-                source, dtype=DTYPES[m["dtype"]], attn_implementation=attn,
-                trust_remote_code=m.get("trust_remote_code", False), use_safetensors=True,
+                source,
+                dtype=DTYPES[m["dtype"]],
+                attn_implementation=attn,
+                trust_remote_code=m.get("trust_remote_code", False),
+                use_safetensors=True,
             )
         except (OSError, ValueError) as exc:
             if "trust_remote_code" in str(exc):
-                raise C2SInputError(f"The model in {source!r} asks to run its own code (auto_map). c2s runs it only "
-                                    "if you set model.trust_remote_code=true yourself, after reading that code.") from None
-            raise C2SInputError(f"Could not load a model from {source!r} ({exc}). Offline, give a local directory "
-                                "with config.json and model.safetensors (an HF export).") from exc
+                raise C2SInputError(
+                    f"The model in {source!r} asks to run its own code (auto_map). c2s runs it only "
+                    "if you set model.trust_remote_code=true yourself, after reading that code."
+                ) from None
+            raise C2SInputError(
+                f"Could not load a model from {source!r} ({exc}). Offline, give a local directory "
+                "with config.json and model.safetensors (an HF export)."
+            ) from exc
         vocab = model.get_input_embeddings().num_embeddings
         if vocab < len(tokenizer):
             if init_from:
-                raise C2SInputError(f"The tokenizer has {len(tokenizer)} tokens but the model in {source} has "
-                                    f"{vocab}: they do not belong together. Use the tokenizer saved with that model.")
-            log.warning("Resizing embeddings %d -> %d for the added gene tokens (tokenizer.add_genes=true): the new rows "
-                        "start untrained.", vocab, len(tokenizer))
+                raise C2SInputError(
+                    f"The tokenizer has {len(tokenizer)} tokens but the model in {source} has "
+                    f"{vocab}: they do not belong together. Use the tokenizer saved with that model."
+                )
+            log.warning(
+                "Resizing embeddings %d -> %d for the added gene tokens (tokenizer.add_genes=true): the new rows "
+                "start untrained.",
+                vocab,
+                len(tokenizer),
+            )
             model.resize_token_embeddings(len(tokenizer))
     model.config.use_cache = False
     if m.get("gradient_checkpointing"):
@@ -103,8 +145,10 @@ def check_tokenizer(model: torch.nn.Module, tokenizer) -> None:
     """Raise if the tokenizer cannot drive the model (vocabulary too big, no EOS)."""
     vocab = model.get_input_embeddings().num_embeddings
     if len(tokenizer) > vocab:
-        raise C2SInputError(f"Tokenizer of {len(tokenizer)} tokens does not match the model's {vocab} embeddings. "
-                            "Use the tokenizer saved with the checkpoint / shards it was trained on.")
+        raise C2SInputError(
+            f"Tokenizer of {len(tokenizer)} tokens does not match the model's {vocab} embeddings. "
+            "Use the tokenizer saved with the checkpoint / shards it was trained on."
+        )
     if tokenizer.eos_token_id is None:
         raise C2SInputError("The tokenizer has no EOS token, so generation cannot stop; use one that has.")
 
@@ -116,16 +160,27 @@ def add_lora(model: torch.nn.Module, arch: str, lora: Mapping[str, Any]) -> torc
     targets = lora.get("target_modules") or LORA_TARGETS[arch]
     if list(targets) == ["all-linear"]:
         targets = "all-linear"
-    cfg = LoraConfig(r=lora["r"], lora_alpha=lora["alpha"], lora_dropout=lora["dropout"], target_modules=targets,
-                     task_type="CAUSAL_LM")
+    cfg = LoraConfig(
+        r=lora["r"],
+        lora_alpha=lora["alpha"],
+        lora_dropout=lora["dropout"],
+        target_modules=targets,
+        task_type="CAUSAL_LM",
+    )
     return get_peft_model(model, cfg)
 
 
 def count_parameters(model: torch.nn.Module) -> dict[str, int]:
     """total, trainable, and non_embedding (total minus input and untied output embeddings):
     scaling laws use the last."""
-    emb = {id(m.weight): m.weight.numel() for m in (model.get_input_embeddings(), model.get_output_embeddings())
-           if m is not None}
+    emb = {
+        id(m.weight): m.weight.numel()
+        for m in (model.get_input_embeddings(), model.get_output_embeddings())
+        if m is not None
+    }
     total = sum(p.numel() for p in model.parameters())
-    return {"total": total, "trainable": sum(p.numel() for p in model.parameters() if p.requires_grad),
-            "non_embedding": total - sum(emb.values())}
+    return {
+        "total": total,
+        "trainable": sum(p.numel() for p in model.parameters() if p.requires_grad),
+        "non_embedding": total - sum(emb.values()),
+    }

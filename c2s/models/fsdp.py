@@ -26,8 +26,10 @@ def shard_model(model: torch.nn.Module, mesh, bf16: bool = False, activation_che
 
         # The decoder and the head are separate groups (below), which gives the tied matrix two
         # copies: frozen (LoRA) they stay equal; trained, they would drift apart.
-        raise C2SInputError("This model ties its input and output embeddings (Gemma-2), which strategy=fsdp cannot "
-                            "train in full yet: use LoRA (stages.<stage>.lora.enabled=true), or strategy=ddp.")
+        raise C2SInputError(
+            "This model ties its input and output embeddings (Gemma-2), which strategy=fsdp cannot "
+            "train in full yet: use LoRA (stages.<stage>.lora.enabled=true), or strategy=ddp."
+        )
     if activation_checkpointing:
         model.gradient_checkpointing_enable()
     kwargs = {"mesh": mesh}

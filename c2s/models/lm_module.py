@@ -21,18 +21,22 @@ import torch.nn.functional as F
 from hydra.utils import instantiate
 
 from c2s.models.build import add_lora, build_model, check_tokenizer, count_parameters
+from c2s.models.forward import logit_cap, soft_cap
 
 
 def _head_ce(head: torch.nn.Module, hidden: torch.Tensor, labels: torch.Tensor, cap: float | None) -> torch.Tensor:
-    logits = head(hidden)
-    if cap:
-        logits = torch.tanh(logits / cap) * cap
-    return F.cross_entropy(logits.float(), labels, reduction="none")
+    return F.cross_entropy(soft_cap(head(hidden), cap).float(), labels, reduction="none")
 
 
-def head_losses(head: torch.nn.Module, hidden: torch.Tensor, labels: torch.Tensor, cap: float | None = None,
-                chunk: int | None = None) -> torch.Tensor:
-    """Cross-entropy (N,) of hidden states (N, d) against labels (N,) through the LM head.
+def head_losses(
+    head: torch.nn.Module,
+    hidden: torch.Tensor,
+    labels: torch.Tensor,
+    cap: float | None = None,
+    chunk: int | None = None,
+) -> torch.Tensor:
+    """Cross-entropy (N,) of hidden states (N, d) against labels (N,) through the LM head, soft-capped
+    at ``cap`` (Gemma-2).
 
     When N × vocabulary exceeds ``chunk`` elements, tokens go through in chunks, each under
     activation checkpointing: only one chunk's logits exist at a time, and the backward pass
@@ -46,13 +50,17 @@ def head_losses(head: torch.nn.Module, hidden: torch.Tensor, labels: torch.Tenso
     parts = []
     for i in range(0, hidden.shape[0], step):
         h, y = hidden[i : i + step], labels[i : i + step]
-        parts.append(checkpoint(_head_ce, head, h, y, cap, use_reentrant=False) if torch.is_grad_enabled()
-                     else _head_ce(head, h, y, cap))
+        parts.append(
+            checkpoint(_head_ce, head, h, y, cap, use_reentrant=False)
+            if torch.is_grad_enabled()
+            else _head_ce(head, h, y, cap)
+        )
     return torch.cat(parts)
 
 
-def token_losses(model: torch.nn.Module, batch: Mapping[str, Any],
-                 chunk: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+def token_losses(
+    model: torch.nn.Module, batch: Mapping[str, Any], chunk: int | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Losses of the supervised tokens: (ce (N,), mask (B, L-1)), N = mask.sum().
 
     Position t predicts token t+1. Logits are computed only where a label exists (after the
@@ -60,12 +68,12 @@ def token_losses(model: torch.nn.Module, batch: Mapping[str, Any],
     tokens per example instead of the whole vocabulary at every position. Gemma-2's final
     logit soft-capping is applied as its own forward does; see ``head_losses`` for chunking.
     """
-    hidden = model.get_decoder()(input_ids=batch["input_ids"], position_ids=batch["position_ids"],
-                                 use_cache=False).last_hidden_state
+    hidden = model.get_decoder()(
+        input_ids=batch["input_ids"], position_ids=batch["position_ids"], use_cache=False
+    ).last_hidden_state
     labels = batch["labels"][:, 1:]
     mask = labels != -100
-    cap = getattr(model.config, "final_logit_softcapping", None)
-    return head_losses(model.get_output_embeddings(), hidden[:, :-1][mask], labels[mask], cap, chunk), mask
+    return head_losses(model.get_output_embeddings(), hidden[:, :-1][mask], labels[mask], logit_cap(model), chunk), mask
 
 
 def warmup_cosine(step: int, warmup: int, total: int, min_ratio: float) -> float:
@@ -84,9 +92,19 @@ class CausalLMModule(L.LightningModule):
 
     packed = True  # batches are packed rows: attention_for picks flex attention on CUDA
 
-    def __init__(self, model: Mapping[str, Any], stage: Mapping[str, Any], tokenizer, tasks: list[str],
-                 total_steps: int, init_from: str | None = None, shard: bool = False,
-                 activation_checkpointing: bool = False, log_prefix: str = "", shards_dir: str | None = None) -> None:
+    def __init__(
+        self,
+        model: Mapping[str, Any],
+        stage: Mapping[str, Any],
+        tokenizer,
+        tasks: list[str],
+        total_steps: int,
+        init_from: str | None = None,
+        shard: bool = False,
+        activation_checkpointing: bool = False,
+        log_prefix: str = "",
+        shards_dir: str | None = None,
+    ) -> None:
         super().__init__()
         self.save_hyperparameters(ignore=["tokenizer"])
         self.tokenizer = tokenizer
@@ -99,8 +117,9 @@ class CausalLMModule(L.LightningModule):
         if self.model is not None:
             return
         h = self.hparams
-        model = build_model(h.model, self.tokenizer, init_from=h.init_from, device_type=self._device_type(),
-                            packed=self.packed)
+        model = build_model(
+            h.model, self.tokenizer, init_from=h.init_from, device_type=self._device_type(), packed=self.packed
+        )
         check_tokenizer(model, self.tokenizer)
         if h.stage["lora"]["enabled"]:
             model = add_lora(model, h.model["arch"], h.stage["lora"])
@@ -108,8 +127,12 @@ class CausalLMModule(L.LightningModule):
         if h.shard:
             from c2s.models.fsdp import shard_model
 
-            shard_model(model, self.device_mesh["data_parallel"], bf16=self.trainer.accelerator.__class__.__name__ == "CUDAAccelerator",
-                        activation_checkpointing=h.activation_checkpointing)
+            shard_model(
+                model,
+                self.device_mesh["data_parallel"],
+                bf16=self.trainer.accelerator.__class__.__name__ == "CUDAAccelerator",
+                activation_checkpointing=h.activation_checkpointing,
+            )
         self.model = model.train()  # from_pretrained returns eval mode; a resumed fit skips the first validate
 
     def _device_type(self) -> str:
@@ -179,9 +202,12 @@ class CausalLMModule(L.LightningModule):
         optimizer = instantiate(s["optimizer"])(params)
         total, sch = self.hparams.total_steps, s["scheduler"]
         scheduler = torch.optim.lr_scheduler.LambdaLR(
-            optimizer, lambda step: warmup_cosine(step, sch["warmup_steps"], total, sch["min_lr_ratio"]))
-        return {"optimizer": optimizer,  # named per stage, so a resume can tell its rows in metrics.csv
-                "lr_scheduler": {"scheduler": scheduler, "interval": "step", "name": f"{self._p}lr"}}
+            optimizer, lambda step: warmup_cosine(step, sch["warmup_steps"], total, sch["min_lr_ratio"])
+        )
+        return {
+            "optimizer": optimizer,  # named per stage, so a resume can tell its rows in metrics.csv
+            "lr_scheduler": {"scheduler": scheduler, "interval": "step", "name": f"{self._p}lr"},
+        }
 
     # ---- checkpoints: RNG and history travel with the weights -----------------------------
     # Stored as tensors and plain Python types, so checkpoints load with weights_only=True.
@@ -189,10 +215,17 @@ class CausalLMModule(L.LightningModule):
         kind, keys, pos, has_gauss, cached = np.random.get_state()
         version, state, gauss = random.getstate()
         checkpoint["c2s"] = {
-            "rng": {"torch": torch.get_rng_state(),
-                    "numpy": {"kind": kind, "keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos),
-                              "has_gauss": int(has_gauss), "cached": float(cached)},
-                    "python": {"version": version, "state": list(state), "gauss": gauss}},
+            "rng": {
+                "torch": torch.get_rng_state(),
+                "numpy": {
+                    "kind": kind,
+                    "keys": torch.from_numpy(keys.astype(np.int64)),
+                    "pos": int(pos),
+                    "has_gauss": int(has_gauss),
+                    "cached": float(cached),
+                },
+                "python": {"version": version, "state": list(state), "gauss": gauss},
+            },
             "val_history": self.val_history,
         }
 

@@ -6,13 +6,11 @@ The stand-in has what matters for the interop paths: the Gemma-2 architecture, a
 no gene tokens (gene names are sub-words, as in Gemma's), and nothing but ``config.json``,
 ``model.safetensors`` and tokenizer files. Its weights are random: it knows no biology.
 
-    python -m c2s.models.standin OUT_DIR [H5AD CELL_TYPE_KEY]   (default: pbmc68k_reduced, bulk_labels)
+    python -m c2s.cli.standin OUT_DIR [H5AD CELL_TYPE_KEY]   (default: pbmc68k_reduced, bulk_labels)
 """
 
 from __future__ import annotations
 
-import logging
-import sys
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -31,19 +29,22 @@ def tiny_gemma2() -> dict[str, Any]:
 def standin_texts(data: Mapping[str, Any], n_cells: int = 500, seed: int = 0) -> list[str]:
     """c2s_scale prompts and answers of up to ``n_cells`` cells of ``data`` (a DataConfig dict):
     the text the tokenizer learns its sub-words from."""
-    from c2s.data.corpus_build import build_corpus
+    from c2s.corpus.build import build_corpus
     from c2s.tasks import TaskOptions, build_tasks
     from c2s.tasks.render import render_all
 
     corpus = build_corpus(data, top_k=200, seed=seed, upper_case_genes=True, progress=False)
-    tasks = build_tasks(["cell_type_annotation", "conditional_cell_generation"],
-                        TaskOptions(genes_per_cell=200, prompt_format="c2s_scale"))
+    tasks = build_tasks(
+        ["cell_type_annotation", "conditional_cell_generation"],
+        TaskOptions(genes_per_cell=200, prompt_format="c2s_scale"),
+    )
     examples, _ = render_all(corpus, tasks, seed)
     return [t for e in examples[: 2 * n_cells] for t in (e.prompt, e.target)]
 
 
-def make_standin(out_dir: str | Path, texts: list[str], vocab_size: int = 1000, seed: int = 0,
-                 model: Mapping[str, Any] | None = None) -> Path:
+def make_standin(
+    out_dir: str | Path, texts: list[str], vocab_size: int = 1000, seed: int = 0, model: Mapping[str, Any] | None = None
+) -> Path:
     """Train a BPE tokenizer (``vocab_size`` merges + 256 byte tokens + 4 specials, no gene
     tokens) on ``texts``, build a Gemma-2 from ``model`` (default configs/model/gemma2-tiny) with seeded random
     weights, and save both into ``out_dir`` atomically. Returns ``out_dir``."""
@@ -62,21 +63,3 @@ def make_standin(out_dir: str | Path, texts: list[str], vocab_size: int = 1000, 
         net.save_pretrained(tmp, safe_serialization=True)
         tokenizer.save_pretrained(tmp)
     return Path(out_dir)
-
-
-def main(argv: list[str]) -> None:
-    from c2s.errors import C2SInputError
-
-    if len(argv) not in (1, 3) or argv[0].startswith("-"):
-        raise C2SInputError("Usage: " + __doc__.strip().splitlines()[-1].strip())
-    path, key = (argv[1], argv[2]) if len(argv) == 3 else ("scanpy:pbmc68k_reduced", "bulk_labels")
-    data = {"name": "standin", "path": path, "use_raw": path == "scanpy:pbmc68k_reduced", "cell_type_key": key}
-    out = make_standin(argv[0], standin_texts(data))
-    print(f"Wrote a tiny Gemma-2 stand-in to {out}")
-
-
-if __name__ == "__main__":
-    from c2s.cli import exit_on_input_error
-
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    exit_on_input_error(main, sys.argv[1:], "standin")

@@ -1,8 +1,9 @@
 """Reward names -> callables, the fields each prompt row gives them, and weighted sums.
 
-Fields by the row's task metric: ``label`` (accuracy tasks), ``genes`` (gene lists: overlap
-tasks and perturbation response), ``reference`` (BERTScore tasks), ``perturbed`` (perturbation
-response); every row also gives ``task``. A reward returns None where its field is None ("does not apply").
+Fields come from the row's target, by its task's metric (``Metric.reward_fields``, c2s.scoring.metric):
+``label`` (accuracy tasks), ``genes`` (gene lists: overlap tasks and perturbation response), ``reference``
+(BERTScore tasks), ``perturbed`` (perturbation response); every row also gives ``task``. A reward returns None
+where its field is None ("does not apply").
 """
 
 from __future__ import annotations
@@ -13,11 +14,9 @@ from typing import Any, Callable, Mapping, Sequence
 
 from c2s.errors import C2SInputError
 from c2s.rewards.basic import gene_overlap, label_match
+from c2s.scoring.metric import REWARD_FIELDS
 
 Reward = Callable[..., list]
-REWARD_NAMES = ("label_match", "gene_overlap", "bertscore", "gene_program")
-FIELDS_BY_METRIC = {"accuracy": ("label",), "overlap": ("genes",), "bertscore": ("reference",),
-                    "kendall_tau": ("perturbed", "genes")}
 
 
 def sample_fields(rows: Sequence[Mapping[str, Any]]) -> dict[str, list]:
@@ -25,39 +24,36 @@ def sample_fields(rows: Sequence[Mapping[str, Any]]) -> dict[str, list]:
     from c2s.tasks import REGISTRY
 
     fields: dict[str, list] = {"task": [r["task"] for r in rows]}
-    for name in ("label", "genes", "reference", "perturbed"):
+    for name in REWARD_FIELDS:
         fields[name] = [None] * len(rows)
     for i, r in enumerate(rows):
-        for field in FIELDS_BY_METRIC.get(REGISTRY[r["task"]].metric, ()):
+        for field in REGISTRY[r["task"]].metric.reward_fields:
             fields[field][i] = r["target"]
     return fields
 
 
-def _check_names(names) -> None:
+def check_names(names) -> None:
+    """Raise naming the unknown ones unless every name is a registered reward."""
     unknown = sorted(set(names) - set(REWARD_NAMES))
-    if unknown:
-        raise C2SInputError(f"Unknown reward(s) {unknown}. Known rewards: {list(REWARD_NAMES)}.")
+    if unknown or not names:
+        raise C2SInputError(
+            f"grpo.rewards names unknown reward(s) {unknown or '(none given)'}; known: {list(REWARD_NAMES)}."
+        )
 
 
-def build_reward(name: str, shards_dir: str | Path | None = None, options: Mapping[str, Any] | None = None) -> Reward:
-    """The reward ``name``. bertscore reads ``options['bertscore_model']``; gene_program needs the
-    shards (genes.json, inverse_fit.json, train rows for a DE program) and options program,
-    program_top_n, program_metric (see GRPOConfig)."""
-    _check_names([name])
-    o = dict(options or {})
-    if name == "label_match":
-        return label_match
-    if name == "gene_overlap":
-        return gene_overlap
-    if name == "bertscore":
-        from c2s.rewards.text import BERTScoreReward
+def _bertscore(shards_dir: Path | None, o: Mapping[str, Any]) -> Reward:
+    from c2s.rewards.text import BERTScoreReward
 
-        return BERTScoreReward(o.get("bertscore_model"))
+    return BERTScoreReward(o.get("bertscore_model"))
+
+
+def _gene_program(shards_dir: Path | None, o: Mapping[str, Any]) -> Reward:
+    """Needs the shards: genes.json, inverse_fit.json, and the train rows for a DE program."""
     if shards_dir is None:
         raise C2SInputError("The gene_program reward needs the prepared shards (genes and inverse fit).")
     from c2s.data.shards import ShardSet
-    from c2s.eval.program import top_de_genes
     from c2s.rewards.gene_program import GeneProgramReward
+    from c2s.scoring.program import top_de_genes
     from c2s.sentences import InverseFit
 
     shards_dir = Path(shards_dir)
@@ -70,10 +66,24 @@ def build_reward(name: str, shards_dir: str | Path | None = None, options: Mappi
     return GeneProgramReward(genes, fit, program, o.get("program_metric", "kendall"))
 
 
-def build_rewards(weights: Mapping[str, float], shards_dir: str | Path | None = None,
-                  options: Mapping[str, Any] | None = None) -> dict[str, Reward]:
-    _check_names(weights)
-    return {name: build_reward(name, shards_dir, options) for name in weights}
+# name -> builder(shards_dir, options); options are GRPOConfig's fields (bertscore_model, program, ...)
+BUILDERS: dict[str, Callable[[Path | None, Mapping[str, Any]], Reward]] = {
+    "label_match": lambda shards_dir, o: label_match,
+    "gene_overlap": lambda shards_dir, o: gene_overlap,
+    "bertscore": _bertscore,
+    "gene_program": _gene_program,
+}
+REWARD_NAMES = tuple(BUILDERS)
+
+
+def build_rewards(
+    weights: Mapping[str, float], shards_dir: str | Path | None = None, options: Mapping[str, Any] | None = None
+) -> dict[str, Reward]:
+    """The rewards named in ``weights``, built once each."""
+    check_names(weights)
+    return {
+        name: BUILDERS[name](None if shards_dir is None else Path(shards_dir), dict(options or {})) for name in weights
+    }
 
 
 def weighted_sum(parts: Mapping[str, Sequence[float | None]], weights: Mapping[str, float]) -> list[float | None]:
@@ -84,13 +94,3 @@ def weighted_sum(parts: Mapping[str, Sequence[float | None]], weights: Mapping[s
         vals = [weights[k] * v[i] for k, v in parts.items() if v[i] is not None]
         out.append(sum(vals) if vals else None)
     return out
-
-
-def combine(weights: Mapping[str, float], rewards: Mapping[str, Reward] | None = None) -> Reward:
-    """One reward: the weighted sum of the named rewards (built without shards unless given)."""
-    rewards = rewards or build_rewards(weights)
-
-    def total(prompts, completions, **fields):
-        return weighted_sum({k: rewards[k](prompts, completions, **fields) for k in weights}, weights)
-
-    return total

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from c2s.eval.bertscore import bertscore_f1
+from c2s.scoring.bertscore import bertscore_f1
 
 
 class BERTScoreReward:
@@ -14,8 +14,9 @@ class BERTScoreReward:
     def __init__(self, model_dir: str | None = None) -> None:
         self.model_dir = model_dir
 
-    def __call__(self, prompts: Sequence[str], completions: Sequence[str],
-                 reference: Sequence[str | None] | None = None, **_) -> list[float | None]:
+    def __call__(
+        self, prompts: Sequence[str], completions: Sequence[str], reference: Sequence[str | None] | None = None, **_
+    ) -> list[float | None]:
         reference = reference or [None] * len(completions)
         idx = [i for i, r in enumerate(reference) if r is not None]
         out: list[float | None] = [None] * len(completions)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import torch
 
-AGGREGATIONS = ("grpo", "dapo")
+from c2s.config.stage import AGGREGATIONS
 
 
 def group_advantages(rewards: torch.Tensor, group_size: int, scale: bool = True) -> torch.Tensor:
@@ -37,9 +37,17 @@ class GRPOLoss:
     clip_fraction: torch.Tensor  # share of active tokens where the clipped term is the minimum and differs
 
 
-def grpo_loss(logp: torch.Tensor, logp_old: torch.Tensor, advantages: torch.Tensor, mask: torch.Tensor,
-              eps_low: float = 0.2, eps_high: float = 0.2, beta: float = 0.0, logp_ref: torch.Tensor | None = None,
-              aggregation: str = "grpo") -> GRPOLoss:
+def grpo_loss(
+    logp: torch.Tensor,
+    logp_old: torch.Tensor,
+    advantages: torch.Tensor,
+    mask: torch.Tensor,
+    eps_low: float = 0.2,
+    eps_high: float = 0.2,
+    beta: float = 0.0,
+    logp_ref: torch.Tensor | None = None,
+    aggregation: str = "grpo",
+) -> GRPOLoss:
     """Loss for token log-probs (N, T) of N completions; ``mask`` (N, T) marks completion tokens."""
     if aggregation not in AGGREGATIONS:
         raise ValueError(f"aggregation must be one of {AGGREGATIONS}, got {aggregation!r}")

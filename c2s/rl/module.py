@@ -59,8 +59,13 @@ class GRPOModule(CausalLMModule):
         super().configure_model()
         h = self.hparams
         if self.g["beta"] > 0 and not h.stage["lora"]["enabled"]:
-            self._ref = [build_model(h.model, self.tokenizer, init_from=h.init_from, device_type=self._device_type(),
-                                     packed=False).eval().requires_grad_(False)]
+            self._ref = [
+                build_model(
+                    h.model, self.tokenizer, init_from=h.init_from, device_type=self._device_type(), packed=False
+                )
+                .eval()
+                .requires_grad_(False)
+            ]
 
     def setup(self, stage: str) -> None:
         self._seed = torch.initial_seed()  # run_stage seeded everything; the same again on resume
@@ -101,8 +106,18 @@ class GRPOModule(CausalLMModule):
         with torch.random.fork_rng(devices=devices):
             stream = np.random.SeedSequence([self._seed, self.global_step, self.global_rank])
             torch.manual_seed(int(stream.generate_state(1)[0]))
-            roll = sample(self.model, self.tokenizer, [r["prompt_ids"] for r in rows], G, g["max_new_tokens"],
-                          g["temperature"], g["top_p"], g["no_repeat_tokens"], device=self.device, cache=self._cache())
+            roll = sample(
+                self.model,
+                self.tokenizer,
+                [r["prompt_ids"] for r in rows],
+                G,
+                g["max_new_tokens"],
+                g["temperature"],
+                g["top_p"],
+                g["no_repeat_tokens"],
+                device=self.device,
+                cache=self._cache(),
+            )
         t_gen = time.perf_counter() - t0
         total, parts = self.score(rows, roll, G)
         applies = torch.tensor([x is not None for x in total], device=self.device)
@@ -119,20 +134,39 @@ class GRPOModule(CausalLMModule):
         opt, sched = self.optimizers(), self.lr_schedulers()
         for it in range(g["inner_iterations"]):
             logp, ent = completion_logprobs(self.model, roll, with_entropy=it == 0)
-            out = grpo_loss(logp, old if old is not None else logp.detach(), adv, mask, g["eps_low"], g["eps_high"],
-                            g["beta"], ref, g["aggregation"])
+            out = grpo_loss(
+                logp,
+                old if old is not None else logp.detach(),
+                adv,
+                mask,
+                g["eps_low"],
+                g["eps_high"],
+                g["beta"],
+                ref,
+                g["aggregation"],
+            )
             if it == 0:
                 entropy = float((ent * mask).sum() / mask.sum().clamp(min=1))
             opt.zero_grad()
             self.manual_backward(out.loss)
             if self.hparams.stage["grad_clip"]:
-                self.clip_gradients(opt, gradient_clip_val=self.hparams.stage["grad_clip"], gradient_clip_algorithm="norm")
+                self.clip_gradients(
+                    opt, gradient_clip_val=self.hparams.stage["grad_clip"], gradient_clip_algorithm="norm"
+                )
             opt.step()
             sched.step()
         mean, std, _ = _stats(total)
-        logs = {"loss": float(out.loss.detach()), "reward": mean, "reward_std": std, "clip_fraction": float(out.clip_fraction),
-                "completion_length": float(roll.lengths.float().mean()), "finished": float(roll.finished.float().mean()),
-                "entropy": entropy, "generate_s": t_gen, "step_s": time.perf_counter() - t0}
+        logs = {
+            "loss": float(out.loss.detach()),
+            "reward": mean,
+            "reward_std": std,
+            "clip_fraction": float(out.clip_fraction),
+            "completion_length": float(roll.lengths.float().mean()),
+            "finished": float(roll.finished.float().mean()),
+            "entropy": entropy,
+            "generate_s": t_gen,
+            "step_s": time.perf_counter() - t0,
+        }
         if g["beta"] > 0:
             logs["kl"] = float(out.kl.detach())
         for name, scores in parts.items():
@@ -141,7 +175,10 @@ class GRPOModule(CausalLMModule):
                 logs[f"rewards/{name}/mean"], logs[f"rewards/{name}/std"] = m, s
         for k, v in logs.items():
             self.log(f"{self._p}train/{k}", v, on_step=True, prog_bar=k in ("reward", "loss"), batch_size=len(total))
-        return {"loss": out.loss.detach(), "history": {k: logs[k] for k in ("reward", "reward_std", "completion_length")}}
+        return {
+            "loss": out.loss.detach(),
+            "history": {k: logs[k] for k in ("reward", "reward_std", "completion_length")},
+        }
 
     # ---- validation: greedy completions of held-out prompts ---------------------------------
     def on_validation_epoch_start(self) -> None:
@@ -152,8 +189,17 @@ class GRPOModule(CausalLMModule):
 
     def validation_step(self, batch: Mapping[str, Any], batch_idx: int) -> None:
         g, rows = self.g, batch["rows"]
-        roll = sample(self.model, self.tokenizer, [r["prompt_ids"] for r in rows], 1, g["max_new_tokens"],
-                      no_repeat_tokens=g["no_repeat_tokens"], do_sample=False, device=self.device, cache=self._cache())
+        roll = sample(
+            self.model,
+            self.tokenizer,
+            [r["prompt_ids"] for r in rows],
+            1,
+            g["max_new_tokens"],
+            no_repeat_tokens=g["no_repeat_tokens"],
+            do_sample=False,
+            device=self.device,
+            cache=self._cache(),
+        )
         total, parts = self.score(rows, roll, 1)
         for key, scores in [("total", total), *parts.items()] + [(r["task"], [t]) for r, t in zip(rows, total)]:
             i = self._vnames.index(key)
@@ -166,9 +212,13 @@ class GRPOModule(CausalLMModule):
         counts = self.trainer.strategy.reduce(self._counts, reduce_op="sum")
         mean = {n: float(s / c) for n, s, c in zip(self._vnames, sums, counts) if c > 0}
         k = len(self.rewards) + 1
-        record = {"step": int(self.global_step), "reward": mean.get("total", float("nan")),
-                  "rewards": {n: mean[n] for n in self._vnames[1:k] if n in mean},
-                  "tasks": {n: mean[n] for n in self._vnames[k:] if n in mean}, "n": int(counts[0])}
+        record = {
+            "step": int(self.global_step),
+            "reward": mean.get("total", float("nan")),
+            "rewards": {n: mean[n] for n in self._vnames[1:k] if n in mean},
+            "tasks": {n: mean[n] for n in self._vnames[k:] if n in mean},
+            "n": int(counts[0]),
+        }
         self.log(self._p + "val/reward", record["reward"], prog_bar=True, sync_dist=False)
         for n, v in record["rewards"].items():
             self.log(f"{self._p}val/rewards/{n}", v, sync_dist=False)

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from c2s.models.forward import left_pad, logit_cap, soft_cap
+
 
 @dataclass
 class Rollout:
@@ -27,19 +29,20 @@ class Rollout:
         return self.completion_mask.sum(1)
 
 
-def left_pad(prompts: list[list[int]], pad: int, bos: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """(ids, mask) (B, P) for ``<s> prompt`` rows, left-padded to the longest."""
-    rows = [[bos] + list(p) for p in prompts]
-    width = max(len(r) for r in rows)
-    ids = torch.tensor([[pad] * (width - len(r)) + r for r in rows])
-    mask = torch.tensor([[0] * (width - len(r)) + [1] * len(r) for r in rows])
-    return ids, mask
-
-
 @torch.no_grad()
-def sample(model, tokenizer, prompts: list[list[int]], group_size: int, max_new_tokens: int, temperature: float = 1.0,
-           top_p: float = 1.0, no_repeat_tokens: bool = False, do_sample: bool = True, device=None,
-           cache: str = "dynamic") -> Rollout:
+def sample(
+    model,
+    tokenizer,
+    prompts: list[list[int]],
+    group_size: int,
+    max_new_tokens: int,
+    temperature: float = 1.0,
+    top_p: float = 1.0,
+    no_repeat_tokens: bool = False,
+    do_sample: bool = True,
+    device=None,
+    cache: str = "dynamic",
+) -> Rollout:
     """``group_size`` completions for each token-id prompt (without <s>); model in eval mode while
     sampling (no dropout), restored after."""
     pad, eos = tokenizer.pad_token_id, tokenizer.eos_token_id
@@ -47,8 +50,9 @@ def sample(model, tokenizer, prompts: list[list[int]], group_size: int, max_new_
     ids, mask = ids.repeat_interleave(group_size, 0), mask.repeat_interleave(group_size, 0)
     if device is not None:
         ids, mask = ids.to(device), mask.to(device)
-    kwargs = dict(max_new_tokens=max_new_tokens, pad_token_id=pad, eos_token_id=eos, use_cache=True,
-                  do_sample=do_sample)
+    kwargs = dict(
+        max_new_tokens=max_new_tokens, pad_token_id=pad, eos_token_id=eos, use_cache=True, do_sample=do_sample
+    )
     if do_sample:
         kwargs.update(temperature=temperature, top_p=top_p, top_k=0)
     if no_repeat_tokens:
@@ -71,19 +75,19 @@ def sample(model, tokenizer, prompts: list[list[int]], group_size: int, max_new_
     return Rollout(out, full_mask, width, before_eos, finished, texts)
 
 
-def completion_logprobs(model, rollout: Rollout, with_entropy: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
+def completion_logprobs(
+    model, rollout: Rollout, with_entropy: bool = False
+) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Log-probs (N, T) of the completion tokens under ``model`` (float32), and optionally the
     entropy (N, T) of its next-token distribution there. Position ids count real tokens, so a
     left-padded row computes what the unpadded one would."""
     mask = rollout.attention_mask
     position_ids = (mask.cumsum(1) - 1).clamp(min=0)
-    hidden = model.get_decoder()(input_ids=rollout.ids, attention_mask=mask, position_ids=position_ids,
-                                 use_cache=False).last_hidden_state
+    hidden = model.get_decoder()(
+        input_ids=rollout.ids, attention_mask=mask, position_ids=position_ids, use_cache=False
+    ).last_hidden_state
     p = rollout.prompt_width
-    logits = model.get_output_embeddings()(hidden[:, p - 1 : -1]).float()  # position t predicts token t+1
-    cap = getattr(model.config, "final_logit_softcapping", None)
-    if cap:
-        logits = torch.tanh(logits / cap) * cap
+    logits = soft_cap(model.get_output_embeddings()(hidden[:, p - 1 : -1]).float(), logit_cap(model))  # t predicts t+1
     logp_all = F.log_softmax(logits, -1)
     logp = logp_all.gather(-1, rollout.ids[:, p:, None]).squeeze(-1)
     entropy = None

@@ -61,8 +61,9 @@ def _fit_once(log_n, log_d, log_l, inits=None) -> np.ndarray:
     return best
 
 
-def fit_power_law(n: np.ndarray, loss: np.ndarray, d: np.ndarray | None = None, n_boot: int = 200,
-                  seed: int = 0) -> PowerLawFit:
+def fit_power_law(
+    n: np.ndarray, loss: np.ndarray, d: np.ndarray | None = None, n_boot: int = 200, seed: int = 0
+) -> PowerLawFit:
     """Fit L(N) (or L(N, D) when ``d`` is given) to points (n_i, d_i, loss_i)."""
     log_n, log_l = np.log(np.asarray(n, float)), np.log(np.asarray(loss, float))
     log_d = None if d is None else np.log(np.asarray(d, float))
@@ -84,8 +85,14 @@ def fit_power_law(n: np.ndarray, loss: np.ndarray, d: np.ndarray | None = None, 
         # resamples start from the full-data optimum (and a perturbed copy): fast and stable
         starts = [theta, theta * rng.uniform(0.8, 1.2, theta.size)]
         boots.append(unpack(_fit_once(log_n[i], None if log_d is None else log_d[i], log_l[i], starts)))
-    ci = {k: (float(np.percentile([b[k] for b in boots], 2.5)), float(np.percentile([b[k] for b in boots], 97.5)))
-          for k in names} if boots else {}
+    ci = (
+        {
+            k: (float(np.percentile([b[k] for b in boots], 2.5)), float(np.percentile([b[k] for b in boots], 97.5)))
+            for k in names
+        }
+        if boots
+        else {}
+    )
     resid = log_l - _log_pred(theta, log_n, log_d)
     r2 = 1 - float(np.sum(resid**2) / max(np.sum((log_l - log_l.mean()) ** 2), 1e-300))
     return PowerLawFit(unpack(theta), ci, r2, int(log_n.size))

@@ -12,7 +12,6 @@ from c2s.atomic import write_json_atomic, write_text_atomic
 from c2s.errors import C2SInputError
 from c2s.scaling.fit import PowerLawFit, fit_power_law
 
-
 NEEDED = ("non_embedding_params", "params", "tokens", "flops", "val_loss", "model")
 
 
@@ -62,8 +61,9 @@ def scaling_report(sweep_dir: str | Path, out_dir: str | Path | None = None, n_b
     """Fit and plot a sweep; returns what scaling.json holds."""
     sweep_dir = Path(sweep_dir)
     if not sweep_dir.is_dir():
-        raise C2SInputError(f"{sweep_dir} is not a directory. Give a sweep's output dir (multirun/... or "
-                            "outputs/sweeps/<name>).")
+        raise C2SInputError(
+            f"{sweep_dir} is not a directory. Give a sweep's output dir (multirun/... or outputs/sweeps/<name>)."
+        )
     results = collect(sweep_dir)
     if not results:
         raise C2SInputError(f"No result.json under {sweep_dir}: run a sweep first (python train.py -m experiment=...).")
@@ -78,19 +78,39 @@ def scaling_report(sweep_dir: str | Path, out_dir: str | Path | None = None, n_b
     if np.unique(d).size >= 3 and np.unique(n).size >= 2:
         fits["L(N,D)"] = fit_power_law(n, loss, d=d, n_boot=n_boot)
     title = f"{sweep_dir.name}: {len(results)} runs"
-    _plot(results, fits.get("L(N)"), "non_embedding_params", "non-embedding parameters N", out / "loss_vs_params.png", title)
+    _plot(
+        results,
+        fits.get("L(N)"),
+        "non_embedding_params",
+        "non-embedding parameters N",
+        out / "loss_vs_params.png",
+        title,
+    )
     _plot(results, None, "tokens", "training tokens D", out / "loss_vs_tokens.png", title)
     _plot(results, None, "flops", "training FLOPs ≈ 6·N·D", out / "loss_vs_flops.png", title)
     report = {"sweep": str(sweep_dir), "runs": results, "fits": {k: asdict(v) for k, v in fits.items()}}
     write_json_atomic(out / "scaling.json", report)
-    lines = [f"# Scaling: `{sweep_dir.name}`", "", "| model | N (non-emb.) | params | tokens D | FLOPs | val loss |",
-             "|---|---|---|---|---|---|"]
-    lines += [f"| {r['model']} | {r['non_embedding_params']:,} | {r['params']:,} | {r['tokens']:,.0f} | "
-              f"{r['flops']:.3g} | {r['val_loss']:.4f} |" for r in results]
+    lines = [
+        f"# Scaling: `{sweep_dir.name}`",
+        "",
+        "| model | N (non-emb.) | params | tokens D | FLOPs | val loss |",
+        "|---|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| {r['model']} | {r['non_embedding_params']:,} | {r['params']:,} | {r['tokens']:,.0f} | "
+        f"{r['flops']:.3g} | {r['val_loss']:.4f} |"
+        for r in results
+    ]
     for name, f in fits.items():
-        lines += ["", f"**{name}**: " + ", ".join(
-            f"{k} = {v:.4g}" + (f" [{f.ci[k][0]:.4g}, {f.ci[k][1]:.4g}]" if k in f.ci else "") for k, v in f.params.items())
-            + f"; R² (log-loss) = {f.r2:.3f}; {f.n_points} points; 95% bootstrap CIs."]
+        lines += [
+            "",
+            f"**{name}**: "
+            + ", ".join(
+                f"{k} = {v:.4g}" + (f" [{f.ci[k][0]:.4g}, {f.ci[k][1]:.4g}]" if k in f.ci else "")
+                for k, v in f.params.items()
+            )
+            + f"; R² (log-loss) = {f.r2:.3f}; {f.n_points} points; 95% bootstrap CIs.",
+        ]
     lines += ["", "Plots: `loss_vs_params.png`, `loss_vs_tokens.png`, `loss_vs_flops.png`."]
     write_text_atomic(out / "scaling.md", "\n".join(lines) + "\n")
     return report

@@ -11,9 +11,15 @@ Public API::
 from importlib import import_module
 
 _WHERE = {  # loaded on first use: render workers need only InverseFit, not AnnData or scipy.stats
-    "CellSentences": "convert", "cell_sentence_indices": "convert", "cell_sentences": "convert",
-    "sentences_from_source": "convert", "InverseFit": "inverse", "Reconstruction": "inverse",
-    "fit_inverse": "inverse", "reconstruct": "inverse", "topk_indices": "topk",
+    "CellSentences": "convert",
+    "cell_sentence_indices": "convert",
+    "cell_sentences": "convert",
+    "sentences_from_source": "convert",
+    "InverseFit": "inverse",
+    "Reconstruction": "inverse",
+    "fit_inverse": "inverse",
+    "reconstruct": "inverse",
+    "topk_indices": "topk",
 }
 
 

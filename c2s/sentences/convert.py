@@ -11,8 +11,8 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from c2s.atomic import atomic_path
-from c2s.data.anndata_io import ExpressionSource
 from c2s.errors import C2SInputError
+from c2s.io.anndata_io import ExpressionSource
 from c2s.sentences.topk import topk_indices
 
 log = logging.getLogger(__name__)

@@ -127,9 +127,9 @@ def fit_inverse(
 
     ``top_k=None`` uses every expressed gene of each sampled cell; an int uses only the
     first ``top_k`` ranks (what a top-K sentence can carry). Other keyword arguments go to
-    :class:`~c2s.data.ExpressionSource` (``gene_key``, ``matrix_kind``, ``backed``).
+    :class:`~c2s.io.ExpressionSource` (``gene_key``, ``matrix_kind``, ``backed``).
     """
-    from c2s.data.anndata_io import ExpressionSource
+    from c2s.io.anndata_io import ExpressionSource
 
     source = ExpressionSource(adata, layer=layer, use_raw=use_raw, **source_kwargs)
     rank, value, n = sample_rank_expression(source, n_cells=n_cells, seed=seed, top_k=top_k)

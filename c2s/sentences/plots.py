@@ -21,8 +21,13 @@ def plot_inverse_fit(rank: np.ndarray, value: np.ndarray, fit: InverseFit, path:
     fig, ax = plt.subplots(figsize=(5, 4), dpi=100)
     hb = ax.hexbin(x, value, gridsize=50, bins="log", cmap="viridis", mincnt=1)
     xs = np.linspace(0, x.max(), 100)
-    ax.plot(xs, fit.intercept + fit.slope * xs, color="red", lw=2,
-            label=f"{fit.intercept:.2f} {fit.slope:+.2f}·log10(1+rank)\nR²={fit.r2:.3f}")
+    ax.plot(
+        xs,
+        fit.intercept + fit.slope * xs,
+        color="red",
+        lw=2,
+        label=f"{fit.intercept:.2f} {fit.slope:+.2f}·log10(1+rank)\nR²={fit.r2:.3f}",
+    )
     ax.set_xlabel("log10(1 + rank in cell sentence)")
     ax.set_ylabel("expression (log-normalised)")
     ax.legend(loc="upper right", fontsize=8)

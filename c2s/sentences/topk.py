@@ -123,4 +123,3 @@ def topk_indices(matrix: sp.csr_matrix, k: int) -> tuple[np.ndarray, np.ndarray]
     elif matrix.shape[0]:
         _csr_topk(matrix.indptr, matrix.indices, data, k, out, lengths)
     return out, lengths
-

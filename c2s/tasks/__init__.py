@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from c2s.errors import C2SInputError
-from c2s.tasks.base import KINDS, Task, TaskOptions
+from c2s.tasks.base import Task, TaskOptions
 from c2s.tasks.gene_sets import GeneSetEnumeration, GeneSetNaming
 from c2s.tasks.multi_cell import (
     MultiCellLanguageModelling,
@@ -20,18 +20,34 @@ from c2s.tasks.spatial import SpatialNeighbourGeneration, SpatialNeighbourIdenti
 from c2s.tasks.text import ClusterCaptioning, DatasetInterpretation, QuestionAnswering
 
 PRETRAINING = (  # Table 1 of the preprint, in its order
-    CellLanguageModelling, CellTypeAnnotation, ConditionalCellGeneration, MultiCellLanguageModelling,
-    TissueAnnotation, SampleCellTypeAnnotation, SampleGenerationByTissue, SampleGenerationByCellTypes,
-    SampleGenerationByDescription, NaturalLanguageInterpretation, GeneSetEnumeration, GeneSetNaming,
+    CellLanguageModelling,
+    CellTypeAnnotation,
+    ConditionalCellGeneration,
+    MultiCellLanguageModelling,
+    TissueAnnotation,
+    SampleCellTypeAnnotation,
+    SampleGenerationByTissue,
+    SampleGenerationByCellTypes,
+    SampleGenerationByDescription,
+    NaturalLanguageInterpretation,
+    GeneSetEnumeration,
+    GeneSetNaming,
 )
 DOWNSTREAM = (
-    PerturbationResponse, ClusterCaptioning, DatasetInterpretation, SpatialNicheLabel,
-    SpatialNeighbourGeneration, SpatialNeighbourIdentification, QuestionAnswering,
+    PerturbationResponse,
+    ClusterCaptioning,
+    DatasetInterpretation,
+    SpatialNicheLabel,
+    SpatialNeighbourGeneration,
+    SpatialNeighbourIdentification,
+    QuestionAnswering,
 )
 REGISTRY: dict[str, type[Task]] = {cls.name: cls for cls in PRETRAINING + DOWNSTREAM}
 
 
-def build_tasks(names: list[str], options: TaskOptions | None = None, match_keys: list[str] | None = None) -> list[Task]:
+def build_tasks(
+    names: list[str], options: TaskOptions | None = None, match_keys: list[str] | None = None
+) -> list[Task]:
     """Instantiate tasks by name; unknown names raise with the list of known ones."""
     unknown = [n for n in names if n not in REGISTRY]
     if unknown:
@@ -45,4 +61,4 @@ def build_tasks(names: list[str], options: TaskOptions | None = None, match_keys
     return tasks
 
 
-__all__ = ["DOWNSTREAM", "KINDS", "PRETRAINING", "REGISTRY", "Task", "TaskOptions", "build_tasks"]
+__all__ = ["DOWNSTREAM", "PRETRAINING", "REGISTRY", "Task", "TaskOptions", "build_tasks"]

@@ -7,15 +7,14 @@ record per cell build their records as columns directly (c2s.tasks.columns)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar, Iterator, NamedTuple
+from typing import Any, ClassVar, Iterator
 
 import numpy as np
 
-from c2s.data.corpus import Corpus
-from c2s.tasks.columns import BATCH, Columns, batched, cells_field, coded, const, encode
+from c2s.corpus.corpus import Corpus
+from c2s.scoring.metric import Metric
+from c2s.tasks.columns import BATCH, Columns, Genes, batched, cells_field, coded, const, encode
 from c2s.tasks.formats import C2S_SCALE, check_format
-
-KINDS = ("single_cell", "multi_cell", "gene_set", "downstream")
 
 
 @dataclass(frozen=True)
@@ -45,23 +44,13 @@ class TaskOptions:
         check_format(self.prompt_format)
 
 
-class Genes(NamedTuple):
-    """A gene slot: the first ``k`` genes of each of ``cells`` (one line ``Cell j: …`` per cell
-    when ``numbered``), or the explicit gene ids ``ids`` (a gene set)."""
-
-    cells: np.ndarray | None = None
-    k: int = 0
-    numbered: bool = False
-    ids: np.ndarray | None = None
-
-
 class Task:
     """Base class. Subclasses set the class attributes and implement ``records`` (record dicts)
     or ``columns`` (the same records, in columns)."""
 
     name: ClassVar[str]
     kind: ClassVar[str]
-    metric: ClassVar[str]
+    metric: ClassVar[Metric]  # c2s.scoring.metric
     target_field: ClassVar[str]  # the record field that is the answer
     requires: ClassVar[tuple[str, ...]] = ()  # obs roles or corpus attributes
     templates: ClassVar[tuple[str, ...]]
@@ -106,12 +95,18 @@ def sentence_columns(corpus: Corpus, cells: np.ndarray, k: int) -> Columns:
     """Fields of each cell: its sentence slot (``sentence``), gene count (``n_genes``), organism
     and every mapped metadata role."""
     cells = np.asarray(cells, dtype=np.int64)
-    text = {"organism": const(corpus.organism, cells.size),
-            "n_genes": encode(np.minimum(k, corpus.sentences.lengths[cells]))}
+    text = {
+        "organism": const(corpus.organism, cells.size),
+        "n_genes": encode(np.minimum(k, corpus.sentences.lengths[cells])),
+    }
     for r, (cats, codes) in corpus.roles.items():
         text[r] = coded(cats, np.asarray(codes)[cells])
-    return Columns(cells.size, (np.arange(cells.size + 1, dtype=np.int64), cells), text,
-                   {"sentence": cells_field(cells[:, None], k)})
+    return Columns(
+        cells.size,
+        (np.arange(cells.size + 1, dtype=np.int64), cells),
+        text,
+        {"sentence": cells_field(cells[:, None], k)},
+    )
 
 
 def per_cell(corpus: Corpus, cells: np.ndarray, k: int) -> Iterator[Columns]:

@@ -11,11 +11,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from itertools import islice
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable, Iterator, NamedTuple
 
 import numpy as np
 
 BATCH = 4096  # records per batch (fixed: template draws happen per batch, so it defines the output)
+
+
+class Genes(NamedTuple):
+    """A gene slot: the first ``k`` genes of each of ``cells`` (one line ``Cell j: …`` per cell
+    when ``numbered``), or the explicit gene ids ``ids`` (a gene set)."""
+
+    cells: np.ndarray | None = None
+    k: int = 0
+    numbered: bool = False
+    ids: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -78,8 +88,6 @@ def coded(cats: np.ndarray, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def from_records(records: list[dict[str, Any]]) -> Columns:
     """Columns of record dicts (fields: ``cells``, text values, and ``Genes`` slots)."""
-    from c2s.tasks.base import Genes
-
     n = len(records)
     text, genes = {}, {}
     for f, v in records[0].items():

@@ -4,7 +4,7 @@
   names as in the data; the organism as configured (``human``).
 - ``c2s_scale``: the exact prompts of the released C2S-Scale models (their model cards and the
   cell2sentence prompt files): one template per task, gene names upper-cased (done when the
-  corpus is built, see ``c2s.data.gene_names``), the organism's Latin name, and a period after
+  corpus is built, see ``c2s.io.gene_names``), the organism's Latin name, and a period after
   every answer and every cell sentence. Tasks those models were not trained on are skipped.
 
 A format is data (strings), never code from a checkpoint.
@@ -14,11 +14,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from c2s.config.schema import PROMPT_FORMATS, one_of
+from c2s.config.checks import one_of
+from c2s.config.tasks import PROMPT_FORMATS
 
 ORGANISMS = {  # data.organism -> the name the C2S-Scale prompts use
-    "human": "Homo sapiens", "homo sapiens": "Homo sapiens", "hs": "Homo sapiens",
-    "mouse": "Mus musculus", "mus musculus": "Mus musculus", "mm": "Mus musculus",
+    "human": "Homo sapiens",
+    "homo sapiens": "Homo sapiens",
+    "hs": "Homo sapiens",
+    "mouse": "Mus musculus",
+    "mus musculus": "Mus musculus",
+    "mm": "Mus musculus",
 }
 
 
@@ -35,14 +40,17 @@ C2S_SCALE: dict[str, ScaleTemplate] = {
     "cell_type_annotation": ScaleTemplate(
         "The following is a list of {n_genes} gene names ordered by descending expression level in a {organism} "
         "cell. Your task is to give the cell type which this cell belongs to based on its gene expression.\n"
-        "Cell sentence: {sentence}.\nThe cell type corresponding to these genes is:"),
+        "Cell sentence: {sentence}.\nThe cell type corresponding to these genes is:"
+    ),
     "conditional_cell_generation": ScaleTemplate(
         "Generate a list of {n_genes} genes in order of descending expression which represent a {organism} cell of "
-        "cell type {cell_type}.\nCell sentence:"),
+        "cell type {cell_type}.\nCell sentence:"
+    ),
     "perturbation_response": ScaleTemplate(
         "Given the following cell sentence of {n_genes} expressed genes representing a cell's basal state, predict "
         "the cell sentence after applying the perturbation: {perturbation}.\nControl cell sentence: {control}.\n\n"
-        "Perturbed cell sentence:"),
+        "Perturbed cell sentence:"
+    ),
 }
 
 

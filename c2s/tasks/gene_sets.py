@@ -6,7 +6,8 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from c2s.data.corpus import Corpus
+from c2s.corpus.corpus import Corpus
+from c2s.scoring.metric import ACCURACY, OVERLAP
 from c2s.tasks.base import Genes, Task
 
 
@@ -34,20 +35,20 @@ class _PerGeneSet(Task):
 
 class GeneSetEnumeration(_PerGeneSet):
     name = "gene_set_enumeration"
-    metric = "overlap"
+    metric = OVERLAP
     target_field = "genes"
     templates = (
-        "List the genes of the gene set \"{set_name}\".",
+        'List the genes of the gene set "{set_name}".',
         "Which {n_genes} genes make up {set_name}?",
         "Enumerate the members of the {organism} gene set {set_name}.",
         "Gene set: {set_name}. Give its genes, space-separated.",
-        "Name the {n_genes} genes in \"{set_name}\".",
+        'Name the {n_genes} genes in "{set_name}".',
     )
 
 
 class GeneSetNaming(_PerGeneSet):
     name = "gene_set_naming"
-    metric = "accuracy"
+    metric = ACCURACY
     target_field = "set_name"
     templates = (
         "What gene set do these genes form? {shuffled}",

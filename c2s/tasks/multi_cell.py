@@ -7,7 +7,8 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from c2s.data.corpus import Corpus
+from c2s.corpus.corpus import Corpus
+from c2s.scoring.metric import ACCURACY, BERTSCORE, OVERLAP
 from c2s.tasks.base import Task, group_samples, multi_sentences
 
 
@@ -35,7 +36,7 @@ class _PerSample(Task):
 
 class MultiCellLanguageModelling(_PerSample):
     name = "multi_cell_lm"
-    metric = "overlap"
+    metric = OVERLAP
     target_field = "sentences"
     templates = (
         "Generate {n_cells} cells from one {organism} sample, each as its top {n_genes} genes.",
@@ -48,7 +49,7 @@ class MultiCellLanguageModelling(_PerSample):
 
 class TissueAnnotation(_PerSample):
     name = "tissue_annotation"
-    metric = "accuracy"
+    metric = ACCURACY
     target_field = "tissue"
     requires = ("tissue",)
     templates = (
@@ -62,7 +63,7 @@ class TissueAnnotation(_PerSample):
 
 class SampleCellTypeAnnotation(_PerSample):
     name = "sample_cell_type_annotation"
-    metric = "accuracy"
+    metric = ACCURACY
     target_field = "cell_types"
     requires = ("cell_type",)
     templates = (
@@ -76,7 +77,7 @@ class SampleCellTypeAnnotation(_PerSample):
 
 class SampleGenerationByTissue(_PerSample):
     name = "sample_generation_tissue"
-    metric = "overlap"
+    metric = OVERLAP
     target_field = "sentences"
     requires = ("tissue",)
     templates = (
@@ -90,7 +91,7 @@ class SampleGenerationByTissue(_PerSample):
 
 class SampleGenerationByCellTypes(_PerSample):
     name = "sample_generation_cell_types"
-    metric = "overlap"
+    metric = OVERLAP
     target_field = "sentences"
     requires = ("cell_type",)
     templates = (
@@ -104,7 +105,7 @@ class SampleGenerationByCellTypes(_PerSample):
 
 class SampleGenerationByDescription(_PerSample):
     name = "sample_generation_description"
-    metric = "overlap"
+    metric = OVERLAP
     target_field = "sentences"
     requires = ("description",)
     templates = (
@@ -118,7 +119,7 @@ class SampleGenerationByDescription(_PerSample):
 
 class NaturalLanguageInterpretation(_PerSample):
     name = "nl_interpretation"
-    metric = "bertscore"
+    metric = BERTSCORE
     target_field = "description"
     requires = ("description",)
     templates = (

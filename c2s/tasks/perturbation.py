@@ -11,7 +11,8 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
-from c2s.data.corpus import Corpus
+from c2s.corpus.corpus import Corpus
+from c2s.scoring.metric import KENDALL_TAU
 from c2s.tasks.base import Task, TaskOptions
 from c2s.tasks.columns import BATCH, Columns, cells_field, coded, const, fixed
 
@@ -19,14 +20,14 @@ from c2s.tasks.columns import BATCH, Columns, cells_field, coded, const, fixed
 class PerturbationResponse(Task):
     name = "perturbation_response"
     kind = "downstream"
-    metric = "kendall_tau"
+    metric = KENDALL_TAU
     target_field = "perturbed"
     requires = ("condition", "control_value")
     templates = (
         "Control {organism} cell: {control}\nPredict this cell after perturbation with {perturbation}.",
         "Here is an unperturbed cell sentence: {control}\nGenerate the same cell under {perturbation}.",
         "Perturbation: {perturbation}. Control cell: {control}\nPerturbed cell sentence:",
-        "A {cell_type} cell before treatment: {control}\nHow does it look after {perturbation}? Give its cell sentence.",
+        "A {cell_type} cell before treatment: {control}\nHow does it look after {perturbation}? Give its cell sentence.",  # noqa: E501
         "Given the control cell {control}\npredict its top {n_genes} genes after {perturbation}.",
     )
 
@@ -61,10 +62,18 @@ class PerturbationResponse(Task):
         k = self.opt.genes_per_cell
         for b in range(0, cells.size, BATCH):
             i, c = cells[b : b + BATCH], draw[b : b + BATCH]
-            text = {"perturbation": coded(cats, np.asarray(cond)[i]), "organism": const(corpus.organism, i.size),
-                    "n_genes": const(k, i.size), "cell_type": const("", i.size)}
+            text = {
+                "perturbation": coded(cats, np.asarray(cond)[i]),
+                "organism": const(corpus.organism, i.size),
+                "n_genes": const(k, i.size),
+                "cell_type": const("", i.size),
+            }
             if corpus.has("cell_type"):
                 ct_cats, ct_codes = corpus.roles["cell_type"]
                 text["cell_type"] = coded(ct_cats, np.asarray(ct_codes)[i])
-            yield Columns(i.size, fixed(np.stack([c, i], 1)), text,
-                          {"control": cells_field(c[:, None], k), "perturbed": cells_field(i[:, None], k)})
+            yield Columns(
+                i.size,
+                fixed(np.stack([c, i], 1)),
+                text,
+                {"control": cells_field(c[:, None], k), "perturbed": cells_field(i[:, None], k)},
+            )

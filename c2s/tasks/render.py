@@ -20,8 +20,8 @@ from typing import Any, Iterator
 import numpy as np
 from tqdm.auto import tqdm
 
-from c2s.data.corpus import Corpus
-from c2s.data.splits import SPLITS
+from c2s.corpus.corpus import Corpus
+from c2s.corpus.splits import SPLITS
 from c2s.tasks.base import Task
 from c2s.tasks.columns import Columns, GeneField
 from c2s.tasks.formats import organism_name
@@ -99,8 +99,16 @@ def _distinct(keys: list[np.ndarray], m: int) -> tuple[np.ndarray, np.ndarray]:
     return rows, inv.reshape(-1)
 
 
-def _fill_texts(cols: Columns, fmt: str, fields: tuple[str, ...], sel: np.ndarray, out: list[str],
-                idx: np.ndarray, task: Task, suffix: str = "") -> None:
+def _fill_texts(
+    cols: Columns,
+    fmt: str,
+    fields: tuple[str, ...],
+    sel: np.ndarray,
+    out: list[str],
+    idx: np.ndarray,
+    task: Task,
+    suffix: str = "",
+) -> None:
     """Format ``fmt`` once per distinct combination of its fields over examples ``sel``."""
     lines = [f for f in fields if f in cols.genes and cols.genes[f].numbered]
     keys = [cols.text[f][0][sel] for f in fields if f in cols.text] + [cols.genes[f].counts()[sel] for f in lines]
@@ -188,7 +196,9 @@ def skeleton_batch(task: Task, cols: Columns, rng: np.random.Generator) -> Skele
     meta_f = [f for f in META_KEYS if f in cols.text]
     rows, m_idx = _distinct([cols.text[f][0] for f in meta_f], n)
     metas = [json.dumps({f: str(cols.text[f][1][r[j]]) for j, f in enumerate(meta_f)}, sort_keys=True) for r in rows]
-    return SkeletonBatch(n, prompts, p_idx, targets, t_idx, metas, m_idx, run_off, run_cell, run_k, explicit, cols.cells)
+    return SkeletonBatch(
+        n, prompts, p_idx, targets, t_idx, metas, m_idx, run_off, run_cell, run_k, explicit, cols.cells
+    )
 
 
 def batches(corpus: Corpus, task: Task, split: str, seed: int) -> Iterator[SkeletonBatch]:
@@ -236,8 +246,16 @@ def examples(corpus: Corpus, task: str, split: str, b: SkeletonBatch, which: lis
         prompt, target = b.prompts[b.p_idx[i]], b.targets[b.t_idx[i]]
         genes = [rg[rg_off[r] : rg_off[r + 1]] for r in range(run_off[i], run_off[i + 1])]
         k = prompt.count(SENT)
-        out.append(Example(task, split, fill(prompt, genes[:k], names), fill(target, genes[k:], names),
-                           [corpus.cell_id(c) for c in c_flat[c_off[i] : c_off[i + 1]]], json.loads(b.metas[b.m_idx[i]])))
+        out.append(
+            Example(
+                task,
+                split,
+                fill(prompt, genes[:k], names),
+                fill(target, genes[k:], names),
+                [corpus.cell_id(c) for c in c_flat[c_off[i] : c_off[i + 1]]],
+                json.loads(b.metas[b.m_idx[i]]),
+            )
+        )
     return out
 
 

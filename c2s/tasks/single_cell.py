@@ -6,7 +6,8 @@ from typing import Iterator
 
 import numpy as np
 
-from c2s.data.corpus import Corpus
+from c2s.corpus.corpus import Corpus
+from c2s.scoring.metric import ACCURACY, OVERLAP
 from c2s.tasks.base import Task, per_cell
 from c2s.tasks.columns import Columns
 
@@ -20,7 +21,7 @@ class _PerCell(Task):
 
 class CellLanguageModelling(_PerCell):
     name = "cell_lm"
-    metric = "overlap"
+    metric = OVERLAP
     target_field = "sentence"
     templates = (
         "Generate a cell sentence: the {n_genes} most expressed genes of a {organism} cell, highest first.",
@@ -34,7 +35,7 @@ class CellLanguageModelling(_PerCell):
 
 class CellTypeAnnotation(_PerCell):
     name = "cell_type_annotation"
-    metric = "accuracy"
+    metric = ACCURACY
     target_field = "cell_type"
     requires = ("cell_type",)
     templates = (
@@ -49,7 +50,7 @@ class CellTypeAnnotation(_PerCell):
 
 class ConditionalCellGeneration(_PerCell):
     name = "conditional_cell_generation"
-    metric = "overlap"
+    metric = OVERLAP
     target_field = "sentence"
     requires = ("cell_type",)
     templates = (

@@ -11,7 +11,8 @@ from typing import Iterator
 
 import numpy as np
 
-from c2s.data.corpus import Corpus
+from c2s.corpus.corpus import Corpus
+from c2s.scoring.metric import ACCURACY, OVERLAP
 from c2s.tasks.base import Task
 from c2s.tasks.columns import BATCH, Columns, cells_field, coded, const, fixed
 
@@ -26,7 +27,7 @@ class _Spatial(Task):
             return
         neigh = corpus.neighbours.get(split)
         if neigh is None or neigh.shape[1] != min(self.opt.neighbours, cells.size - 1):
-            from c2s.data.plan_meta import spatial_neighbours  # the plan precomputes them: rarely needed
+            from c2s.corpus.plan_meta import spatial_neighbours  # the plan precomputes them: rarely needed
 
             neigh = spatial_neighbours(corpus, split, self.opt.neighbours)
         k = self.opt.multi_genes_per_cell
@@ -37,20 +38,30 @@ class _Spatial(Task):
                 block, nb = block[keep], nb[keep]
             if not block.size:
                 continue
-            cols = Columns(block.size, fixed(np.c_[block, nb]),  # centre, then its neighbours
-                           {"organism": const(corpus.organism, block.size), "n_neighbours": const(nb.shape[1], block.size)},
-                           {"centre": cells_field(block[:, None], k), "neighbours": cells_field(nb, k, numbered=True)})
+            cols = Columns(
+                block.size,
+                fixed(np.c_[block, nb]),  # centre, then its neighbours
+                {"organism": const(corpus.organism, block.size), "n_neighbours": const(nb.shape[1], block.size)},
+                {"centre": cells_field(block[:, None], k), "neighbours": cells_field(nb, k, numbered=True)},
+            )
             yield self.complete(corpus, cols, block, nb, cells, rng)
 
-    def complete(self, corpus: Corpus, cols: Columns, block: np.ndarray, neigh: np.ndarray, cells: np.ndarray,
-                 rng: np.random.Generator) -> Columns:
+    def complete(
+        self,
+        corpus: Corpus,
+        cols: Columns,
+        block: np.ndarray,
+        neigh: np.ndarray,
+        cells: np.ndarray,
+        rng: np.random.Generator,
+    ) -> Columns:
         """The task's own fields for a block of centres ``block`` (m,) with neighbours (m, k)."""
         return cols
 
 
 class SpatialNicheLabel(_Spatial):
     name = "spatial_niche"
-    metric = "accuracy"
+    metric = ACCURACY
     target_field = "niche"
     templates = (
         "A {organism} cell: {centre}\nIts spatial neighbours:\n{neighbours}\nWhat niche is this?",
@@ -83,7 +94,7 @@ class SpatialNicheLabel(_Spatial):
 
 class SpatialNeighbourGeneration(_Spatial):
     name = "spatial_neighbour_generation"
-    metric = "overlap"
+    metric = OVERLAP
     target_field = "neighbour"
     templates = (
         "Generate a cell that lies next to this {organism} cell in the tissue: {centre}",
@@ -100,7 +111,7 @@ class SpatialNeighbourGeneration(_Spatial):
 
 class SpatialNeighbourIdentification(_Spatial):
     name = "spatial_neighbour_identification"
-    metric = "accuracy"
+    metric = ACCURACY
     target_field = "answer"
     templates = (
         "Centre cell: {centre}\nCandidates:\n{candidates}\nWhich candidates are its spatial neighbours?",
@@ -128,8 +139,14 @@ class SpatialNeighbourIdentification(_Spatial):
         cand = np.take_along_axis(cand, order, 1)
         is_near = order < near.shape[1]  # position j holds a near cell
         bits = (is_near * (1 << np.arange(cand.shape[1]))).sum(1)
-        answers = np.array([", ".join(f"Cell {j + 1}" for j in range(cand.shape[1]) if b >> j & 1)
-                            for b in range(1 << cand.shape[1])], dtype=object)
+        answers = np.array(
+            [", ".join(f"Cell {j + 1}" for j in range(cand.shape[1]) if b >> j & 1) for b in range(1 << cand.shape[1])],
+            dtype=object,
+        )
         k = self.opt.multi_genes_per_cell
-        return Columns(m, fixed(np.c_[block, cand]), cols.text | {"answer": coded(answers, bits)},
-                       cols.genes | {"candidates": cells_field(cand, k, numbered=True)})
+        return Columns(
+            m,
+            fixed(np.c_[block, cand]),
+            cols.text | {"answer": coded(answers, bits)},
+            cols.genes | {"candidates": cells_field(cand, k, numbered=True)},
+        )

@@ -6,7 +6,8 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from c2s.data.corpus import Corpus
+from c2s.corpus.corpus import Corpus
+from c2s.scoring.metric import BERTSCORE
 from c2s.tasks.base import Task, cells_per_sample, group_runs, multi_sentences
 
 
@@ -30,7 +31,7 @@ def _sample(rng: np.random.Generator, cells: np.ndarray, n: int) -> np.ndarray:
 class ClusterCaptioning(Task):
     name = "cluster_captioning"
     kind = "downstream"
-    metric = "bertscore"
+    metric = BERTSCORE
     target_field = "caption"
     requires = ("cluster", "captions_or_key")
     templates = (
@@ -53,8 +54,12 @@ class ClusterCaptioning(Task):
                 continue
             for _ in range(self.opt.repeats):
                 chosen = _sample(rng, members, n)
-                yield {"cells": chosen, "sentences": multi_sentences(chosen, self.opt.multi_genes_per_cell),
-                       "caption": caption, "organism": corpus.organism}
+                yield {
+                    "cells": chosen,
+                    "sentences": multi_sentences(chosen, self.opt.multi_genes_per_cell),
+                    "caption": caption,
+                    "organism": corpus.organism,
+                }
 
 
 class DatasetInterpretation(Task):
@@ -62,7 +67,7 @@ class DatasetInterpretation(Task):
 
     name = "dataset_interpretation"
     kind = "downstream"
-    metric = "bertscore"
+    metric = BERTSCORE
     target_field = "summary"
     requires = ("description", "cell_type")
     templates = (
@@ -83,8 +88,12 @@ class DatasetInterpretation(Task):
             types, counts = np.unique(corpus.labels("cell_type", chosen).astype(str), return_counts=True)
             order = np.lexsort((types, -counts))  # most common first, ties alphabetical
             comp = ", ".join(f"{types[j]} ({counts[j]})" for j in order)
-            yield {"cells": chosen, "sentences": multi_sentences(chosen, self.opt.multi_genes_per_cell),
-                   "summary": f"{corpus.description} Cell types in this sample: {comp}.", "organism": corpus.organism}
+            yield {
+                "cells": chosen,
+                "sentences": multi_sentences(chosen, self.opt.multi_genes_per_cell),
+                "summary": f"{corpus.description} Cell types in this sample: {comp}.",
+                "organism": corpus.organism,
+            }
 
 
 class QuestionAnswering(Task):
@@ -92,7 +101,7 @@ class QuestionAnswering(Task):
 
     name = "qa"
     kind = "downstream"
-    metric = "bertscore"
+    metric = BERTSCORE
     target_field = "answer"
     requires = ("qa",)
     templates = (
@@ -122,5 +131,10 @@ class QuestionAnswering(Task):
             if cells.size == 0:
                 continue
             chosen = np.sort(_sample(rng, cells, n))
-            yield {"cells": chosen, "sentences": multi_sentences(chosen, self.opt.multi_genes_per_cell),
-                   "question": item["question"], "answer": str(item["answer"]), "organism": corpus.organism}
+            yield {
+                "cells": chosen,
+                "sentences": multi_sentences(chosen, self.opt.multi_genes_per_cell),
+                "question": item["question"],
+                "answer": str(item["answer"]),
+                "organism": corpus.organism,
+            }

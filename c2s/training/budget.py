@@ -6,7 +6,6 @@ import math
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-
 from c2s.data.datamodule import C2SDataModule
 
 

@@ -75,11 +75,19 @@ def resume_point(ckpt: Path, stage_dir: Path) -> tuple[Path, int] | None:
                 bad = Path(f"{ckpt}.corrupt")
                 if ckpt.exists():
                     os.replace(ckpt, bad)
-                log.error("%s is unreadable (%s); kept it as %s and resuming from the previous checkpoint %s "
-                          "(step %d).", ckpt, reasons[0], bad.name, p, step)
+                log.error(
+                    "%s is unreadable (%s); kept it as %s and resuming from the previous checkpoint %s (step %d).",
+                    ckpt,
+                    reasons[0],
+                    bad.name,
+                    p,
+                    step,
+                )
             return p, step
         reasons.append(why)
     command = shlex.join([Path(sys.executable).name, *sys.argv]) if sys.argv and sys.argv[0] else "python train.py ..."
-    raise C2SInputError(f"Cannot resume: {ckpt} is unreadable ({reasons[0]})"
-                        + (f" and so is {previous(ckpt)}" if len(candidates) > 1 else ", and there is no previous one")
-                        + f". To start this stage over: rm -r {shlex.quote(str(stage_dir))} && {command}")
+    raise C2SInputError(
+        f"Cannot resume: {ckpt} is unreadable ({reasons[0]})"
+        + (f" and so is {previous(ckpt)}" if len(candidates) > 1 else ", and there is no previous one")
+        + f". To start this stage over: rm -r {shlex.quote(str(stage_dir))} && {command}"
+    )

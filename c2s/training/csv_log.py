@@ -67,6 +67,7 @@ class KeepingWriter(ExperimentWriter):
         step ``step`` redoes; returns how many. Lightning logs training metrics at the step index
         before the optimizer step (the batch that makes step k+1 logs at k) and validation after
         it, so training rows at ``step`` go and validation rows at ``step`` stay."""
+
         def redone(r: dict) -> bool:
             mine = [k for k, v in r.items() if k.startswith(prefix) and v not in ("", None)]
             at = int(float(r.get("step") or 0))

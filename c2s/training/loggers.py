@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 
 def wandb_offline(offline: bool | None) -> bool:
@@ -14,29 +14,50 @@ def wandb_offline(offline: bool | None) -> bool:
     return not (os.environ.get("WANDB_API_KEY") or os.environ.get("WANDB_MODE"))
 
 
-def build_logger(cfg: Mapping[str, Any], run_name: str, save_dir: str | Path, config: Mapping[str, Any]):
-    """A Lightning logger for ``cfg`` (a LoggerConfig dict), or False for ``none``."""
-    kind = cfg["kind"]
-    save_dir = str(save_dir)
-    if kind == "none":
-        return False
-    if kind == "csv":
-        from c2s.training.csv_log import ResumableCSVLogger
+def _csv(cfg: Mapping[str, Any], run_name: str, save_dir: str, config: Mapping[str, Any]):
+    from c2s.training.csv_log import ResumableCSVLogger
 
-        return ResumableCSVLogger(save_dir, name="logs", version="")
-    if kind == "tensorboard":
-        from lightning.pytorch.loggers import TensorBoardLogger
+    return ResumableCSVLogger(save_dir, name="logs", version="")
 
-        return TensorBoardLogger(save_dir, name="tensorboard", version="")
+
+def _tensorboard(cfg: Mapping[str, Any], run_name: str, save_dir: str, config: Mapping[str, Any]):
+    from lightning.pytorch.loggers import TensorBoardLogger
+
+    return TensorBoardLogger(save_dir, name="tensorboard", version="")
+
+
+def _wandb(cfg: Mapping[str, Any], run_name: str, save_dir: str, config: Mapping[str, Any]):
     from lightning.pytorch.loggers import WandbLogger
 
     offline = wandb_offline(cfg["offline"])
     if offline:
         os.environ.setdefault("WANDB_MODE", "offline")
     group = cfg["group"] or run_name
-    return WandbLogger(project=cfg["project"], name=run_name, group=group, tags=list(cfg["tags"]), save_dir=save_dir,
-                       offline=offline, id=f"{group}-{run_name}".replace("/", "-")[:120], resume="allow",
-                       config=dict(config))
+    return WandbLogger(
+        project=cfg["project"],
+        name=run_name,
+        group=group,
+        tags=list(cfg["tags"]),
+        save_dir=save_dir,
+        offline=offline,
+        id=f"{group}-{run_name}".replace("/", "-")[:120],
+        resume="allow",
+        config=dict(config),
+    )
+
+
+# logger.kind -> builder(LoggerConfig dict, run name, save dir, the run's config)
+LOGGERS: dict[str, Callable[..., Any]] = {
+    "none": lambda cfg, run_name, save_dir, config: False,
+    "csv": _csv,
+    "tensorboard": _tensorboard,
+    "wandb": _wandb,
+}
+
+
+def build_logger(cfg: Mapping[str, Any], run_name: str, save_dir: str | Path, config: Mapping[str, Any]):
+    """A Lightning logger for ``cfg`` (a LoggerConfig dict), or False for ``none``."""
+    return LOGGERS[cfg["kind"]](cfg, run_name, str(save_dir), config)
 
 
 def finish_logger(logger) -> None:

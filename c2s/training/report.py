@@ -11,31 +11,46 @@ from c2s.atomic import write_json_atomic, write_text_atomic
 def summarise_run(run_dir: str | Path, stages: list[str]) -> str:
     """Write <run_dir>/summary.json and summary.md from the stages' summaries; return the Markdown."""
     run_dir = Path(run_dir)
-    summaries = {s: json.loads((run_dir / s / "summary.json").read_text()) for s in stages
-                 if (run_dir / s / "summary.json").exists()}
+    summaries = {
+        s: json.loads((run_dir / s / "summary.json").read_text())
+        for s in stages
+        if (run_dir / s / "summary.json").exists()
+    }
     lines = ["# Training run summary", ""]
     for name, s in summaries.items():
         hist = s["val_history"]
-        lines += [f"## Stage `{name}` ({s['mode']}): {s['steps']} steps, {s['seconds']} s, "
-                  f"{s['parameters']['trainable']:,} trainable of {s['parameters']['total']:,} parameters", ""]
+        lines += [
+            f"## Stage `{name}` ({s['mode']}): {s['steps']} steps, {s['seconds']} s, "
+            f"{s['parameters']['trainable']:,} trainable of {s['parameters']['total']:,} parameters",
+            "",
+        ]
         if not hist:
             continue
         first, last = hist[0], hist[-1]
         if "reward" in last:  # grpo: held-out mean reward (greedy completions)
-            lines += [f"Held-out mean reward ({last['n']} val prompts, greedy): {first['reward']:.3f} -> "
-                      f"{last['reward']:.3f} ({last['reward'] - first['reward']:+.3f})", "",
-                      "| reward / task | at start | at end |", "|---|---|---|"]
+            lines += [
+                f"Held-out mean reward ({last['n']} val prompts, greedy): {first['reward']:.3f} -> "
+                f"{last['reward']:.3f} ({last['reward'] - first['reward']:+.3f})",
+                "",
+                "| reward / task | at start | at end |",
+                "|---|---|---|",
+            ]
             for key in ("rewards", "tasks"):
                 for n in sorted(last[key]):
                     a = first[key].get(n)
                     lines.append(f"| {n} | {'–' if a is None else f'{a:.3f}'} | {last[key][n]:.3f} |")
             lines.append("")
             continue
-        lines += ["| task | val loss at start | val loss at end | change |", "|---|---|---|---|",
-                  f"| **all** | {first['loss']:.3f} | {last['loss']:.3f} | {last['loss'] - first['loss']:+.3f} |"]
+        lines += [
+            "| task | val loss at start | val loss at end | change |",
+            "|---|---|---|---|",
+            f"| **all** | {first['loss']:.3f} | {last['loss']:.3f} | {last['loss'] - first['loss']:+.3f} |",
+        ]
         for task in sorted(last["tasks"]):
             a, b = first["tasks"].get(task), last["tasks"][task]
-            lines.append(f"| {task} | {a:.3f} | {b:.3f} | {b - a:+.3f} |" if a is not None else f"| {task} | – | {b:.3f} | |")
+            lines.append(
+                f"| {task} | {a:.3f} | {b:.3f} | {b - a:+.3f} |" if a is not None else f"| {task} | – | {b:.3f} | |"
+            )
         lines.append("")
     text = "\n".join(lines)
     write_json_atomic(run_dir / "summary.json", summaries)
@@ -48,20 +63,32 @@ def write_result(run_dir: str | Path, cfg: dict) -> dict:
     FLOPs ≈ 6·N·D (N non-embedding parameters, D tokens), final validation loss overall and per
     task (of the last stage), and the run's identity (model, group, name)."""
     run_dir = Path(run_dir)
-    stages = {s: json.loads((run_dir / s / "summary.json").read_text()) for s in cfg["run_stages"] or cfg["stages"]
-              if (run_dir / s / "summary.json").exists()}
+    stages = {
+        s: json.loads((run_dir / s / "summary.json").read_text())
+        for s in cfg["run_stages"] or cfg["stages"]
+        if (run_dir / s / "summary.json").exists()
+    }
     if not stages:
         return {}
     last = stages[list(stages)[-1]]
     tokens = sum(s["steps"] * s["tokens_per_step"] for s in stages.values())
     n = last["parameters"]["non_embedding"]
-    result = {"name": cfg["name"], "group": cfg["logger"]["group"], "model": cfg["model"]["name"],
-              "params": last["parameters"]["total"], "non_embedding_params": n, "tokens": tokens,
-              "flops": 6.0 * n * tokens}
+    result = {
+        "name": cfg["name"],
+        "group": cfg["logger"]["group"],
+        "model": cfg["model"]["name"],
+        "params": last["parameters"]["total"],
+        "non_embedding_params": n,
+        "tokens": tokens,
+        "flops": 6.0 * n * tokens,
+    }
     final = last["val_history"][-1] if last["val_history"] else {}
     if "reward" in final:
-        result.update(val_reward=final["reward"], val_reward_per_task=final["tasks"],
-                      val_reward_at_start=last["val_history"][0]["reward"])
+        result.update(
+            val_reward=final["reward"],
+            val_reward_per_task=final["tasks"],
+            val_reward_at_start=last["val_history"][0]["reward"],
+        )
     else:
         result.update(val_loss=final.get("loss"), val_loss_per_task=final.get("tasks", {}))
     result["stages"] = {k: {"steps": v["steps"], "seconds": v["seconds"]} for k, v in stages.items()}

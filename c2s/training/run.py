@@ -37,8 +37,14 @@ class History(Callback):
     def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx) -> None:
         if trainer.is_global_zero and not batch["is_padding"]:
             lr = trainer.optimizers[0].param_groups[0]["lr"]
-            record = {"step": trainer.global_step, "epoch": int(batch["epoch"]), "batch": batch["batch_index"],
-                      "loss": float(outputs["loss"]), "lr": lr, **outputs.get("history", {})}
+            record = {
+                "step": trainer.global_step,
+                "epoch": int(batch["epoch"]),
+                "batch": batch["batch_index"],
+                "loss": float(outputs["loss"]),
+                "lr": lr,
+                **outputs.get("history", {}),
+            }
             with open(self.path, "a") as f:
                 f.write(json.dumps(record) + "\n")
 
@@ -68,10 +74,16 @@ def _strategy(s: Mapping[str, Any]):
 
 
 def _lm_data(cfg, stage, shards_dir: Path, world: int, seed: int):
-    dm = C2SDataModule(shards_dir=str(shards_dir), weights=stage["task_mix"]["weights"],
-                       default_weight=stage["task_mix"]["default_weight"], mode=stage["mode"],
-                       max_seq_len=stage["max_seq_len"], batch_size=stage["batch_size"],
-                       num_workers=cfg["num_workers"], seed=seed)
+    dm = C2SDataModule(
+        shards_dir=str(shards_dir),
+        weights=stage["task_mix"]["weights"],
+        default_weight=stage["task_mix"]["default_weight"],
+        mode=stage["mode"],
+        max_seq_len=stage["max_seq_len"],
+        batch_size=stage["batch_size"],
+        num_workers=cfg["num_workers"],
+        seed=seed,
+    )
     dm.setup()
     return dm, resolve_budget(stage, dm, world), CausalLMModule
 
@@ -81,8 +93,15 @@ def _grpo_data(cfg, stage, shards_dir: Path, init_from: str | None, world: int, 
     from c2s.rl.module import GRPOModule
     from c2s.rl.prompts import PromptDataModule
 
-    dm = PromptDataModule(shards_dir, stage["task_mix"]["weights"], stage["task_mix"]["default_weight"],
-                          stage["batch_size"], stage["grpo"]["eval_prompts"], seed=seed, eval_seed=cfg["seed"])
+    dm = PromptDataModule(
+        shards_dir,
+        stage["task_mix"]["weights"],
+        stage["task_mix"]["default_weight"],
+        stage["batch_size"],
+        stage["grpo"]["eval_prompts"],
+        seed=seed,
+        eval_seed=cfg["seed"],
+    )
     check_grpo_start(init_from, dm.tokenizer)
     return dm, grpo_budget(stage, dm, world), GRPOModule
 
@@ -101,27 +120,54 @@ def run_stage(cfg: Mapping[str, Any], name: str, shards_dir: Path, init_from: st
     L.seed_everything(seed, workers=True)
     world = strat["devices"] * strat["num_nodes"]
     grpo = stage["mode"] == "grpo"
-    dm, budget, module_cls = (_grpo_data(cfg, stage, shards_dir, init_from, world, seed) if grpo
-                                 else _lm_data(cfg, stage, shards_dir, world, seed))
-    module = module_cls(cfg["model"], stage, dm.tokenizer, dm.tasks, budget.schedule_steps, init_from=init_from,
-                        shard=strat["name"] == "fsdp", activation_checkpointing=strat["activation_checkpointing"],
-                        log_prefix=name, shards_dir=str(shards_dir))
+    dm, budget, module_cls = (
+        _grpo_data(cfg, stage, shards_dir, init_from, world, seed)
+        if grpo
+        else _lm_data(cfg, stage, shards_dir, world, seed)
+    )
+    module = module_cls(
+        cfg["model"],
+        stage,
+        dm.tokenizer,
+        dm.tasks,
+        budget.schedule_steps,
+        init_from=init_from,
+        shard=strat["name"] == "fsdp",
+        activation_checkpointing=strat["activation_checkpointing"],
+        log_prefix=name,
+        shards_dir=str(shards_dir),
+    )
     out.mkdir(parents=True, exist_ok=True)
-    callbacks = [ModelCheckpoint(dirpath=out / "checkpoints", save_last=True, save_top_k=0,
-                                 every_n_train_steps=stage["ckpt_every_n_steps"]),
-                 History(out / "history.jsonl"), TrainedPosition()]
+    callbacks = [
+        ModelCheckpoint(
+            dirpath=out / "checkpoints", save_last=True, save_top_k=0, every_n_train_steps=stage["ckpt_every_n_steps"]
+        ),
+        History(out / "history.jsonl"),
+        TrainedPosition(),
+    ]
     if logger:
         callbacks.append(LearningRateMonitor(logging_interval="step"))
     trainer = L.Trainer(
-        accelerator=strat["accelerator"], devices=strat["devices"], num_nodes=strat["num_nodes"],
-        strategy=_strategy(strat), precision=strat["precision"], max_steps=budget.max_steps,
+        accelerator=strat["accelerator"],
+        devices=strat["devices"],
+        num_nodes=strat["num_nodes"],
+        strategy=_strategy(strat),
+        precision=strat["precision"],
+        max_steps=budget.max_steps,
         max_epochs=budget.max_epochs,
         gradient_clip_val=stage["grad_clip"] if strat["name"] != "fsdp" and not grpo else None,  # grpo clips itself
-        accumulate_grad_batches=stage["accumulate_grad_batches"], val_check_interval=stage["val_every_n_steps"],
+        accumulate_grad_batches=stage["accumulate_grad_batches"],
+        val_check_interval=stage["val_every_n_steps"],
         check_val_every_n_epoch=None if grpo and stage["val_every_n_steps"] else 1,  # grpo: every n batches overall
-        log_every_n_steps=stage["log_every_n_steps"], logger=logger, callbacks=callbacks, default_root_dir=str(out),
-        deterministic=strat["accelerator"] == "cpu", num_sanity_val_steps=0, use_distributed_sampler=False,
-        fast_dev_run=cfg["fast_dev_run"], enable_model_summary=False,
+        log_every_n_steps=stage["log_every_n_steps"],
+        logger=logger,
+        callbacks=callbacks,
+        default_root_dir=str(out),
+        deterministic=strat["accelerator"] == "cpu",
+        num_sanity_val_steps=0,
+        use_distributed_sampler=False,
+        fast_dev_run=cfg["fast_dev_run"],
+        enable_model_summary=False,
         plugins=[AtomicCheckpointIO()] if strat["name"] != "fsdp" else None,  # FSDP writes sharded dirs itself
     )
     t0 = time.perf_counter()
@@ -146,19 +192,34 @@ def run_stage(cfg: Mapping[str, Any], name: str, shards_dir: Path, init_from: st
         trainer.validate(module, datamodule=dm, verbose=False)  # the end point, if fit stopped mid-epoch
     seconds = time.perf_counter() - t0
     counts = module.parameter_counts()  # before the export merges LoRA adapters into the base weights
-    export = export_hf(module.model, dm.tokenizer, out / "hf", sharded=strat["name"] == "fsdp",
-                       is_global_zero=trainer.is_global_zero)
+    export = export_hf(
+        module.model, dm.tokenizer, out / "hf", sharded=strat["name"] == "fsdp", is_global_zero=trainer.is_global_zero
+    )
     if trainer.is_global_zero:
         write_json_atomic(export / "c2s_meta.json", {"shards": str(shards_dir), "stage": name, "tasks": dm.tasks})
-        summary = {"stage": name, "mode": stage["mode"], "parameters": counts,
-                   "steps": int(trainer.global_step), "seconds": round(seconds, 1),
-                   "tokens_per_step": budget.tokens_per_step, "init_from": init_from, "shards": str(shards_dir),
-                   "val_history": module.val_history, "export": str(export)}
+        summary = {
+            "stage": name,
+            "mode": stage["mode"],
+            "parameters": counts,
+            "steps": int(trainer.global_step),
+            "seconds": round(seconds, 1),
+            "tokens_per_step": budget.tokens_per_step,
+            "init_from": init_from,
+            "shards": str(shards_dir),
+            "val_history": module.val_history,
+            "export": str(export),
+        }
         write_text_atomic(export / "README.md", model_card(summary | {"stage": name}, dm.shards.manifest, cfg["name"]))
         if not cfg["fast_dev_run"]:
             write_json_atomic(out / "summary.json", summary)
         key = "reward" if grpo else "loss"
-        log.info("Stage %s: %d steps in %.0f s; val %s %s", name, trainer.global_step, seconds, key,
-                 " -> ".join(f"{r[key]:.3f}" for r in module.val_history))
+        log.info(
+            "Stage %s: %d steps in %.0f s; val %s %s",
+            name,
+            trainer.global_step,
+            seconds,
+            key,
+            " -> ".join(f"{r[key]:.3f}" for r in module.val_history),
+        )
     trainer.strategy.barrier()
     return export

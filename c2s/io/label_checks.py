@@ -21,19 +21,28 @@ MIN_CELLS = 20  # below this, distinct-value counts say nothing
 PREDICTED = ("cell_type", "tissue", "condition")  # roles that tasks ask the model to name
 
 
-def check_labels(roles: Mapping[str, tuple[np.ndarray, np.ndarray]], keys: Mapping[str, str], split: np.ndarray,
-                 train: int, test: int) -> None:
+def check_labels(
+    roles: Mapping[str, tuple[np.ndarray, np.ndarray]],
+    keys: Mapping[str, str],
+    split: np.ndarray,
+    train: int,
+    test: int,
+) -> None:
     """``roles``: role -> (category names, int32 codes per cell); ``keys``: role -> obs column;
     ``split``: int8 split code per cell, ``train``/``test`` the codes of those splits."""
     n = split.size
     for role, (cats, codes) in roles.items():
         key = f"data.{role}_key={keys[role]!r}"
         if n >= MIN_CELLS and cats.size > 0.5 * n:
-            raise C2SInputError(f"{key} has {cats.size} distinct values in {n} cells ({cats.size / n:.0%}), e.g. "
-                                f"{list(cats[:3])}: that is an id or a measurement, not a label shared by cells. Map "
-                                f"data.{role}_key to a categorical obs column (or null).")
+            raise C2SInputError(
+                f"{key} has {cats.size} distinct values in {n} cells ({cats.size / n:.0%}), e.g. "
+                f"{list(cats[:3])}: that is an id or a measurement, not a label shared by cells. Map "
+                f"data.{role}_key to a categorical obs column (or null)."
+            )
         if cats.size == 1 and n >= MIN_CELLS:
-            log.warning("%s has one value (%r) in all %d cells: tasks that predict %s are trivial.", key, cats[0], n, role)
+            log.warning(
+                "%s has one value (%r) in all %d cells: tasks that predict %s are trivial.", key, cats[0], n, role
+            )
         if role not in PREDICTED:
             continue
         in_train = np.zeros(cats.size, dtype=bool)
@@ -42,7 +51,13 @@ def check_labels(roles: Mapping[str, tuple[np.ndarray, np.ndarray]], keys: Mappi
         unseen = ~in_train[test_codes]
         if unseen.any():
             names = sorted(cats[np.unique(test_codes[unseen])])
-            log.warning("%d of %d test cells (%.0f%%) have a %s never seen in training (%s%s), so no model can name "
-                        "them; expected only under split.holdout or split_by.", int(unseen.sum()), test_codes.size,
-                        100 * unseen.mean(), role, ", ".join(map(str, names[:5])),
-                        f" and {len(names) - 5} more" if len(names) > 5 else "")
+            log.warning(
+                "%d of %d test cells (%.0f%%) have a %s never seen in training (%s%s), so no model can name "
+                "them; expected only under split.holdout or split_by.",
+                int(unseen.sum()),
+                test_codes.size,
+                100 * unseen.mean(),
+                role,
+                ", ".join(map(str, names[:5])),
+                f" and {len(names) - 5} more" if len(names) > 5 else "",
+            )

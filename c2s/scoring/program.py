@@ -1,11 +1,13 @@
-"""Gene programs for perturbation scoring: a configured gene list, or the top differentially
-expressed genes between perturbed and control cells of perturbation-response rows."""
+"""Gene programs for perturbation scoring and the GRPO reward: a configured gene list, or the top
+differentially expressed genes between perturbed and control cells of perturbation-response rows; and the
+agreement of a predicted with a true cell over the program."""
 
 from __future__ import annotations
 
 from typing import Mapping, Sequence
 
 import numpy as np
+from scipy import stats
 
 from c2s.errors import C2SInputError
 from c2s.sentences import InverseFit, reconstruct
@@ -39,8 +41,10 @@ def top_de_genes(rows: Sequence[Mapping], fit: InverseFit, genes: Sequence[str],
     """The ``top_n`` genes with the largest |mean(perturbed) − mean(control)| over ``rows``
     (ties: lower gene column first)."""
     if not rows:
-        raise C2SInputError("No perturbation_response rows to find differentially expressed genes in: prepare shards "
-                            "with a condition column (data.condition_key, data.control_value) or set grpo.program.")
+        raise C2SInputError(
+            "No perturbation_response rows to find differentially expressed genes in: prepare shards "
+            "with a condition column (data.condition_key, data.control_value) or set grpo.program."
+        )
     return top_changed(*pair_expression(rows, fit, genes), genes, top_n)
 
 
@@ -57,8 +61,22 @@ def program_columns(program: Sequence[str], genes: Sequence[str]) -> np.ndarray:
     column = {g: j for j, g in enumerate(genes)}
     missing = [g for g in program if g not in column]
     if missing:
-        raise C2SInputError(f"Gene program names {len(missing)} gene(s) absent from the shards' genes "
-                            f"(e.g. {missing[:5]}); use symbols from genes.json.")
+        raise C2SInputError(
+            f"Gene program names {len(missing)} gene(s) absent from the shards' genes "
+            f"(e.g. {missing[:5]}); use symbols from genes.json."
+        )
     if len(program) < 2:
         raise C2SInputError("A gene program needs at least 2 genes to rank.")
     return np.array([column[g] for g in program])
+
+
+def program_agreement(pred: np.ndarray, true: np.ndarray, metric: str = "kendall") -> float | None:
+    """Kendall τ-b or Pearson r between two (n_program,) vectors. None when ``true`` is constant
+    (nothing to agree with); 0.0 when only ``pred`` is constant (e.g. names no program gene)."""
+    if np.ptp(true) == 0:
+        return None
+    if np.ptp(pred) == 0:
+        return 0.0
+    if metric == "kendall":
+        return float(stats.kendalltau(pred, true).statistic)
+    return float(stats.pearsonr(pred, true).statistic)

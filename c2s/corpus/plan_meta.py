@@ -11,15 +11,15 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from c2s.data.anndata_io import ExpressionSource
-from c2s.data.gene_sets import marker_gene_sets, read_gmt
-from c2s.data.splits import SPLITS, split_cells
+from c2s.corpus.gene_sets import marker_gene_sets, read_gmt
+from c2s.corpus.splits import SPLITS, split_cells
+from c2s.io.anndata_io import ExpressionSource
 from c2s.sentences import InverseFit
 from c2s.sentences.inverse import fit_points, sample_rank_expression
 
 if TYPE_CHECKING:
-    from c2s.data.cell_store import CellStore
-    from c2s.data.corpus import Corpus
+    from c2s.corpus.cell_store import CellStore
+    from c2s.corpus.corpus import Corpus
 
 log = logging.getLogger(__name__)
 MARKER_CELLS = 20_000  # cells sampled for marker genes (bounded memory at any corpus size)
@@ -31,11 +31,18 @@ def description_of(data: Mapping[str, Any], source: ExpressionSource) -> str | N
     return str(d) if d else None
 
 
-def gene_sets_of(corpus: "Corpus", data: Mapping[str, Any], sources: Sequence[ExpressionSource], seed: int,
-                 n_genes: int, val_fraction: float, test_fraction: float) -> tuple[dict[str, list[str]], dict[str, str]]:
+def gene_sets_of(
+    corpus: "Corpus",
+    data: Mapping[str, Any],
+    sources: Sequence[ExpressionSource],
+    seed: int,
+    n_genes: int,
+    val_fraction: float,
+    test_fraction: float,
+) -> tuple[dict[str, list[str]], dict[str, str]]:
     """(gene sets, set -> split): from a GMT file, else t-test markers per cell type on at most
     MARKER_CELLS seeded train cells drawn from every file (columns mapped onto the genes of all files)."""
-    from c2s.data.cell_store import gene_union
+    from c2s.corpus.cell_store import gene_union
 
     store = corpus.sentences
     if data.get("gene_sets_gmt"):
@@ -70,7 +77,9 @@ def spatial_of(data: Mapping[str, Any], sources: Sequence[ExpressionSource], sto
     key = data.get("spatial_key", "spatial")
     if not all(key in s.adata.obsm for s in sources):
         return None
-    return np.concatenate([np.asarray(s.adata.obsm[key], dtype=np.float64)[kept] for s, kept in zip(sources, store.kept)])
+    return np.concatenate(
+        [np.asarray(s.adata.obsm[key], dtype=np.float64)[kept] for s, kept in zip(sources, store.kept)]
+    )
 
 
 def spatial_neighbours(corpus: "Corpus", split: str, k: int) -> np.ndarray:
@@ -96,6 +105,11 @@ def spatial_neighbours(corpus: "Corpus", split: str, k: int) -> np.ndarray:
         idx = NearestNeighbors(n_neighbors=k + 1).fit(pts[mine]).kneighbors(pts[mine], return_distance=False)
         out[mine] = cells[mine[idx[:, 1:]]]
     if role and (out[:, 0] < 0).any():
-        log.warning("%d %s cells lie in %s sections with fewer than %d cells; spatial tasks skip them.",
-                    int((out[:, 0] < 0).sum()), split, role, k + 1)
+        log.warning(
+            "%d %s cells lie in %s sections with fewer than %d cells; spatial tasks skip them.",
+            int((out[:, 0] < 0).sum()),
+            split,
+            role,
+            k + 1,
+        )
     return out

@@ -15,9 +15,9 @@ import anndata as ad
 import numpy as np
 import scipy.sparse as sp
 
-from c2s.data.gene_names import resolve_gene_names
-from c2s.data.matrix_checks import KINDS, check_chunk, check_consistent, detect_kind
 from c2s.errors import C2SInputError
+from c2s.io.gene_names import resolve_gene_names
+from c2s.io.matrix_checks import KINDS, check_chunk, check_consistent, detect_kind
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +27,7 @@ DETECT_ROWS = 1000
 
 def load_anndata(data: str | Path | ad.AnnData, backed: bool = False) -> ad.AnnData:
     """Return an AnnData from an object, an ``.h5ad`` path, ``scanpy:<bundled dataset>`` or
-    ``synthetic:<seed>`` (see :mod:`c2s.data.synthetic`).
+    ``synthetic:<seed>`` (see :mod:`c2s.io.synthetic`).
 
     ``backed=True`` opens the file read-only without loading the matrix (``backed="r"``).
     """
@@ -35,7 +35,7 @@ def load_anndata(data: str | Path | ad.AnnData, backed: bool = False) -> ad.AnnD
         return data
     text = str(data)
     if text.startswith("synthetic:"):
-        from c2s.data.synthetic import make_synthetic
+        from c2s.io.synthetic import make_synthetic
 
         return make_synthetic(seed=int(text.split(":", 1)[1] or 0))
     if text.startswith("scanpy:"):
@@ -50,8 +50,10 @@ def load_anndata(data: str | Path | ad.AnnData, backed: bool = False) -> ad.AnnD
         return getattr(sc.datasets, name)()
     path = Path(text).expanduser()
     if path.is_dir():
-        raise C2SInputError(f"{path} is a directory, and this step reads one .h5ad file. Give a file (train.py and "
-                            "prepare take a directory or glob of .h5ad files as one dataset).")
+        raise C2SInputError(
+            f"{path} is a directory, and this step reads one .h5ad file. Give a file (train.py and "
+            "prepare take a directory or glob of .h5ad files as one dataset)."
+        )
     if not path.is_file():
         raise C2SInputError(f"No such h5ad file: {path}. Check data.path (relative paths are from the working dir).")
     try:
@@ -103,7 +105,12 @@ class ExpressionSource:
                     f"Layer {layer!r} not found. Available layers: {sorted(adata.layers.keys())}. "
                     f"{self._alternatives()}"
                 )
-            self.where, self._m, var, var_names = f"adata.layers[{layer!r}]", adata.layers[layer], adata.var, adata.var_names
+            self.where, self._m, var, var_names = (
+                f"adata.layers[{layer!r}]",
+                adata.layers[layer],
+                adata.var,
+                adata.var_names,
+            )
         else:
             self.where, self._m, var, var_names = "adata.X", adata.X, adata.var, adata.var_names
         if self._m is None:
@@ -129,8 +136,10 @@ class ExpressionSource:
         if adata.raw is not None:
             options.append("use_raw=True (adata.raw)")
         options += [f"layer={name!r}" for name in adata.layers.keys()]
-        return ("Other matrices in this AnnData: " + ", ".join(options) + ".") if options else (
-            "This AnnData has no .raw and no layers to fall back on."
+        return (
+            ("Other matrices in this AnnData: " + ", ".join(options) + ".")
+            if options
+            else ("This AnnData has no .raw and no layers to fall back on.")
         )
 
     def _raw_rows(self, start: int, stop: int) -> sp.csr_matrix:

@@ -71,7 +71,9 @@ def apply_holdout(labels: np.ndarray, obs: pd.DataFrame, holdout: Sequence[Mappi
         mask = np.ones(len(obs), dtype=bool)
         for key, value in combo.items():
             if key not in obs.columns:
-                raise C2SInputError(f"Held-out combination uses {key!r}, which is not mapped; known: {list(obs.columns)}.")
+                raise C2SInputError(
+                    f"Held-out combination uses {key!r}, which is not mapped; known: {list(obs.columns)}."
+                )
             mask &= obs[key].astype(str).to_numpy() == str(value)
         if not mask.any():
             raise C2SInputError(f"Held-out combination {dict(combo)} matches no cell.")

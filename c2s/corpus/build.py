@@ -1,6 +1,6 @@
 """Building a corpus from AnnData: convert the sources into a cell store, map obs roles to
 codes, split the cells, and gather gene sets, QA items, coordinates and the inverse fit.
-(Kept apart from :mod:`c2s.data.corpus`, which render workers load without AnnData.)"""
+(Kept apart from :mod:`c2s.corpus.corpus`, which render workers load without AnnData.)"""
 
 from __future__ import annotations
 
@@ -16,13 +16,14 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from c2s.data.anndata_io import ExpressionSource
-from c2s.data.cell_store import convert
-from c2s.data.corpus import OBS_ROLES, Corpus, input_files
-from c2s.data.label_checks import check_labels
-from c2s.data.plan_meta import description_of, gene_sets_of, inverse_fit_of, spatial_of
-from c2s.data.splits import SPLITS, apply_holdout, split_cells, split_groups
+from c2s.corpus.cell_store import convert
+from c2s.corpus.corpus import OBS_ROLES, Corpus
+from c2s.corpus.plan_meta import description_of, gene_sets_of, inverse_fit_of, spatial_of
+from c2s.corpus.splits import SPLITS, apply_holdout, split_cells, split_groups
 from c2s.errors import C2SInputError
+from c2s.io.anndata_io import ExpressionSource
+from c2s.io.inputs import input_files
+from c2s.io.label_checks import check_labels
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +38,9 @@ def _codes(col: pd.Series, key: str) -> tuple[np.ndarray, np.ndarray]:
         cats = np.append(cats, "unknown") if (codes < 0).any() else cats
         codes[codes < 0] = cats.size - 1
     else:
-        cats, codes = np.unique(col.astype(str).where(col.notna(), "unknown").to_numpy(dtype=object), return_inverse=True)
+        cats, codes = np.unique(
+            col.astype(str).where(col.notna(), "unknown").to_numpy(dtype=object), return_inverse=True
+        )
     uniq, inverse = np.unique(cats, return_inverse=True)  # sorted and merged: storage-independent
     return np.asarray(uniq, dtype=object), inverse[codes].astype(np.int32)
 
@@ -61,10 +64,18 @@ def _read_qa(path: str | Path) -> list[dict[str, Any]]:
 
 
 def _sources(data: Mapping[str, Any], upper_case: bool = False) -> list[ExpressionSource]:
-    return [ExpressionSource(f, layer=data.get("layer"), use_raw=data.get("use_raw", False), gene_key=data.get("gene_key"),
-                             matrix_kind=data.get("matrix_kind", "auto"), backed=data.get("backed", False),
-                             upper_case=upper_case)
-            for f in input_files(str(data["path"]))]
+    return [
+        ExpressionSource(
+            f,
+            layer=data.get("layer"),
+            use_raw=data.get("use_raw", False),
+            gene_key=data.get("gene_key"),
+            matrix_kind=data.get("matrix_kind", "auto"),
+            backed=data.get("backed", False),
+            upper_case=upper_case,
+        )
+        for f in input_files(str(data["path"]))
+    ]
 
 
 def _tmp_store() -> Path:
@@ -100,15 +111,22 @@ def build_corpus(
         for s in sources:
             if key not in s.adata.obs.columns:
                 raise C2SInputError(
-                    f"data.{role}_key={key!r} is not an obs column. Available columns: {sorted(map(str, s.adata.obs.columns))}. "
-                    f"Set data.{role}_key to one of them, or to null to skip the tasks that need it.")
+                    f"data.{role}_key={key!r} is not an obs column. "
+                    f"Available columns: {sorted(map(str, s.adata.obs.columns))}. "
+                    f"Set data.{role}_key to one of them, or to null to skip the tasks that need it."
+                )
     store = convert(sources, top_k, store_dir or _tmp_store(), chunk_size=chunk_size, progress=progress)
     roles = {}
     for role, key in roles_keys.items():
-        col = pd.concat([s.adata.obs[key].iloc[kept] for s, kept in zip(sources, store.kept)], ignore_index=True) \
-            if len(sources) > 1 else sources[0].adata.obs[key].iloc[store.kept[0]]
+        col = (
+            pd.concat([s.adata.obs[key].iloc[kept] for s, kept in zip(sources, store.kept)], ignore_index=True)
+            if len(sources) > 1
+            else sources[0].adata.obs[key].iloc[store.kept[0]]
+        )
         roles[role] = _codes(col, key)
-    ids = pa.concat_arrays([pa.array(np.asarray(s.adata.obs_names)[kept].astype(str)) for s, kept in zip(sources, store.kept)])
+    ids = pa.concat_arrays(
+        [pa.array(np.asarray(s.adata.obs_names)[kept].astype(str)) for s, kept in zip(sources, store.kept)]
+    )
     n = len(store)
     if split_by:
         if split_by not in roles:
@@ -129,19 +147,33 @@ def build_corpus(
     wanted = {"train": 1.0, "val": val_fraction, "test": test_fraction}
     empty = [s for j, s in enumerate(SPLITS) if sizes[j] == 0 and wanted[s] > 0]
     if empty:
-        msg = (f"{n} cells{f' in {len(roles[split_by][0])} {split_by} groups' if split_by else ''} leave the "
-               f"{' and '.join(empty)} split(s) empty (val_fraction={val_fraction}, test_fraction={test_fraction}).")
+        msg = (
+            f"{n} cells{f' in {len(roles[split_by][0])} {split_by} groups' if split_by else ''} leave the "
+            f"{' and '.join(empty)} split(s) empty (val_fraction={val_fraction}, test_fraction={test_fraction})."
+        )
         if "train" in empty or not split_by:  # by cell, an empty split means too few cells to learn or score
             raise C2SInputError(f"{msg} Give more cells, or set the empty split's fraction to 0.")
-        log.warning("%s Groups are whole, so with few groups a split can be empty; use more groups or "
-                    "split_by=null to score on that split.", msg)
+        log.warning(
+            "%s Groups are whole, so with few groups a split can be empty; use more groups or "
+            "split_by=null to score on that split.",
+            msg,
+        )
     check_labels(roles, roles_keys, split, SPLITS.index("train"), SPLITS.index("test"))
 
-    corpus = Corpus(name=str(data["name"]), sentences=store, roles=roles, split=split, cell_ids=ids,
-                    organism=str(data.get("organism", "human")), description=description_of(data, sources[0]),
-                    control_value=data.get("control_value"), captions=dict(data.get("captions") or {}))
-    corpus.gene_sets, corpus.gene_set_split = gene_sets_of(corpus, data, sources, seed, marker_genes,
-                                                           val_fraction, test_fraction)
+    corpus = Corpus(
+        name=str(data["name"]),
+        sentences=store,
+        roles=roles,
+        split=split,
+        cell_ids=ids,
+        organism=str(data.get("organism", "human")),
+        description=description_of(data, sources[0]),
+        control_value=data.get("control_value"),
+        captions=dict(data.get("captions") or {}),
+    )
+    corpus.gene_sets, corpus.gene_set_split = gene_sets_of(
+        corpus, data, sources, seed, marker_genes, val_fraction, test_fraction
+    )
     corpus.qa = _read_qa(data["qa_path"]) if data.get("qa_path") else []
     for item, label in zip(corpus.qa, split_cells(len(corpus.qa), val_fraction, test_fraction, seed + 2)):
         unknown = set(item.get("group", {})) - set(roles)

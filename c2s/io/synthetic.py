@@ -19,8 +19,10 @@ import scipy.sparse as sp
 
 CELL_TYPES = ("T cell", "B cell", "NK cell", "Monocyte")
 TISSUES = ("blood", "spleen")
-DESCRIPTION = ("Synthetic immune cells from blood and spleen of four donors, half stimulated "
-               "with interferon, which induces the IFN gene program.")
+DESCRIPTION = (
+    "Synthetic immune cells from blood and spleen of four donors, half stimulated "
+    "with interferon, which induces the IFN gene program."
+)
 
 
 def _meta(rng: np.random.Generator, n_cells: int, offset: int = 0) -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
@@ -28,12 +30,17 @@ def _meta(rng: np.random.Generator, n_cells: int, offset: int = 0) -> tuple[np.n
     stim = rng.random(n_cells) < 0.5
     donor = rng.integers(4, size=n_cells)
     ct = np.asarray(CELL_TYPES, dtype=object)[types]
-    obs = pd.DataFrame({
-        "cell_type": ct, "tissue": np.asarray(TISSUES, dtype=object)[donor % 2],
-        "donor": np.char.add("donor", donor.astype(str)).astype(object),
-        "batch": np.char.add("batch", (donor // 2).astype(str)).astype(object),
-        "condition": np.where(stim, "stimulated", "control").astype(object), "cluster": types.astype(str).astype(object),
-    }, index=np.char.add("cell", np.arange(offset, offset + n_cells).astype(str)).astype(object))
+    obs = pd.DataFrame(
+        {
+            "cell_type": ct,
+            "tissue": np.asarray(TISSUES, dtype=object)[donor % 2],
+            "donor": np.char.add("donor", donor.astype(str)).astype(object),
+            "batch": np.char.add("batch", (donor // 2).astype(str)).astype(object),
+            "condition": np.where(stim, "stimulated", "control").astype(object),
+            "cluster": types.astype(str).astype(object),
+        },
+        index=np.char.add("cell", np.arange(offset, offset + n_cells).astype(str)).astype(object),
+    )
     obs["caption"] = obs["cell_type"] + " cluster of an immune-cell sample"
     return types, stim, obs
 
@@ -49,8 +56,9 @@ def _counts(rng, types, stim, base, markers, n_program, effect) -> np.ndarray:
     return counts
 
 
-def make_synthetic(n_cells: int = 400, n_genes: int = 200, seed: int = 0, n_program: int = 10,
-                   effect: float = 4.0) -> ad.AnnData:
+def make_synthetic(
+    n_cells: int = 400, n_genes: int = 200, seed: int = 0, n_program: int = 10, effect: float = 4.0
+) -> ad.AnnData:
     rng = np.random.default_rng(seed)
     types = rng.integers(len(CELL_TYPES), size=n_cells)
     stim = rng.random(n_cells) < 0.5
@@ -59,14 +67,17 @@ def make_synthetic(n_cells: int = 400, n_genes: int = 200, seed: int = 0, n_prog
     markers = np.array_split(np.arange(n_program, n_genes), len(CELL_TYPES))
     counts = _counts(rng, types, stim, base, markers, n_program, effect)
     donor = rng.integers(4, size=n_cells)
-    obs = pd.DataFrame({
-        "cell_type": [CELL_TYPES[t] for t in types],
-        "tissue": [TISSUES[d % 2] for d in donor],
-        "donor": [f"donor{d}" for d in donor],
-        "batch": [f"batch{d // 2}" for d in donor],
-        "condition": np.where(stim, "stimulated", "control"),
-        "cluster": [str(t) for t in types],
-    }, index=[f"cell{i}" for i in range(n_cells)])
+    obs = pd.DataFrame(
+        {
+            "cell_type": [CELL_TYPES[t] for t in types],
+            "tissue": [TISSUES[d % 2] for d in donor],
+            "donor": [f"donor{d}" for d in donor],
+            "batch": [f"batch{d // 2}" for d in donor],
+            "condition": np.where(stim, "stimulated", "control"),
+            "cluster": [str(t) for t in types],
+        },
+        index=[f"cell{i}" for i in range(n_cells)],
+    )
     obs["caption"] = obs["cell_type"] + " cluster of an immune-cell sample"
     centres = rng.normal(0, 10, size=(len(CELL_TYPES), 2))
     adata = ad.AnnData(sp.csr_matrix(counts), obs=obs, var=pd.DataFrame(index=genes))
@@ -75,8 +86,15 @@ def make_synthetic(n_cells: int = 400, n_genes: int = 200, seed: int = 0, n_prog
     return adata
 
 
-def write_synthetic(path: str | Path, n_cells: int, n_genes: int = 2000, seed: int = 0, n_program: int = 10,
-                    effect: float = 4.0, chunk: int = 20_000) -> Path:
+def write_synthetic(
+    path: str | Path,
+    n_cells: int,
+    n_genes: int = 2000,
+    seed: int = 0,
+    n_program: int = 10,
+    effect: float = 4.0,
+    chunk: int = 20_000,
+) -> Path:
     """Stream a synthetic ``.h5ad`` of ``n_cells`` cells (same model as make_synthetic, with the
     background scaled so a cell expresses ~10% of genes); memory is one ``chunk`` of rows."""
     import h5py

@@ -21,7 +21,7 @@ from c2s.atomic import atomic_dir
 from c2s.errors import C2SInputError
 
 if TYPE_CHECKING:
-    from c2s.data.anndata_io import ExpressionSource
+    from c2s.io.anndata_io import ExpressionSource
 
 log = logging.getLogger(__name__)
 WINDOW = 16 << 20  # bytes of the store mapped at a time by take()
@@ -45,9 +45,16 @@ class CellStore:
         path = Path(path)
         with np.load(path / "store.npz", allow_pickle=False) as z:
             n_files = int(z["n_files"])
-            return cls(path, z["gene_names"].astype(object), z["gene_counts"], z["lengths"],
-                       [z[f"kept{i}"] for i in range(n_files)], int(z["n_empty_dropped"]), str(z["matrix_kind"]),
-                       int(z["top_k"]))
+            return cls(
+                path,
+                z["gene_names"].astype(object),
+                z["gene_counts"],
+                z["lengths"],
+                [z[f"kept{i}"] for i in range(n_files)],
+                int(z["n_empty_dropped"]),
+                str(z["matrix_kind"]),
+                int(z["top_k"]),
+            )
 
     def __len__(self) -> int:
         return int(self.lengths.size)
@@ -78,7 +85,9 @@ class CellStore:
                 for seg in np.split(order, cuts):
                     out[seg] = arr[rows[seg], :k]
                     lo = int(rows[seg[0]]) // per_window * per_window * row_bytes // mmap.PAGESIZE * mmap.PAGESIZE
-                    mm.madvise(mmap.MADV_DONTNEED, lo, min(len(mm), lo + (per_window + 1) * row_bytes + mmap.PAGESIZE) - lo)
+                    mm.madvise(
+                        mmap.MADV_DONTNEED, lo, min(len(mm), lo + (per_window + 1) * row_bytes + mmap.PAGESIZE) - lo
+                    )
                 del arr
             finally:
                 mm.close()
@@ -107,8 +116,9 @@ def gene_union(sources: Sequence[ExpressionSource]) -> tuple[np.ndarray, list[np
     return np.array(list(pos), dtype=object), maps
 
 
-def convert(sources: Sequence[ExpressionSource], top_k: int, out: str | Path, chunk_size: int = 4096,
-            progress: bool = True) -> CellStore:
+def convert(
+    sources: Sequence[ExpressionSource], top_k: int, out: str | Path, chunk_size: int = 4096, progress: bool = True
+) -> CellStore:
     """Stream every source in row chunks into a store at ``out`` (reused if complete).
 
     Memory: one chunk, plus 2 bytes and one bool per cell (lengths, kept mask).
@@ -147,10 +157,17 @@ def convert(sources: Sequence[ExpressionSource], top_k: int, out: str | Path, ch
         if n_obs - n_kept:
             log.warning("Dropped %d of %d cells with no expressed genes.", n_obs - n_kept, n_obs)
         kinds = sorted({s.kind for s in sources})
-        np.savez(tmp / "store.npz", gene_names=names.astype(str), gene_counts=counts,
-                 lengths=np.concatenate(lengths) if lengths else np.zeros(0, np.uint16),
-                 n_files=np.int64(len(kept)), n_empty_dropped=np.int64(n_obs - n_kept),
-                 matrix_kind=np.str_("+".join(kinds)), top_k=np.int64(k), **{f"kept{i}": x for i, x in enumerate(kept)})
+        np.savez(
+            tmp / "store.npz",
+            gene_names=names.astype(str),
+            gene_counts=counts,
+            lengths=np.concatenate(lengths) if lengths else np.zeros(0, np.uint16),
+            n_files=np.int64(len(kept)),
+            n_empty_dropped=np.int64(n_obs - n_kept),
+            matrix_kind=np.str_("+".join(kinds)),
+            top_k=np.int64(k),
+            **{f"kept{i}": x for i, x in enumerate(kept)},
+        )
     if n_kept == 0:
         raise C2SInputError("No cell expresses any gene: the matrix is empty. Check data.layer / data.use_raw.")
     return CellStore.open(out)

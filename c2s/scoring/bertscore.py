@@ -34,7 +34,14 @@ def bertscore_f1(pred: list[str], ref: list[str], model_dir: str | None = None, 
     model, tok = _encoder(model_dir or default_model_dir())
     scores = []
     for p, r in zip(pred, ref):
-        out = bert_score([p if p.strip() else "."], [r if r.strip() else "."], model=model, user_tokenizer=tok,
-                         num_layers=num_layers, max_length=512, verbose=False)
+        out = bert_score(
+            [p if p.strip() else "."],
+            [r if r.strip() else "."],
+            model=model,
+            user_tokenizer=tok,
+            num_layers=num_layers,
+            max_length=512,
+            verbose=False,
+        )
         scores.append(float(out["f1"]))
     return np.asarray(scores, dtype=float)

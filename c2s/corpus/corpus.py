@@ -1,6 +1,6 @@
 """The corpus: cell sentences (on disk) plus the metadata, text and gene sets that tasks render from.
 
-Built once from AnnData sources and a data config (c2s.data.corpus_build); tasks only see this
+Built once from AnnData sources and a data config (c2s.corpus.build); tasks only see this
 object (never AnnData).
 Metadata is compact: each mapped role (cell_type, tissue, donor, batch, condition, cluster,
 caption, niche) is sorted category names plus an int32 code per cell; splits are int8 codes;
@@ -10,7 +10,6 @@ so render workers share one copy through the page cache.
 
 from __future__ import annotations
 
-import glob
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -19,9 +18,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pyarrow as pa
 
-from c2s.data.cell_store import CellStore
-from c2s.data.splits import SPLITS
-from c2s.errors import C2SInputError
+from c2s.corpus.cell_store import CellStore
+from c2s.corpus.splits import SPLITS
 from c2s.sentences.inverse import InverseFit
 
 if TYPE_CHECKING:
@@ -97,14 +95,26 @@ class Corpus:
             np.save(path / "spatial.npy", self.spatial)
         for s, nb in self.neighbours.items():
             np.save(path / f"neighbours-{s}.npy", nb)
-        with pa.OSFile(str(path / "cell_ids.arrow"), "wb") as f, pa.ipc.new_file(f, pa.schema([("id", pa.string())])) as w:
+        with (
+            pa.OSFile(str(path / "cell_ids.arrow"), "wb") as f,
+            pa.ipc.new_file(f, pa.schema([("id", pa.string())])) as w,
+        ):
             w.write_table(pa.table({"id": self.cell_ids}))
-        meta = {"name": self.name, "store": str(self.sentences.path), "organism": self.organism,
-                "description": self.description, "gene_sets": self.gene_sets, "gene_set_split": self.gene_set_split,
-                "qa": self.qa, "control_value": self.control_value, "captions": self.captions,
-                "inverse_fit": asdict(self.inverse_fit) if self.inverse_fit else None,
-                "roles": {r: [str(c) for c in cats] for r, (cats, _) in self.roles.items()},
-                "spatial": self.spatial is not None, "neighbours": sorted(self.neighbours)}
+        meta = {
+            "name": self.name,
+            "store": str(self.sentences.path),
+            "organism": self.organism,
+            "description": self.description,
+            "gene_sets": self.gene_sets,
+            "gene_set_split": self.gene_set_split,
+            "qa": self.qa,
+            "control_value": self.control_value,
+            "captions": self.captions,
+            "inverse_fit": asdict(self.inverse_fit) if self.inverse_fit else None,
+            "roles": {r: [str(c) for c in cats] for r, (cats, _) in self.roles.items()},
+            "spatial": self.spatial is not None,
+            "neighbours": sorted(self.neighbours),
+        }
         (path / "corpus.json").write_text(json.dumps(meta, sort_keys=True))
 
     @classmethod
@@ -114,10 +124,18 @@ class Corpus:
         m = json.loads((path / "corpus.json").read_text())
         ids = pa.ipc.open_file(pa.memory_map(str(path / "cell_ids.arrow"))).read_all()["id"].combine_chunks()
         return cls(
-            name=m["name"], sentences=CellStore.open(m["store"]), cell_ids=ids, organism=m["organism"],
+            name=m["name"],
+            sentences=CellStore.open(m["store"]),
+            cell_ids=ids,
+            organism=m["organism"],
             roles={r: (np.array(c, dtype=object), _mapped(path / f"role-{r}.npy")) for r, c in m["roles"].items()},
-            split=_mapped(path / "split.npy"), description=m["description"], gene_sets=m["gene_sets"],
-            gene_set_split=m["gene_set_split"], qa=m["qa"], control_value=m["control_value"], captions=m["captions"],
+            split=_mapped(path / "split.npy"),
+            description=m["description"],
+            gene_sets=m["gene_sets"],
+            gene_set_split=m["gene_set_split"],
+            qa=m["qa"],
+            control_value=m["control_value"],
+            captions=m["captions"],
             spatial=_mapped(path / "spatial.npy") if m["spatial"] else None,
             inverse_fit=InverseFit(**m["inverse_fit"]) if m["inverse_fit"] else None,
             neighbours={s: _mapped(path / f"neighbours-{s}.npy") for s in m["neighbours"]},
@@ -128,19 +146,3 @@ def _mapped(path: Path) -> np.ndarray:
     """A read-only memory-mapped .npy as a plain ndarray (np.memmap's per-slice bookkeeping
     cost 0.7 s of a 200k-cell render)."""
     return np.load(path, mmap_mode="r").view(np.ndarray)
-
-
-def input_files(path: str) -> list[str]:
-    """One data path -> its files: a file, a directory of ``*.h5ad``, or a glob (sorted)."""
-    if path.startswith(("synthetic:", "scanpy:")):
-        return [path]
-    p = Path(path).expanduser()
-    if p.is_dir():
-        files = sorted(str(f) for f in p.glob("*.h5ad"))
-    elif any(c in path for c in "*?["):
-        files = sorted(glob.glob(str(p)))
-    else:
-        return [path]
-    if not files:
-        raise C2SInputError(f"data.path={path!r} matches no .h5ad file. Give a file, a directory of .h5ad files or a glob.")
-    return files

@@ -53,18 +53,28 @@ def map_unsafe_names(names: np.ndarray, source: str) -> np.ndarray:
     s = pd.Series(names, dtype=object).astype(str)
     numeric = s.str.strip().str.match(_NUMBER).to_numpy()
     if numeric.sum() > 0.5 * len(s):
-        raise C2SInputError(f"{int(numeric.sum())} of {len(s)} gene names in {source} are numbers (e.g. {s.iloc[0]!r}): "
-                            "that is a row index, not gene symbols. Set gene_key to the var column with symbols.")
+        raise C2SInputError(
+            f"{int(numeric.sum())} of {len(s)} gene names in {source} are numbers (e.g. {s.iloc[0]!r}): "
+            "that is a row index, not gene symbols. Set gene_key to the var column with symbols."
+        )
     spaced = s.str.contains(r"\s", regex=True).to_numpy()
     out = s.copy()
     if spaced.any():
         out[spaced] = s[spaced].str.strip().str.replace(r"\s+", "_", regex=True)
-        log.warning("%d gene names in %s contain whitespace, which would split them into several words; renamed: %s.",
-                    int(spaced.sum()), source, _examples(s[spaced].to_numpy(), out[spaced].to_numpy()))
+        log.warning(
+            "%d gene names in %s contain whitespace, which would split them into several words; renamed: %s.",
+            int(spaced.sum()),
+            source,
+            _examples(s[spaced].to_numpy(), out[spaced].to_numpy()),
+        )
     if numeric.any():
         out[numeric] = "gene_" + out[numeric].str.strip()
-        log.warning("%d gene names in %s are numbers, which would read as numbers in prompts; renamed: %s.",
-                    int(numeric.sum()), source, _examples(s[numeric].to_numpy(), out[numeric].to_numpy()))
+        log.warning(
+            "%d gene names in %s are numbers, which would read as numbers in prompts; renamed: %s.",
+            int(numeric.sum()),
+            source,
+            _examples(s[numeric].to_numpy(), out[numeric].to_numpy()),
+        )
     return out.to_numpy(dtype=object)
 
 
@@ -80,8 +90,9 @@ def make_unique(names: np.ndarray) -> tuple[np.ndarray, int]:
     return unique.to_numpy(dtype=object), int(index.duplicated().sum())
 
 
-def resolve_gene_names(var: pd.DataFrame, var_names: pd.Index, gene_key: str | None,
-                       upper_case: bool = False) -> np.ndarray:
+def resolve_gene_names(
+    var: pd.DataFrame, var_names: pd.Index, gene_key: str | None, upper_case: bool = False
+) -> np.ndarray:
     """Return one unique symbol per column of the expression matrix, as an object array
     (upper-cased when ``upper_case``).
 
@@ -118,8 +129,7 @@ def resolve_gene_names(var: pd.DataFrame, var_names: pd.Index, gene_key: str | N
             "a var column, then set gene_key to that column."
         )
         raise C2SInputError(
-            f"{source} look like Ensembl gene IDs (e.g. {names[0]!r}); cell sentences need gene symbols. "
-            + hint
+            f"{source} look like Ensembl gene IDs (e.g. {names[0]!r}); cell sentences need gene symbols. " + hint
         )
 
     names = map_unsafe_names(names, source)
@@ -128,8 +138,7 @@ def resolve_gene_names(var: pd.DataFrame, var_names: pd.Index, gene_key: str | N
     unique, n_renamed = make_unique(names)
     if n_renamed:
         log.warning(
-            "%d duplicated gene symbols in %s were made unique with -1, -2 suffixes "
-            "(as var_names_make_unique does).",
+            "%d duplicated gene symbols in %s were made unique with -1, -2 suffixes (as var_names_make_unique does).",
             n_renamed,
             source,
         )

@@ -1,0 +1,72 @@
+"""Schemas of the input data: an AnnData source (configs/data/), the split, and the cell-sentence step."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from omegaconf import MISSING
+
+from c2s.config.checks import positive
+
+
+@dataclass
+class DataConfig:
+    """One AnnData source and how to read it (configs/data/)."""
+
+    name: str = MISSING  # short id, used in output paths
+    path: str = MISSING  # .h5ad path, or scanpy:pbmc68k_reduced
+    use_raw: bool = False  # read adata.raw instead of X
+    layer: str | None = None  # read adata.layers[layer] instead of X
+    gene_key: str | None = None  # var column with gene symbols; null = var_names
+    matrix_kind: str = "auto"  # auto | counts | lognorm
+    backed: bool = False  # open the h5ad backed="r" (bounded memory)
+    cell_type_key: str | None = None  # obs column with cell-type labels
+    tissue_key: str | None = None  # obs column: tissue
+    donor_key: str | None = None  # obs column: donor / individual
+    batch_key: str | None = None  # obs column: batch / sample
+    sample_key: str | None = None  # obs column: tissue section / sample with its own spatial frame (else batch_key)
+    condition_key: str | None = None  # obs column: perturbation or condition
+    control_value: str | None = None  # value of condition_key marking control cells
+    cluster_key: str | None = None  # obs column: cluster ids (for captioning)
+    caption_key: str | None = None  # obs column: a caption per cluster
+    captions: dict[str, str] | None = None  # or captions from config: {cluster: caption}
+    niche_key: str | None = None  # obs column: spatial niche label (else derived from neighbours)
+    spatial_key: str = "spatial"  # obsm key of spatial coordinates
+    organism: str = "human"
+    description: str | None = None  # free-text dataset description (else uns['description'])
+    gene_sets_gmt: str | None = None  # GMT file; default: marker sets from the data
+    qa_path: str | None = None  # JSONL: {"question", "answer", "cell_ids" | "group"}
+
+
+@dataclass
+class SplitConfig:
+    val_fraction: float = 0.1
+    test_fraction: float = 0.1
+    split_by: str | None = None  # null = by cell; or donor | batch | tissue (a mapped role)
+    holdout: list[dict[str, str]] = field(default_factory=list)  # e.g. [{cell_type: B, condition: stimulated}]
+
+    def __post_init__(self) -> None:
+        for key in ("val_fraction", "test_fraction"):
+            if not 0 <= getattr(self, key) < 1:
+                raise ValueError(f"split.{key}={getattr(self, key)} must be in [0, 1).")
+        if self.val_fraction + self.test_fraction >= 1:
+            raise ValueError(
+                f"split.val_fraction + split.test_fraction = {self.val_fraction + self.test_fraction} "
+                "leaves no cells to train on; keep their sum below 1 (e.g. 0.1 and 0.1)."
+            )
+
+
+@dataclass
+class SentencesConfig:
+    """The cell-sentence step (configs/sentences.yaml)."""
+
+    data: DataConfig = field(default_factory=DataConfig)
+    top_k: int = 100  # genes per sentence
+    seed: int = 0  # seeds the cells sampled for the inverse fit
+    fit_cells: int = 1000  # cells sampled for the inverse fit
+    fit_top_k: int | None = None  # ranks used by the fit; null = all expressed genes
+    chunk_size: int = 512  # rows per streamed CSR chunk
+    out_dir: str = MISSING
+
+    def __post_init__(self) -> None:
+        positive(self, "top_k", "fit_cells", "fit_top_k", "chunk_size")

@@ -1,0 +1,94 @@
+"""Schemas of train.py (configs/train.yaml): prepare, then the stages in order, under a strategy and a logger.
+Unknown keys and wrong types fail at compose time; impossible combinations fail in ``__post_init__`` when
+``validate`` builds the objects, both before any data or model work."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from c2s.config.checks import one_of
+from c2s.config.model import ModelConfig
+from c2s.config.prepare import PrepareConfig
+from c2s.config.stage import StageConfig
+
+
+@dataclass
+class StrategyConfig:
+    """configs/strategy/: cpu | gpu | ddp | fsdp (FSDP2 fully_shard per decoder block)."""
+
+    name: str = "cpu"
+    accelerator: str = "cpu"
+    devices: int = 1
+    num_nodes: int = 1
+    precision: str = "32-true"
+    activation_checkpointing: bool = False  # fsdp: checkpoint each decoder block
+
+    def __post_init__(self) -> None:
+        one_of(self.name, ("cpu", "gpu", "ddp", "fsdp"), "strategy.name")
+
+
+@dataclass
+class LoggerConfig:
+    kind: str = "csv"  # wandb | csv | tensorboard | none
+    project: str = "c2s"
+    group: str | None = None  # wandb group (sweep / experiment name)
+    tags: list[str] = field(default_factory=list)
+    offline: bool | None = None  # wandb: null = offline unless WANDB_API_KEY or WANDB_MODE is set
+
+    def __post_init__(self) -> None:
+        one_of(self.kind, ("wandb", "csv", "tensorboard", "none"), "logger.kind")
+
+
+@dataclass
+class TrainConfig(PrepareConfig):
+    """configs/train.yaml: prepare data, then run ``stages`` in order, each from the previous one."""
+
+    model: ModelConfig = field(default_factory=ModelConfig)
+    stages: dict[str, StageConfig] = field(default_factory=dict)
+    strategy: StrategyConfig = field(default_factory=StrategyConfig)
+    logger: LoggerConfig = field(default_factory=LoggerConfig)
+    name: str = "main"
+    run_dir: str = "outputs/runs/main"
+    resume: str = "auto"  # auto: continue in run_dir; never: refuse to reuse run_dir
+    run_stages: list[str] | None = None  # which composed stages run, in order; null = all
+    init_from: str | None = None  # HF export dir to start the first stage from
+    num_workers: int = 0
+    fast_dev_run: bool = False
+
+    def order(self) -> list[str]:
+        """The stages that run, in order."""
+        return list(self.run_stages or self.stages)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        one_of(self.resume, ("auto", "never"), "resume")
+        if self.num_workers < 0:
+            raise ValueError(f"num_workers={self.num_workers} must be >= 0.")
+        if not self.stages:
+            raise ValueError("stages is empty: compose at least one stage (e.g. stage@stages.pretrain=pretrain).")
+        unknown = sorted(set(self.run_stages or []) - set(self.stages))
+        if unknown:
+            raise ValueError(f"run_stages names {unknown}, which are not composed; stages: {sorted(self.stages)}.")
+        first_lora = self.stages[self.order()[0]].lora.enabled
+        if first_lora and self.model.init == "scratch" and not self.init_from:
+            raise ValueError(
+                "stages.<first>.lora.enabled=true with model.init=scratch: LoRA adapts trained weights. "
+                "Set model.init=pretrained, init_from=<HF export>, or disable LoRA."
+            )
+        full = [s for s in self.order() if not self.stages[s].lora.enabled]
+        if self.strategy.name == "fsdp" and self.model.arch == "gemma2" and full:
+            raise ValueError(
+                f"Stage(s) {full} would train Gemma-2 in full under strategy=fsdp, which c2s cannot do yet "
+                "(its tied embeddings would get two copies that drift apart). Use LoRA "
+                f"(stages.{full[0]}.lora.enabled=true) or strategy=ddp."
+            )
+        first = self.stages[self.order()[0]]
+        if first.mode == "grpo" and self.model.init == "scratch" and not self.init_from:
+            raise ValueError(
+                "The first stage is GRPO but the model is built from scratch: GRPO improves a trained "
+                "model. Set init_from=<HF export of an SFT stage> or run an sft stage before it."
+            )
+        if self.strategy.name == "fsdp" and any(self.stages[s].mode == "grpo" for s in self.order()):
+            raise ValueError(
+                "mode=grpo under strategy=fsdp is not supported yet (ranks generate different lengths); use ddp."
+            )
