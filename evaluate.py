@@ -11,6 +11,7 @@ Writes report.json, report.md, predictions.jsonl, confusion_matrix.png and umap.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import hydra
@@ -33,7 +34,7 @@ def run(cfg: DictConfig) -> dict:
     from c2s.training.loggers import build_logger, finish_logger
 
     zero_shot = cfg.get("data") is not None
-    c = validate_config(cfg, EvaluateConfig, outputs=("out_dir",), data=zero_shot)
+    c = dataclasses.asdict(validate_config(cfg, EvaluateConfig, outputs=("out_dir",), data=zero_shot))
     ckpt = Path(c["ckpt"])
     model, tokenizer, shards = load_for_eval(
         ckpt, c["shards"], init_from=c["init_from"], trust_remote_code=c["trust_remote_code"], zero_shot=zero_shot

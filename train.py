@@ -11,6 +11,7 @@ here, before any data or model work.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import hydra
@@ -19,16 +20,20 @@ from omegaconf import DictConfig
 from c2s.cli import exit_on_input_error, hydra_entry
 from c2s.config import register_configs
 from c2s.config.compose import CONFIG_DIR
+from c2s.config.train import TrainConfig
 
 register_configs()
 
 
-def validate(cfg: DictConfig) -> dict:
-    """Every check that needs no data (schema, values, input files, writable outputs); a plain dict."""
-    from c2s.config.train import TrainConfig
+def validate(cfg: DictConfig) -> TrainConfig:
+    """Every check that needs no data (schema, values, input files, writable outputs, names that registries
+    define); the typed config."""
     from c2s.config.validate import validate_config
+    from c2s.training.recipes import check_stages
 
-    return validate_config(cfg, TrainConfig, outputs=("shards_root", "run_dir"))
+    config = validate_config(cfg, TrainConfig, outputs=("shards_root", "run_dir"))
+    check_stages(config)
+    return config
 
 
 def run(cfg: DictConfig) -> Path:
@@ -37,18 +42,19 @@ def run(cfg: DictConfig) -> Path:
     from c2s.training.report import summarise_run, write_result
     from c2s.training.run import run_stage
 
-    c = validate(cfg)
-    shards = prepare(c)
-    logger = build_logger(c["logger"], c["name"], c["run_dir"], c)
+    config = validate(cfg)
+    plain = dataclasses.asdict(config)  # prepare hashes it; loggers record it
+    shards = prepare(plain)
+    logger = build_logger(plain["logger"], config.name, config.run_dir, plain)
     try:
-        init_from = c["init_from"]
-        for name in c["run_stages"] or c["stages"]:
-            init_from = str(run_stage(c, name, shards, init_from, logger))
+        init_from = config.init_from
+        for name in config.order():
+            init_from = str(run_stage(config, name, shards, init_from, logger))
     finally:
         finish_logger(logger)
-    if not c["fast_dev_run"]:
-        print(summarise_run(c["run_dir"], list(c["run_stages"] or c["stages"])))
-        write_result(c["run_dir"], c)
+    if not config.fast_dev_run:
+        print(summarise_run(config.run_dir, config.order()))
+        write_result(config.run_dir, config)
     return Path(init_from)
 
 

@@ -116,7 +116,7 @@ def test_a_directory_of_h5ad_files_is_a_data_path(tmp_path):
     (tmp_path / "in").mkdir()
     make_counts(30, 20).write_h5ad(tmp_path / "in" / "a.h5ad")
     cfg = compose_config("train", [f"shards_root={tmp_path}/s", "data=h5ad", f"data.path={tmp_path}/in"])
-    assert validate(cfg)["data"]["path"] == f"{tmp_path}/in"
+    assert validate(cfg).data.path == f"{tmp_path}/in"
     (tmp_path / "empty").mkdir()
     cfg = compose_config("train", [f"shards_root={tmp_path}/s", "data=h5ad", f"data.path={tmp_path}/empty"])
     with pytest.raises(C2SInputError, match="matches no .h5ad file"):

@@ -143,6 +143,6 @@ def test_users_own_h5ad_with_overrides_only(tmp_path):
     make_synthetic(n_cells=120, seed=3).write_h5ad(path)
     overrides = [o for o in train_overrides(tmp_path, "fast_dev_run=true") if o != "data=synthetic"]
     cfg = compose_config("train", ["data=h5ad", f"data.path={path}", "data.cell_type_key=cell_type", *overrides])
-    assert validate(cfg)["data"]["name"] == "my_cells"
+    assert validate(cfg).data.name == "my_cells"
     run(cfg)
     assert list((tmp_path / "shards").glob("my_cells-*/manifest.json"))

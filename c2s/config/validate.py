@@ -8,13 +8,14 @@ import dataclasses
 import tempfile
 import typing
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from omegaconf import DictConfig, OmegaConf
 
 from c2s.errors import C2SInputError
 
 IGNORED = {"hydra", "_target_", "_partial_"}
+T = TypeVar("T")
 
 
 def _dataclass_of(tp: Any) -> type | None:
@@ -93,12 +94,13 @@ def check_data_paths(cfg: Any) -> None:
                 )
 
 
-def validate_config(cfg: DictConfig, schema: type, outputs: tuple[str, ...] = (), data: bool = True) -> dict:
+def validate_config(cfg: DictConfig, schema: type[T], outputs: tuple[str, ...] = (), data: bool = True) -> T:
     """Every check that needs no data: unknown keys, types and values (the schema's ``__post_init__``),
-    input files present, ``outputs`` (config keys of directories) writable. Returns a plain dict."""
+    input files present, ``outputs`` (config keys of directories) writable. Returns the typed config: an
+    instance of ``schema`` (``dataclasses.asdict`` gives the plain dict)."""
     reject_unknown_keys(cfg, schema)
     try:
-        OmegaConf.to_object(cfg)
+        config = OmegaConf.to_object(cfg)
     except Exception as exc:  # omegaconf wraps our ValueErrors; keep the message, drop the noise
         raise C2SInputError(f"Invalid config: {exc}") from None
     if data:
@@ -106,4 +108,4 @@ def validate_config(cfg: DictConfig, schema: type, outputs: tuple[str, ...] = ()
     for key in outputs:
         if cfg.get(key):
             check_writable(cfg[key], key)
-    return OmegaConf.to_container(cfg, resolve=True)
+    return config

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Mapping
 
+from c2s.config.stage import StageConfig
 from c2s.data.datamodule import C2SDataModule
 
 
@@ -17,31 +17,31 @@ class Budget:
     tokens_per_step: float  # mean non-pad tokens per optimizer step, all ranks
 
 
-def resolve_budget(stage: Mapping[str, Any], dm: C2SDataModule, world_size: int) -> Budget:
+def resolve_budget(stage: StageConfig, dm: C2SDataModule, world_size: int) -> Budget:
     """max_steps wins, then max_tokens (non-pad tokens over all ranks), then max_epochs.
 
     Steps per epoch come from epoch 0's plan; later epochs pack slightly differently, so an
     epoch budget's schedule length is approximate (the LR just holds its floor a little).
     """
-    acc = stage["accumulate_grad_batches"]
+    acc = stage.accumulate_grad_batches
     stream = dm.stream("train", rank=0, world_size=world_size)
     batches = stream.plan(0)
     tokens = float(stream.index.lengths[batches.examples].sum())  # every example once (padding batches add none)
     steps_per_epoch = max(1, len(batches) // world_size // acc)
     tokens_per_step = tokens / max(1, len(batches) // world_size) * acc
-    if stage["max_steps"] and stage["max_steps"] > 0:
-        return Budget(stage["max_steps"], -1, stage["max_steps"], tokens_per_step)
-    if stage.get("max_tokens"):
-        steps = max(1, math.ceil(stage["max_tokens"] / tokens_per_step))
+    if stage.max_steps and stage.max_steps > 0:
+        return Budget(stage.max_steps, -1, stage.max_steps, tokens_per_step)
+    if stage.max_tokens:
+        steps = max(1, math.ceil(stage.max_tokens / tokens_per_step))
         return Budget(steps, -1, steps, tokens_per_step)
-    return Budget(-1, stage["max_epochs"], steps_per_epoch * stage["max_epochs"], tokens_per_step)
+    return Budget(-1, stage.max_epochs, steps_per_epoch * stage.max_epochs, tokens_per_step)
 
 
-def grpo_budget(stage: Mapping[str, Any], dm, world_size: int) -> Budget:
+def grpo_budget(stage: StageConfig, dm, world_size: int) -> Budget:
     """GRPO: one batch of prompts gives ``grpo.inner_iterations`` optimizer steps. max_steps
     wins, else max_epochs over the prompts (a token budget is refused by StageConfig)."""
-    mu = stage["grpo"]["inner_iterations"]
-    if stage["max_steps"] and stage["max_steps"] > 0:
-        return Budget(stage["max_steps"], -1, stage["max_steps"], 0.0)
-    steps = dm.stream("train", 0, world_size).batches_per_rank(0) * mu * stage["max_epochs"]
+    mu = stage.grpo.inner_iterations
+    if stage.max_steps and stage.max_steps > 0:
+        return Budget(stage.max_steps, -1, stage.max_steps, 0.0)
+    steps = dm.stream("train", 0, world_size).batches_per_rank(0) * mu * stage.max_epochs
     return Budget(steps, -1, steps, 0.0)

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from c2s.atomic import write_json_atomic, write_text_atomic
+from c2s.config.train import TrainConfig
 
 
 def summarise_run(run_dir: str | Path, stages: list[str]) -> str:
@@ -58,14 +59,14 @@ def summarise_run(run_dir: str | Path, stages: list[str]) -> str:
     return text
 
 
-def write_result(run_dir: str | Path, cfg: dict) -> dict:
+def write_result(run_dir: str | Path, cfg: TrainConfig) -> dict:
     """<run_dir>/result.json, one machine-readable line of a sweep: parameters, tokens trained,
     FLOPs ≈ 6·N·D (N non-embedding parameters, D tokens), final validation loss overall and per
     task (of the last stage), and the run's identity (model, group, name)."""
     run_dir = Path(run_dir)
     stages = {
         s: json.loads((run_dir / s / "summary.json").read_text())
-        for s in cfg["run_stages"] or cfg["stages"]
+        for s in cfg.order()
         if (run_dir / s / "summary.json").exists()
     }
     if not stages:
@@ -74,9 +75,9 @@ def write_result(run_dir: str | Path, cfg: dict) -> dict:
     tokens = sum(s["steps"] * s["tokens_per_step"] for s in stages.values())
     n = last["parameters"]["non_embedding"]
     result = {
-        "name": cfg["name"],
-        "group": cfg["logger"]["group"],
-        "model": cfg["model"]["name"],
+        "name": cfg.name,
+        "group": cfg.logger.group,
+        "model": cfg.model.name,
         "params": last["parameters"]["total"],
         "non_embedding_params": n,
         "tokens": tokens,
