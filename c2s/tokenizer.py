@@ -109,10 +109,6 @@ def build_tokenizer(cfg, corpora, tasks, sample: int = 2000):
     """The tokenizer a prepare config asks for, trained on a bounded, seeded sample: the first
     ``sample`` train skeletons of every task and corpus (gene lists removed for kind=gene).
     Gene vocabulary: genes that occur in some sentence, plus gene-set members."""
-    import re
-
-    from c2s.tasks.render import SENT, batches, examples
-
     t = cfg["tokenizer"]
     if t["kind"] not in TOKENIZERS:
         raise C2SInputError(f"tokenizer.kind={t['kind']!r} is not one of: {', '.join(TOKENIZERS)}.")
@@ -120,15 +116,29 @@ def build_tokenizer(cfg, corpora, tasks, sample: int = 2000):
     used = sum(c.sentences.gene_counts for c in corpora) > 0
     in_sets = {g for c in corpora for genes in c.gene_sets.values() for g in genes}
     genes = [str(g) for g, u in zip(names, used) if u or str(g) in in_sets]
-    texts = []
-    for corpus in corpora if t["kind"] != "pretrained" else ():  # a pretrained tokenizer learns nothing here
+    # a pretrained tokenizer learns nothing here; byte-level BPE learns the full text, the gene one the skeletons
+    texts = (
+        [] if t["kind"] == "pretrained" else _sample_texts(corpora, tasks, cfg["seed"], sample, t["kind"] == "byte_bpe")
+    )
+    return TOKENIZERS[t["kind"]](t, texts, genes)
+
+
+def _sample_texts(corpora, tasks, seed: int, sample: int, full_text: bool) -> list[str]:
+    """Prompts and targets of the first ``sample`` train records of every task and corpus: the full text, or
+    (``full_text=False``) the skeletons with their gene lists removed."""
+    import re
+
+    from c2s.tasks.render import SENT, batches, examples
+
+    texts: list[str] = []
+    for corpus in corpora:
         for task in tasks:
             if task.missing(corpus):
                 continue
             left = sample
-            for b in batches(corpus, task, "train", cfg["seed"]):
+            for b in batches(corpus, task, "train", seed):
                 m = min(b.n, left)
-                if t["kind"] == "byte_bpe":
+                if full_text:
                     texts += [
                         x for e in examples(corpus, task.name, "train", b, list(range(m))) for x in (e.prompt, e.target)
                     ]
@@ -141,7 +151,7 @@ def build_tokenizer(cfg, corpora, tasks, sample: int = 2000):
                 left -= m
                 if not left:
                     break
-    return TOKENIZERS[t["kind"]](t, texts, genes)
+    return texts
 
 
 def _gene(t: Mapping[str, Any], texts: list[str], genes: list[str]):

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from c2s.scoring.metric import Metric
 from c2s.tasks import DOWNSTREAM, PRETRAINING, REGISTRY, TaskOptions, build_tasks
 from c2s.tasks.render import render_all
 
@@ -27,7 +28,7 @@ def test_registry_shape():
     for cls in REGISTRY.values():
         assert len(cls.templates) >= 5, cls.name
         assert cls.kind in ("single_cell", "multi_cell", "gene_set", "downstream")
-        assert cls.metric
+        assert isinstance(cls.metric, Metric)
 
 
 def test_all_tasks_render_on_synthetic(synthetic_corpus):

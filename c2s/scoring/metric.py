@@ -18,13 +18,10 @@ class Metric:
     score: str
     reward_fields: tuple[str, ...]
 
-    def __str__(self) -> str:
-        return self.name
-
 
 ACCURACY = Metric("accuracy", "correct", ("label",))  # normalised label equals the reference
 OVERLAP = Metric("overlap", "overlap_pct", ("genes",))  # share of the reference genes named
 BERTSCORE = Metric("bertscore", "bertscore_f1", ("reference",))  # free text against a reference answer
 KENDALL_TAU = Metric("kendall_tau", "program_kendall_tau", ("perturbed", "genes"))  # perturbation response
-METRICS = {m.name: m for m in (ACCURACY, OVERLAP, BERTSCORE, KENDALL_TAU)}
-REWARD_FIELDS = ("label", "genes", "reference", "perturbed")
+# every field some metric fills, in first-seen order: label, genes, reference, perturbed
+REWARD_FIELDS = tuple(dict.fromkeys(f for m in (ACCURACY, OVERLAP, BERTSCORE, KENDALL_TAU) for f in m.reward_fields))
