@@ -27,39 +27,19 @@ register_configs()
 def run(cfg: DictConfig) -> dict:
     from c2s.config.evaluate import EvaluateConfig
     from c2s.config.validate import validate_config
-    from c2s.eval.load import load_for_eval, to_device
-    from c2s.eval.report import write_report
-    from c2s.eval.runner import Evaluator
-    from c2s.eval.sources import H5adSource, ShardSource
+    from c2s.eval.job import evaluate
     from c2s.training.loggers import build_logger, finish_logger
 
     zero_shot = cfg.get("data") is not None
-    c = dataclasses.asdict(validate_config(cfg, EvaluateConfig, outputs=("out_dir",), data=zero_shot))
-    ckpt = Path(c["ckpt"])
-    model, tokenizer, shards = load_for_eval(
-        ckpt, c["shards"], init_from=c["init_from"], trust_remote_code=c["trust_remote_code"], zero_shot=zero_shot
-    )
-    source = H5adSource(c, tokenizer) if zero_shot else ShardSource(shards)
-    model = to_device(model, c["device"])
-    if c["out_dir"]:
-        out = Path(c["out_dir"])
-    elif zero_shot:  # never write into someone's checkpoint dir
-        out = Path("outputs/eval") / f"{ckpt.stem if ckpt.is_file() else ckpt.name}-{c['data']['name']}"
-    else:
-        out = (ckpt.parent if ckpt.is_file() else ckpt).parent / "eval"
-    out.mkdir(parents=True, exist_ok=True)
-    report = Evaluator(model, tokenizer, source, c).run(out)
-    report["ckpt"] = str(ckpt)
-    title = f"Evaluation of `{ckpt}`" + (
-        f" (zero-shot on `{c['data']['path']}`, prompt format `{c['prompt_format']}`)" if zero_shot else ""
-    )
-    text = write_report(report, out, title)
+    c = validate_config(cfg, EvaluateConfig, outputs=("out_dir",), data=zero_shot)
+    report, out, text = evaluate(c)
     print(text)
+    ckpt = Path(c.ckpt)
     if ckpt.is_dir() and not zero_shot:  # an HF export: its model card gets the in-domain table
         from c2s.training.model_card import fill_evaluation
 
         fill_evaluation(ckpt, text)
-    logger = build_logger(c["logger"], f"eval-{ckpt.parent.name}", out, c) if c.get("logger") else False
+    logger = build_logger(c.logger, f"eval-{ckpt.parent.name}", out, dataclasses.asdict(c))
     if logger:
         flat = {f"eval/{t}/{m}": v["value"] for t, e in report["tasks"].items() for m, v in e["model"].items()}
         logger.log_metrics(flat)

@@ -43,9 +43,9 @@ def run(cfg: DictConfig) -> Path:
     from c2s.training.run import run_stage
 
     config = validate(cfg)
-    plain = dataclasses.asdict(config)  # prepare hashes it; loggers record it
-    shards = prepare(plain)
-    logger = build_logger(plain["logger"], config.name, config.run_dir, plain)
+    plain = dataclasses.asdict(config)  # the loggers record it
+    shards = prepare(config)
+    logger = build_logger(config.logger, config.name, config.run_dir, plain)
     try:
         init_from = config.init_from
         for name in config.order():
@@ -55,6 +55,10 @@ def run(cfg: DictConfig) -> Path:
     if not config.fast_dev_run:
         print(summarise_run(config.run_dir, config.order()))
         write_result(config.run_dir, config)
+        if config.evaluate.enabled:
+            from c2s.training.sweep_eval import evaluate_into_result
+
+            evaluate_into_result(config, init_from)
     return Path(init_from)
 
 

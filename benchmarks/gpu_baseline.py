@@ -26,11 +26,12 @@ def padded_batches(index, order: np.ndarray, slots: int, max_len: int):
 
 
 def run_base(m: dict, data, seq: int, rows: int, steps: int, warmup: int) -> dict:
+    from c2s.config.model import ModelConfig
     from c2s.data.packing import select_epoch
     from c2s.models.build import build_model
 
     tok, tasks, index = data
-    model = build_model(m, tok, device_type=DEVICE, packed=False).to(DEVICE).train()
+    model = build_model(ModelConfig(**m), tok, device_type=DEVICE, packed=False).to(DEVICE).train()
     opt = torch.optim.AdamW(model.parameters(), lr=3e-4, weight_decay=0.01, betas=(0.9, 0.95))
     stats = {"tokens": 0, "attn": 0.0, "losses": [], "padded_slots": 0}
     bos, eos, pad = tok.bos_token_id, tok.eos_token_id, tok.pad_token_id

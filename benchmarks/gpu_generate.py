@@ -52,6 +52,7 @@ def main() -> None:
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
 
+    from c2s.config.model import ModelConfig
     from c2s.data.shards import ShardSet
     from c2s.data.stream import TokenIndex
     from c2s.eval.generate import generate
@@ -64,7 +65,7 @@ def main() -> None:
     prompts = [index.tokens(int(r))[0].tolist() for r in rows]
     m = model_config(args.model, "tokenizer", {"sdpa"})  # every generated id decodes to a token
     torch.manual_seed(0)
-    model = build_model(m, tok, device_type=DEVICE, packed=False).to(DEVICE, torch.bfloat16).eval()
+    model = build_model(ModelConfig(**m), tok, device_type=DEVICE, packed=False).to(DEVICE, torch.bfloat16).eval()
     model.config.use_cache = True
     n_tok = lambda texts: sum(len(tok(t, add_special_tokens=False)["input_ids"]) for t in texts)  # noqa: E731
     results = []

@@ -23,6 +23,9 @@ import lightning as L
 from omegaconf import OmegaConf
 
 from c2s.config.compose import compose_config
+from c2s.config.model import ModelConfig
+from c2s.config.train import TrainConfig
+from c2s.config.validate import from_dict
 from c2s.data.prepare import prepare
 from c2s.models.build import build_model
 from c2s.rewards import label_match
@@ -145,13 +148,13 @@ def main() -> None:
             ),
             resolve=True,
         )
-        shards = str(prepare(cfg))
+        shards = str(prepare(from_dict(TrainConfig, cfg, "config")))
         stage = cfg["stages"]["grpo"]
         from c2s.data.shards import ShardSet
 
         tokenizer = ShardSet(shards).tokenizer()
         L.seed_everything(0)
-        model = build_model(cfg["model"], tokenizer)  # the same random-init tiny model for both
+        model = build_model(ModelConfig(**cfg["model"]), tokenizer)  # the same random-init tiny model for both
         model.save_pretrained(f"{tmp}/init")
         tokenizer.save_pretrained(f"{tmp}/init")
         L.seed_everything(0)

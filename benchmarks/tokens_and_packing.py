@@ -16,6 +16,8 @@ import numpy as np
 from omegaconf import OmegaConf
 
 from c2s.config.compose import compose_config
+from c2s.config.prepare import PrepareConfig
+from c2s.config.validate import from_dict
 from c2s.data.datamodule import C2SDataModule
 from c2s.data.packing import pack, select_epoch
 from c2s.data.prepare import prepare
@@ -27,7 +29,7 @@ logging.basicConfig(level=logging.WARNING)
 def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         cfg = OmegaConf.to_container(compose_config("prepare", [f"shards_root={tmp}"]), resolve=True)
-        shards = ShardSet(prepare(cfg))
+        shards = ShardSet(prepare(from_dict(PrepareConfig, cfg, "config")))
         tok = shards.tokenizer()
         rows = [r for f in shards.files("train") for r in shards.read(f, ["task", "prompt", "target"]).to_pylist()]
         texts = [t for r in rows for t in (r["prompt"], r["target"])]

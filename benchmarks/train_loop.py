@@ -21,9 +21,12 @@ import torch
 from omegaconf import OmegaConf
 
 from c2s.config.compose import compose_config
+from c2s.config.train import TrainConfig
+from c2s.config.validate import from_dict
 from c2s.data.datamodule import C2SDataModule
 from c2s.data.prepare import prepare
-from c2s.models.lm_module import CausalLMModule, token_losses, warmup_cosine
+from c2s.models.decoder_module import warmup_cosine
+from c2s.models.lm_module import CausalLMModule, token_losses
 
 warnings.filterwarnings("ignore")
 logging.getLogger("lightning").setLevel(logging.ERROR)
@@ -85,7 +88,9 @@ def main() -> None:
         cfg = OmegaConf.to_container(compose_config("train", [f"shards_root={tmp}"]), resolve=True)
         stage = cfg["stages"]["pretrain"]
         dm = C2SDataModule(
-            shards_dir=str(prepare(cfg)), max_seq_len=stage["max_seq_len"], batch_size=stage["batch_size"]
+            shards_dir=str(prepare(from_dict(TrainConfig, cfg, "config"))),
+            max_seq_len=stage["max_seq_len"],
+            batch_size=stage["batch_size"],
         )
         dm.setup()
         batches = []

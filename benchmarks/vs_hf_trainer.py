@@ -24,6 +24,9 @@ import torch
 from omegaconf import OmegaConf
 
 from c2s.config.compose import compose_config
+from c2s.config.model import ModelConfig
+from c2s.config.train import TrainConfig
+from c2s.config.validate import from_dict
 from c2s.data.datamodule import C2SDataModule
 from c2s.data.prepare import prepare
 from c2s.data.shards import ShardSet
@@ -74,7 +77,7 @@ def hf_trainer(cfg, rows, vocab_size, steps, batch_size, tmp) -> tuple[float, in
     texts = [r["prompt"] + " " + r["target"] + tok.eos_token for r in rows]
     data = [{"input_ids": ids} for ids in tok(texts)["input_ids"]]
     torch.manual_seed(0)
-    model = AutoModelForCausalLM.from_config(_scratch_config(cfg["model"], tok))
+    model = AutoModelForCausalLM.from_config(_scratch_config(ModelConfig(**cfg["model"]), tok, "sdpa"))
     stage = cfg["stages"]["pretrain"]
     args = TrainingArguments(
         output_dir=tmp,
@@ -110,7 +113,7 @@ def main() -> None:
     args = p.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         cfg = OmegaConf.to_container(compose_config("train", [f"shards_root={tmp}/shards"]), resolve=True)
-        shards = ShardSet(prepare(cfg))
+        shards = ShardSet(prepare(from_dict(TrainConfig, cfg, "config")))
         rows = [
             r
             for f in shards.files("train")

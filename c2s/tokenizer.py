@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
+from c2s.config.prepare import TokenizerConfig
 from c2s.errors import C2SInputError
 
 log = logging.getLogger(__name__)
@@ -105,22 +106,19 @@ def tokenizer_id(tokenizer) -> str:
     return hashlib.sha256(tokenizer.backend_tokenizer.to_str().encode()).hexdigest()[:16]
 
 
-def build_tokenizer(cfg, corpora, tasks, sample: int = 2000):
+def build_tokenizer(t: TokenizerConfig, seed: int, corpora, tasks, sample: int = 2000):
     """The tokenizer a prepare config asks for, trained on a bounded, seeded sample: the first
     ``sample`` train skeletons of every task and corpus (gene lists removed for kind=gene).
     Gene vocabulary: genes that occur in some sentence, plus gene-set members."""
-    t = cfg["tokenizer"]
-    if t["kind"] not in TOKENIZERS:
-        raise C2SInputError(f"tokenizer.kind={t['kind']!r} is not one of: {', '.join(TOKENIZERS)}.")
+    if t.kind not in TOKENIZERS:
+        raise C2SInputError(f"tokenizer.kind={t.kind!r} is not one of: {', '.join(TOKENIZERS)}.")
     names = corpora[0].sentences.gene_names
     used = sum(c.sentences.gene_counts for c in corpora) > 0
     in_sets = {g for c in corpora for genes in c.gene_sets.values() for g in genes}
     genes = [str(g) for g, u in zip(names, used) if u or str(g) in in_sets]
     # a pretrained tokenizer learns nothing here; byte-level BPE learns the full text, the gene one the skeletons
-    texts = (
-        [] if t["kind"] == "pretrained" else _sample_texts(corpora, tasks, cfg["seed"], sample, t["kind"] == "byte_bpe")
-    )
-    return TOKENIZERS[t["kind"]](t, texts, genes)
+    texts = [] if t.kind == "pretrained" else _sample_texts(corpora, tasks, seed, sample, t.kind == "byte_bpe")
+    return TOKENIZERS[t.kind](t, texts, genes)
 
 
 def _sample_texts(corpora, tasks, seed: int, sample: int, full_text: bool) -> list[str]:
@@ -154,23 +152,23 @@ def _sample_texts(corpora, tasks, seed: int, sample: int, full_text: bool) -> li
     return texts
 
 
-def _gene(t: Mapping[str, Any], texts: list[str], genes: list[str]):
-    return train_gene_tokenizer(texts, genes, text_vocab_size=t["text_vocab_size"])
+def _gene(t: TokenizerConfig, texts: list[str], genes: list[str]):
+    return train_gene_tokenizer(texts, genes, text_vocab_size=t.text_vocab_size)
 
 
-def _byte_bpe(t: Mapping[str, Any], texts: list[str], genes: list[str]):
+def _byte_bpe(t: TokenizerConfig, texts: list[str], genes: list[str]):
     """The baseline: GPT-2-style byte-level BPE with the gene tokenizer's vocabulary size."""
-    return train_byte_bpe(texts, vocab_size=t["text_vocab_size"] + len(genes))
+    return train_byte_bpe(texts, vocab_size=t.text_vocab_size + len(genes))
 
 
-def _pretrained(t: Mapping[str, Any], texts: list[str], genes: list[str]):
-    if not t.get("name_or_path"):
+def _pretrained(t: TokenizerConfig, texts: list[str], genes: list[str]):
+    if not t.name_or_path:
         raise C2SInputError("tokenizer.kind=pretrained needs tokenizer.name_or_path (a hub id or local dir).")
-    return load_tokenizer(t["name_or_path"], add_genes=genes if t["add_genes"] else ())
+    return load_tokenizer(t.name_or_path, add_genes=genes if t.add_genes else ())
 
 
 # tokenizer.kind -> builder(tokenizer config, sampled texts, gene vocabulary)
-TOKENIZERS: dict[str, Callable[[Mapping[str, Any], list[str], list[str]], Any]] = {
+TOKENIZERS: dict[str, Callable[[TokenizerConfig, list[str], list[str]], Any]] = {
     "gene": _gene,
     "byte_bpe": _byte_bpe,
     "pretrained": _pretrained,

@@ -105,8 +105,10 @@ def compose(config_name: str, overrides: list[str]):
     return compose_config(config_name, overrides)
 
 
-def prepare_dict(tmp_path, *overrides: str) -> dict:
-    from omegaconf import OmegaConf
+def prepare_config(tmp_path, *overrides: str):
+    """The validated PrepareConfig of configs/prepare.yaml on the synthetic data, with ``overrides``."""
+    from c2s.config.prepare import PrepareConfig
+    from c2s.config.validate import validate_config
 
     cfg = compose(
         "prepare",
@@ -118,14 +120,14 @@ def prepare_dict(tmp_path, *overrides: str) -> dict:
             *overrides,
         ],
     )
-    return OmegaConf.to_container(cfg, resolve=True)
+    return validate_config(cfg, PrepareConfig)
 
 
 @pytest.fixture(scope="session")
 def synthetic_shards(tmp_path_factory):
     from c2s.data.prepare import prepare
 
-    return prepare(prepare_dict(tmp_path_factory.mktemp("prep"), "rows_per_shard=128"))
+    return prepare(prepare_config(tmp_path_factory.mktemp("prep"), "rows_per_shard=128"))
 
 
 def train_overrides(tmp_path, *extra: str) -> list[str]:
@@ -145,3 +147,30 @@ def train_overrides(tmp_path, *extra: str) -> list[str]:
         *extra,
         *per_stage,
     ]
+
+
+def tiny_decoders(hidden: int, head_dim: int, sliding_window: int):
+    """A tiny GPT-NeoX (sdpa) and Gemma-2 (eager, grouped-query) ModelConfig of width ``hidden``."""
+    from dataclasses import replace
+
+    from c2s.config.model import ModelConfig
+
+    neox = ModelConfig(
+        attn_implementation="sdpa",
+        hidden_size=hidden,
+        num_layers=2,
+        num_heads=4,
+        intermediate_size=64,
+        max_position_embeddings=256,
+        compile=False,
+    )
+    gemma = replace(
+        neox,
+        arch="gemma2",
+        attn_implementation="eager",
+        num_kv_heads=2,
+        head_dim=head_dim,
+        sliding_window=sliding_window,
+        query_pre_attn_scalar=head_dim,
+    )
+    return neox, gemma

@@ -96,11 +96,16 @@ def test_weights_are_multipliers(synthetic_shards):
     assert c["cell_type_annotation"] == 2 * n_ct and c["cell_lm"] == round(0.5 * n_ct)
 
 
-def test_unknown_mix_task_and_all_zero(synthetic_shards):
-    with pytest.raises(C2SInputError, match="shards .* lack"):
+def test_unknown_mix_task_and_all_zero(synthetic_shards, caplog):
+    with pytest.raises(C2SInputError, match="unknown task.*no_such_task"):
         _dm(synthetic_shards, weights={"no_such_task": 1.0})
     with pytest.raises(C2SInputError, match="weight 0"):
         _dm(synthetic_shards, default_weight=0.0)
+    # a known task these shards lack (qa: no data.qa_path) is skipped with a warning, unless nothing is left
+    dm = _dm(synthetic_shards, weights={"qa": 1.0, "cell_lm": 1.0}, default_weight=0.0)
+    assert "qa" not in dm.tasks and "['qa']" in caplog.text
+    with pytest.raises(C2SInputError, match="absent: \\['qa'\\]"):
+        _dm(synthetic_shards, weights={"qa": 1.0}, default_weight=0.0)
 
 
 def test_packing_respects_length_and_is_efficient():

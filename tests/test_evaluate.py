@@ -10,7 +10,7 @@ from c2s.config.compose import compose_config
 from c2s.data.prepare import prepare
 from c2s.errors import C2SInputError
 from c2s.scoring.parse import normalize_label
-from tests.conftest import prepare_dict, train_overrides
+from tests.conftest import prepare_config, train_overrides
 from train import run as train_run
 
 EVAL = [
@@ -50,6 +50,7 @@ def test_export_and_checkpoint_give_the_same_numbers(trained, tmp_path):
     for task in ("cell_type_annotation", "cell_lm", "nl_interpretation"):
         assert a["tasks"][task]["model"] == b["tasks"][task]["model"], task
         assert a["tasks"][task]["examples"] == b["tasks"][task]["examples"]
+    assert a["tasks"]["cell_lm"]["model_sampled"] == b["tasks"]["cell_lm"]["model_sampled"]  # seeded sampling
     for name in ("report.json", "report.md", "confusion_matrix.png", "umap.png"):
         assert (tmp_path / "a" / name).exists(), name
     report = json.loads((tmp_path / "a" / "report.json").read_text())
@@ -61,9 +62,17 @@ def test_export_and_checkpoint_give_the_same_numbers(trained, tmp_path):
     assert "bertscore_f1" in report["tasks"]["nl_interpretation"]["model"]
     assert "| cell_type_annotation |" in (tmp_path / "a" / "report.md").read_text()
     rows = [json.loads(line) for line in (tmp_path / "a" / "predictions.jsonl").read_text().splitlines()]
-    by_task = {t: [r for r in rows if r["task"] == t] for t in report["tasks"]}
+    by_task = {t: [r for r in rows if r["task"] == t and r["decoding"] == "greedy"] for t in report["tasks"]}
     for task, e in report["tasks"].items():  # one row per scored example; the mean of its scores is the metric
         assert len(by_task[task]) == e["n"]
+    sampled = [r for r in rows if r["decoding"] == "sampled"]
+    assert {r["task"] for r in sampled} == {"cell_lm"} and len(sampled) == report["tasks"]["cell_lm"]["n"]
+    assert np.mean([r["overlap_pct"] for r in sampled]) == pytest.approx(
+        report["tasks"]["cell_lm"]["model_sampled"]["overlap_pct"]["value"]
+    )
+    # greedy decoding repeats itself across cells; sampling spreads out
+    assert len({r["generated"] for r in sampled}) > len({r["generated"] for r in by_task["cell_lm"]})
+    assert "| model, sampled |" in (tmp_path / "a" / "report.md").read_text()
     ann = by_task["cell_type_annotation"]
     assert np.mean([r["correct"] for r in ann]) == pytest.approx(ct["model"]["accuracy"]["value"])
     assert all(r["correct"] == float(r["parsed"] == normalize_label(r["reference"])) for r in ann)
@@ -85,7 +94,7 @@ def test_missing_checkpoint(tmp_path):
 
 
 def test_tokenizer_mismatch(trained, tmp_path):
-    other = prepare(prepare_dict(tmp_path, "tokenizer.text_vocab_size=200", "tasks.names=[cell_type_annotation]"))
+    other = prepare(prepare_config(tmp_path, "tokenizer.text_vocab_size=200", "tasks.names=[cell_type_annotation]"))
     with pytest.raises(C2SInputError, match="does not match the one the shards"):
         _evaluate(trained / "hf", tmp_path / "o", f"shards={other}")
 

@@ -3,38 +3,19 @@ as the reference path (sdpa / eager with transformers' dense block-diagonal mask
 example run alone; on CPU always (forward: torch has no CPU flex backward), on CUDA when there
 is one (gradients too). Also: the chunked LM-head loss and what ``attn_implementation=auto`` picks."""
 
+from dataclasses import replace
+
 import pytest
 import torch
 
 from c2s.models.build import attention_for, build_model
 from c2s.models.lm_module import head_losses, token_losses
 from c2s.tokenizer import train_gene_tokenizer
+from tests.conftest import tiny_decoders
 
-# head_dim 16: the smallest flex_attention's GPU kernel takes
-TINY = dict(
-    arch="gpt_neox",
-    init="scratch",
-    name_or_path=None,
-    attn_implementation="sdpa",
-    dtype="float32",
-    hidden_size=64,
-    num_layers=2,
-    num_heads=4,
-    intermediate_size=64,
-    max_position_embeddings=256,
-    rotary_pct=0.25,
-    gradient_checkpointing=False,
-)
-# sliding window 8 < the longest example (24): the sliding layers' window is exercised too
-GEMMA = dict(
-    TINY,
-    arch="gemma2",
-    attn_implementation="eager",
-    num_kv_heads=2,
-    head_dim=16,
-    sliding_window=8,
-    query_pre_attn_scalar=16,
-)
+# head_dim 16: the smallest flex_attention's GPU kernel takes; sliding window 8 < the longest example (24),
+# so the sliding layers' window is exercised too
+TINY, GEMMA = tiny_decoders(hidden=64, head_dim=16, sliding_window=8)
 DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="no GPU"))]
 
 
@@ -43,12 +24,12 @@ def tok():
     return train_gene_tokenizer(["some text about cells and genes"] * 5, ["CD3D", "CD14", "MS4A1"], 60)
 
 
-def _pair(arch: dict, tok, device: str):
+def _pair(arch, tok, device: str):
     torch.manual_seed(0)
     ref = build_model(arch, tok).to(device)
-    flex = build_model(dict(arch, attn_implementation="flex_attention"), tok).to(device)
+    flex = build_model(replace(arch, attn_implementation="flex_attention"), tok).to(device)
     flex.load_state_dict(ref.state_dict())
-    if arch["arch"] == "gemma2":  # soft-capping that bites at these tiny logits (default 50 would not)
+    if arch.arch == "gemma2":  # soft-capping that bites at these tiny logits (default 50 would not)
         for m in (ref, flex):
             m.config.attn_logit_softcapping = 0.5
             m.config.final_logit_softcapping = 2.0
@@ -117,7 +98,7 @@ def test_chunked_head_losses_equal_full(tok, arch):
     torch.manual_seed(0)
     model = build_model(arch, tok)
     head = model.get_output_embeddings()
-    hidden = torch.randn(37, arch["hidden_size"], requires_grad=True)
+    hidden = torch.randn(37, arch.hidden_size, requires_grad=True)
     labels = torch.randint(0, len(tok), (37,))
     full = head_losses(head, hidden, labels, cap=2.0, chunk=10**9)
     (g_full,) = torch.autograd.grad(full.sum(), hidden)
@@ -131,14 +112,14 @@ def test_chunked_head_losses_equal_full(tok, arch):
 
 
 def test_auto_attention_choice():
-    assert attention_for(dict(TINY, attn_implementation="auto"), "cuda") == "flex_attention"
-    assert attention_for(dict(TINY, attn_implementation="auto"), "cpu") == "sdpa"
-    assert attention_for(dict(GEMMA, attn_implementation="auto"), "cpu") == "eager"
-    assert attention_for(dict(GEMMA, attn_implementation="auto"), "cuda", packed=False) == "eager"
-    assert attention_for(dict(TINY, attn_implementation="sdpa"), "cuda") == "sdpa"
+    assert attention_for(replace(TINY, attn_implementation="auto"), "cuda") == "flex_attention"
+    assert attention_for(replace(TINY, attn_implementation="auto"), "cpu") == "sdpa"
+    assert attention_for(replace(GEMMA, attn_implementation="auto"), "cpu") == "eager"
+    assert attention_for(replace(GEMMA, attn_implementation="auto"), "cuda", packed=False) == "eager"
+    assert attention_for(replace(TINY, attn_implementation="sdpa"), "cuda") == "sdpa"
 
 
 def test_vocab_size_pads_embeddings(tok):
-    model = build_model(dict(TINY, vocab_size=512), tok)
+    model = build_model(replace(TINY, vocab_size=512), tok)
     assert model.get_input_embeddings().num_embeddings == 512
-    assert build_model(dict(TINY, vocab_size=8), tok).get_input_embeddings().num_embeddings == len(tok)
+    assert build_model(replace(TINY, vocab_size=8), tok).get_input_embeddings().num_embeddings == len(tok)

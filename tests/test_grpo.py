@@ -67,6 +67,7 @@ def test_grpo_improves_gene_program_tau_over_sft(perturbation_run, tmp_path):
 
 
 def test_lora_grpo_changes_only_adapters_and_reference_is_the_base(perturbation_run, tmp_path):
+    from c2s.config.model import ModelConfig
     from c2s.data.shards import ShardSet
     from c2s.models.build import build_model
     from c2s.rl.module import GRPOModule
@@ -90,7 +91,7 @@ def test_lora_grpo_changes_only_adapters_and_reference_is_the_base(perturbation_
     trained = state["state_dict"]
     hp = dict(state["hyper_parameters"])
     tokenizer = ShardSet(hp["shards_dir"], verify=False).tokenizer()
-    plain = build_model(hp["model"], tokenizer, init_from=str(base_dir)).eval()
+    plain = build_model(ModelConfig(**hp["model"]), tokenizer, init_from=str(base_dir)).eval()
     base = plain.state_dict()
     lora_keys = [k for k in trained if "lora_" in k]
     assert lora_keys and any("lora_B" in k and trained[k].abs().sum() > 0 for k in lora_keys)  # B starts at 0

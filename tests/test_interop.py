@@ -14,11 +14,12 @@ import pytest
 import scanpy as sc
 import scipy.sparse as sp
 
+from c2s.config.tasks import TaskOptionsConfig
 from c2s.corpus.build import build_corpus
 from c2s.eval.sources import reservoir
 from c2s.io.gene_names import resolve_gene_names
 from c2s.scoring.parse import normalize_label, parse_genes
-from c2s.tasks import TaskOptions, build_tasks
+from c2s.tasks import build_tasks
 from c2s.tasks.render import render_all
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -38,7 +39,7 @@ CELL_TYPE_PROMPT = (
 
 def test_exact_c2s_scale_cell_type_prompt_on_one_pbmc68k_cell():
     corpus = build_corpus(PBMC, top_k=200, upper_case_genes=True, progress=False)
-    task = build_tasks(["cell_type_annotation"], TaskOptions(genes_per_cell=200, prompt_format="c2s_scale"))[0]
+    task = build_tasks(["cell_type_annotation"], TaskOptionsConfig(genes_per_cell=200, prompt_format="c2s_scale"))[0]
     examples, _ = render_all(corpus, [task], seed=0)
     ex = examples[0]
     # the same cell, independently: raw expression sorted descending (ties by column), top 200, upper-cased
@@ -56,7 +57,7 @@ def test_exact_c2s_scale_cell_type_prompt_on_one_pbmc68k_cell():
 def test_c2s_scale_other_tasks_and_skips():
     corpus = build_corpus(dict(PBMC, organism="mouse"), top_k=20, upper_case_genes=True, progress=False)
     tasks = build_tasks(
-        ["conditional_cell_generation", "cell_lm"], TaskOptions(genes_per_cell=20, prompt_format="c2s_scale")
+        ["conditional_cell_generation", "cell_lm"], TaskOptionsConfig(genes_per_cell=20, prompt_format="c2s_scale")
     )
     examples, skipped = render_all(corpus, tasks, seed=0)
     assert "cell_lm" in skipped and "c2s_scale" in skipped["cell_lm"]
@@ -78,7 +79,7 @@ def test_perturbation_prompt_format():
         "control_value": "control",
     }
     corpus = build_corpus(data, top_k=10, upper_case_genes=True, progress=False)
-    task = build_tasks(["perturbation_response"], TaskOptions(genes_per_cell=10, prompt_format="c2s_scale"))[0]
+    task = build_tasks(["perturbation_response"], TaskOptionsConfig(genes_per_cell=10, prompt_format="c2s_scale"))[0]
     examples, _ = render_all(corpus, [task], seed=0)
     ex = examples[0]
     control = " ".join(ex.prompt.split("Control cell sentence: ")[1].split(".")[0].split())

@@ -7,32 +7,12 @@ import torch
 import torch.nn.functional as F
 
 from c2s.models.build import build_model
-from c2s.models.lm_module import token_losses, warmup_cosine
+from c2s.models.decoder_module import warmup_cosine
+from c2s.models.lm_module import token_losses
 from c2s.tokenizer import train_gene_tokenizer
+from tests.conftest import tiny_decoders
 
-TINY = dict(
-    arch="gpt_neox",
-    init="scratch",
-    name_or_path=None,
-    attn_implementation="sdpa",
-    dtype="float32",
-    hidden_size=32,
-    num_layers=2,
-    num_heads=4,
-    intermediate_size=64,
-    max_position_embeddings=256,
-    rotary_pct=0.25,
-    gradient_checkpointing=False,
-)
-GEMMA = dict(
-    TINY,
-    arch="gemma2",
-    attn_implementation="eager",
-    num_kv_heads=2,
-    head_dim=8,
-    sliding_window=16,
-    query_pre_attn_scalar=8,
-)
+TINY, GEMMA = tiny_decoders(hidden=32, head_dim=8, sliding_window=16)
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ from c2s.data.prepare import prepare
 from c2s.data.shards import ShardSet
 from c2s.io.synthetic import make_synthetic
 from c2s.tokenizer import train_byte_bpe
-from tests.conftest import compose, prepare_dict
+from tests.conftest import compose, prepare_config
 
 TASKS = (
     "tasks.names=[cell_lm,cell_type_annotation,multi_cell_lm,perturbation_response,"
@@ -25,9 +25,9 @@ def _sums(out):
 
 def test_same_bytes_for_workers_chunks_and_parts(tmp_path):
     base = ["rows_per_shard=100", TASKS]
-    one, m = _sums(prepare(prepare_dict(tmp_path / "a", *base, "chunk_size=512")))
+    one, m = _sums(prepare(prepare_config(tmp_path / "a", *base, "chunk_size=512")))
     assert m["token_dtype"] == "uint16" and len(one) > 20
-    two, _ = _sums(prepare(prepare_dict(tmp_path / "b", *base, "chunk_size=4096", "workers=2")))
+    two, _ = _sums(prepare(prepare_config(tmp_path / "b", *base, "chunk_size=4096", "workers=2")))
     assert one == two
     # a SLURM array: the dry run plans one job per part, each runs alone, then a merge
     jobs, launcher = job_plan(
@@ -35,7 +35,7 @@ def test_same_bytes_for_workers_chunks_and_parts(tmp_path):
         config_name="prepare",
     )
     assert "SlurmLauncher" in launcher["_target_"] and [j[-1] for j in jobs] == ["part=0", "part=1"]
-    cfg = lambda *o: prepare_dict(tmp_path / "c", *base, *o)  # noqa: E731
+    cfg = lambda *o: prepare_config(tmp_path / "c", *base, *o)  # noqa: E731
     prepare(cfg("step=plan"))
     for job in jobs:
         prepare(cfg(*[o for o in job if o.startswith(("step=", "part=", "num_parts="))]))
@@ -57,7 +57,7 @@ def _check_ids(out):
 
 
 def test_token_space_equals_text_tokenization_every_task(tmp_path, qa_file):
-    out = prepare(prepare_dict(tmp_path, f"data.qa_path={qa_file}", "tasks.options.repeats=3"))
+    out = prepare(prepare_config(tmp_path, f"data.qa_path={qa_file}", "tasks.options.repeats=3"))
     n, m = _check_ids(out)
     assert m["skipped_tasks"] == {} and len(m["counts"]["train"]) == 19 and n > 2500
     assert m["text_tokenized_jobs"] == []  # the gene tokenizer is concatenation-safe for every task
@@ -71,7 +71,7 @@ def test_pretrained_byte_level_tokenizer(tmp_path, add_genes):
     train_byte_bpe(texts, vocab_size=400).save_pretrained(tmp_path / "base")
     n, m = _check_ids(
         prepare(
-            prepare_dict(
+            prepare_config(
                 tmp_path,
                 TASKS,
                 "tokenizer=pretrained",
@@ -88,11 +88,11 @@ def test_replaced_input_file_gets_new_shards(tmp_path):
     a = make_synthetic(n_cells=120)
     a.write_h5ad(path)
     over = [f"data.path={path}", "tasks.names=[cell_type_annotation]"]
-    first = prepare(prepare_dict(tmp_path, *over))
-    assert prepare(prepare_dict(tmp_path, *over)) == first
+    first = prepare(prepare_config(tmp_path, *over))
+    assert prepare(prepare_config(tmp_path, *over)) == first
     a.obs["cell_type"] = a.obs["cell_type"].astype(str).str.upper()  # same path, new labels
     a.write_h5ad(path)
-    second = prepare(prepare_dict(tmp_path, *over))
+    second = prepare(prepare_config(tmp_path, *over))
     assert second != first
     targets = {r["target"] for r in ShardSet(second).rows("train", ["target"])}
     assert targets and all(t == t.upper() for t in targets)
@@ -117,7 +117,7 @@ def test_bad_input_found_by_the_plan_process_is_raised_here(tmp_path):
     from c2s.errors import C2SInputError
 
     with pytest.raises(C2SInputError, match="cell_type_key='nope' is not an obs column"):
-        prepare(prepare_dict(tmp_path, "workers=2", "data.cell_type_key=nope"))
+        prepare(prepare_config(tmp_path, "workers=2", "data.cell_type_key=nope"))
     assert not [p for p in (tmp_path / "shards").iterdir() if not p.name.startswith(".input-hashes")]
 
 
@@ -125,9 +125,9 @@ def test_bad_step_and_part_are_refused(tmp_path):
     from c2s.errors import C2SInputError
 
     with pytest.raises(C2SInputError, match="part=2 must be in"):
-        prepare(prepare_dict(tmp_path, "part=2", "num_parts=2"))
+        prepare(prepare_config(tmp_path, "part=2", "num_parts=2"))
     with pytest.raises(C2SInputError, match="step="):
-        prepare(prepare_dict(tmp_path, "step=convert"))
+        prepare(prepare_config(tmp_path, "step=convert"))
     assert compose("prepare", ["workers=3"]).workers == 3
 
 

@@ -22,18 +22,14 @@ def tok():
 
 @pytest.mark.parametrize("arch", ["gpt_neox", "gemma2"])
 def test_left_padded_logprobs_equal_unpadded(tok, arch):
-    from dataclasses import asdict
-
     torch.manual_seed(0)
-    m = asdict(
-        ModelConfig(
-            arch=arch,
-            hidden_size=32,
-            num_layers=2,
-            num_heads=2,
-            intermediate_size=64,
-            attn_implementation="eager" if arch == "gemma2" else "sdpa",
-        )
+    m = ModelConfig(
+        arch=arch,
+        hidden_size=32,
+        num_layers=2,
+        num_heads=2,
+        intermediate_size=64,
+        attn_implementation="eager" if arch == "gemma2" else "sdpa",
     )
     model = build_model(m, tok).eval()
     prompts = [tok.encode("G1 G2 G3", add_special_tokens=False), tok.encode("G4", add_special_tokens=False)]

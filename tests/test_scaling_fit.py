@@ -27,3 +27,46 @@ def test_recovers_alpha_and_beta_of_l_n_d():
     assert fit.params["alpha"] == pytest.approx(0.3, abs=0.06)
     assert fit.params["beta"] == pytest.approx(0.28, abs=0.06)
     assert fit.r2 > 0.98
+
+
+def _result(n: float, acc: float, fid: float) -> dict:
+    ci = lambda v, w: {"value": v, "ci_low": v - w, "ci_high": v + w}  # noqa: E731
+    return {
+        "model": f"m{int(n)}",
+        "non_embedding_params": n,
+        "params": 2 * n,
+        "tokens": 1e6,
+        "flops": 6e6 * n,
+        "val_loss": 3.0,
+        "metrics": {
+            "cell_type_annotation": {
+                "model": {"accuracy": ci(acc, 0.02), "macro_f1": ci(acc / 2, 0.02)},
+                "model_sampled": None,
+                "baselines": {"knn_pca": {"accuracy": ci(0.8, 0.01)}},
+            },
+            "cell_lm": {
+                "model": {"scfid": ci(fid, 5.0)},
+                "model_sampled": {"scfid": ci(fid / 2, 5.0)},
+                "baselines": {"marginal_sampler": {"scfid": ci(70.0, 3.0)}},
+            },
+        },
+    }
+
+
+def test_metric_error_fit_table_and_plot(tmp_path):
+    """Annotation error = 0.1 + 3·N^-0.3 by construction: the fit recovers α; the table and the plot carry every
+    run, the sampled values and the baselines."""
+    from c2s.scaling.metrics import fit_metric_errors, metric_keys, metric_table, plot_metrics
+
+    n = np.logspace(4, 7, 6)
+    results = [_result(x, 1 - (0.1 + 3 * x**-0.3), 100 * x**-0.1) for x in n]
+    assert metric_keys(results) == ["cell_type_annotation/accuracy", "cell_lm/scfid"]  # macro_f1: not shown
+    fits = fit_metric_errors(results, n_boot=20)
+    assert set(fits) == {"cell_type_annotation/accuracy"}  # scFID has no natural error
+    assert fits["cell_type_annotation/accuracy"].params["alpha"] == pytest.approx(0.3, abs=0.03)
+    table = metric_table(results)
+    assert len([line for line in table if line.startswith("| m") and "tokens" not in line]) == 6
+    assert " / " in table[2] and "knn_pca 0.8" in table[-1]
+    plot_metrics(results, "flops", "FLOPs", tmp_path / "m.png", "t")
+    assert (tmp_path / "m.png").stat().st_size > 10_000
+    assert metric_keys(results[:2] + [{k: v for k, v in results[2].items() if k != "metrics"}]) == []

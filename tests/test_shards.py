@@ -10,7 +10,7 @@ import pytest
 from c2s.data.prepare import prepare, shard_dir
 from c2s.data.shards import ShardSet, sealed
 from c2s.errors import C2SInputError
-from tests.conftest import prepare_dict
+from tests.conftest import prepare_config
 
 
 def test_manifest_contents(synthetic_shards):
@@ -41,11 +41,11 @@ def test_token_columns_round_trip(synthetic_shards):
 
 
 def test_reuse_and_new_dir_on_change(tmp_path):
-    cfg = prepare_dict(tmp_path, "tasks.names=[cell_type_annotation]")
+    cfg = prepare_config(tmp_path, "tasks.names=[cell_type_annotation]")
     out = prepare(cfg)
     stamp = (out / "manifest.json").stat().st_mtime_ns
     assert prepare(cfg) == out and (out / "manifest.json").stat().st_mtime_ns == stamp
-    other = prepare(prepare_dict(tmp_path, "tasks.names=[cell_type_annotation]", "seed=1"))
+    other = prepare(prepare_config(tmp_path, "tasks.names=[cell_type_annotation]", "seed=1"))
     assert other != out and other.parent == out.parent
     assert shard_dir(cfg) == out
 
@@ -94,7 +94,7 @@ def test_manifest_problems(synthetic_shards, tmp_path):
 
 def test_missing_obs_key_fails_before_work(tmp_path):
     with pytest.raises(C2SInputError, match=r"data.donor_key='individual' is not an obs column. Available columns"):
-        prepare(prepare_dict(tmp_path, "data.donor_key=individual"))
+        prepare(prepare_config(tmp_path, "data.donor_key=individual"))
     assert not (tmp_path / "shards").exists() or not any((tmp_path / "shards").iterdir())
 
 
@@ -131,6 +131,6 @@ def test_orphan_temporaries_of_killed_runs_are_removed(tmp_path):
     from c2s.atomic import atomic_dir
 
     with atomic_dir(root / "live") as live:  # this process is alive: its temporary stays
-        prepare(prepare_dict(tmp_path, "tasks.names=[cell_type_annotation]"))
+        prepare(prepare_config(tmp_path, "tasks.names=[cell_type_annotation]"))
         assert live.exists()
     assert not orphans[0].exists()

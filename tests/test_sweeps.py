@@ -53,6 +53,10 @@ def test_two_job_multirun_groups_and_results(tmp_path):
         "stages.pretrain.max_seq_len=256",
         "stages.pretrain.batch_size=4",
         "stages.pretrain.max_steps=3,4",
+        "evaluate.enabled=true",  # each job scores its export on the test split into result.json
+        "evaluate.max_examples=8",
+        "evaluate.bootstrap=50",
+        "evaluate.generation.max_new_tokens=30",
         "name=steps${stages.pretrain.max_steps}",
         f"run_dir={tmp_path}/sweep/${{name}}",
         f"hydra.sweep.dir={tmp_path}/hydra",
@@ -64,6 +68,10 @@ def test_two_job_multirun_groups_and_results(tmp_path):
     runs = sorted((tmp_path / "sweep").glob("*/wandb/offline-run-*"))
     assert len(runs) == 2 and all("-g1-" in r.name for r in runs)  # run ids are <group>-<name>
     assert {json.loads(r.read_text())["group"] for r in results} == {"g1"}
+    metrics = json.loads(results[0].read_text())["metrics"]
+    acc = metrics["cell_type_annotation"]["model"]["accuracy"]
+    assert acc["ci_low"] <= acc["value"] <= acc["ci_high"] and "knn_pca" in metrics["cell_type_annotation"]["baselines"]
+    assert "scfid" in metrics["cell_lm"]["model_sampled"]  # generated cells: greedy and sampled
     out = subprocess.run(
         [sys.executable, "-m", "c2s.scaling", str(tmp_path / "sweep")],
         cwd=ROOT,
@@ -74,3 +82,5 @@ def test_two_job_multirun_groups_and_results(tmp_path):
     assert out.returncode == 0, out.stderr[-2000:]
     report = json.loads((tmp_path / "sweep" / "scaling.json").read_text())
     assert len(report["runs"]) == 2 and (tmp_path / "sweep" / "loss_vs_params.png").exists()
+    assert (tmp_path / "sweep" / "metrics_vs_flops.png").exists()
+    assert "cell_type_annotation/accuracy" in (tmp_path / "sweep" / "scaling.md").read_text()

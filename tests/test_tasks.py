@@ -7,11 +7,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from c2s.config.tasks import TaskOptionsConfig
 from c2s.scoring.metric import Metric
-from c2s.tasks import DOWNSTREAM, PRETRAINING, REGISTRY, TaskOptions, build_tasks
+from c2s.tasks import DOWNSTREAM, PRETRAINING, REGISTRY, build_tasks
 from c2s.tasks.render import render_all
 
-OPT = TaskOptions(genes_per_cell=50, multi_genes_per_cell=10, max_tokens=400, repeats=2)
+OPT = TaskOptionsConfig(genes_per_cell=50, multi_genes_per_cell=10, max_tokens=400, repeats=2)
 
 
 def _render(corpus, names=None):

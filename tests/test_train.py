@@ -9,6 +9,8 @@ import torch
 from omegaconf import OmegaConf
 
 from c2s.config.compose import compose_config
+from c2s.config.train import TrainConfig
+from c2s.config.validate import from_dict
 from c2s.data.datamodule import C2SDataModule
 from c2s.data.prepare import prepare
 from c2s.models.lm_module import CausalLMModule
@@ -94,7 +96,7 @@ def test_lora_trains_only_adapters(pretrained_export, tmp_path):
     cfg = OmegaConf.to_container(
         compose_config("train", train_overrides(tmp_path, "stages.sft.lora.enabled=true")), resolve=True
     )
-    shards = prepare(cfg)
+    shards = prepare(from_dict(TrainConfig, cfg, "config"))
     stage = cfg["stages"]["sft"]
     dm = C2SDataModule(
         shards_dir=str(shards),

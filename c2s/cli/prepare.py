@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import hydra
 from omegaconf import DictConfig
 
@@ -19,7 +17,7 @@ def run(cfg: DictConfig) -> None:
     from c2s.config.validate import validate_config
     from c2s.data.prepare import prepare
 
-    print(prepare(dataclasses.asdict(validate_config(cfg, PrepareConfig, outputs=("shards_root",)))))
+    print(prepare(validate_config(cfg, PrepareConfig, outputs=("shards_root",))))
 
 
 @hydra.main(config_path=CONFIG_DIR, config_name="prepare", version_base="1.3")

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from omegaconf import MISSING
 
 from c2s.config.checks import one_of, positive
 from c2s.config.data import DataConfig
+from c2s.config.logger import LoggerConfig
 from c2s.config.tasks import PROMPT_FORMATS
 
 
@@ -20,6 +20,7 @@ class GenerationConfig:
     temperature: float = 1.0
     top_p: float = 1.0
     no_repeat_genes: bool = True  # single-cell gene lists: never emit a token twice
+    also_sample: bool = True  # cell generation: a sampled pass (temperature, top_p) beside the greedy one
     cache: str = "dynamic"  # dynamic | static (HF KV cache)
 
     def __post_init__(self) -> None:
@@ -50,7 +51,7 @@ class EvaluateConfig:
     out_dir: str | None = None
     init_from: str | None = None  # a .ckpt's base model, if it moved since training (the checkpoint records it)
     trust_remote_code: bool = False  # only from your command line: never taken from a checkpoint
-    logger: Any = None
+    logger: LoggerConfig = field(default_factory=lambda: LoggerConfig(kind="none"))
     # Zero-shot on a new h5ad (data=h5ad data.path=…): examples rendered on the fly, no shards.
     data: DataConfig | None = None
     prompt_format: str = "c2s"  # c2s | c2s_scale (the released C2S-Scale models' prompts)

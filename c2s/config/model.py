@@ -28,7 +28,7 @@ class ModelConfig:
     max_position_embeddings: int = 2048
     rotary_pct: float = 0.25  # gpt_neox
     sliding_window: int | None = None  # gemma2
-    query_pre_attn_scalar: float | None = None  # gemma2
+    query_pre_attn_scalar: int | None = None  # gemma2 (an int in transformers)
     vocab_size: int | None = None  # scratch: embedding rows (>= tokenizer size), e.g. a released model's 50304
     compile: bool = True  # packed training on CUDA: torch.compile each decoder block (+32% tokens/s); not CPU, not GRPO
     logits_chunk: int | None = None  # LM-head loss in chunks of at most this many logits (memory; recomputes the head)

@@ -11,14 +11,27 @@ PROMPT_FORMATS = ("c2s", "c2s_scale")  # c2s.tasks.formats renders them
 
 @dataclass
 class TaskOptionsConfig:
+    """Knobs shared by tasks (configs/prepare.yaml ``tasks.options``).
+
+    genes_per_cell: genes in a single-cell sentence (<= the corpus top_k).
+    multi_genes_per_cell: genes per cell inside multi-cell prompts.
+    max_tokens: token budget of a multi-cell example (words ~ tokens with the gene tokenizer), up to 8192.
+    max_cells: cap on cells per multi-cell example.
+    passes: how many times each group is re-sampled into multi-cell examples.
+    repeats: renders per gene set / QA item / caption (different templates and orders).
+    neighbours: spatial neighbours per cell (spatial tasks).
+    prompt_format: ``c2s`` (our templates) or ``c2s_scale`` (the released C2S-Scale models' exact prompts,
+    c2s.tasks.formats).
+    """
+
     genes_per_cell: int = 100
     multi_genes_per_cell: int = 20
-    max_tokens: int = 1024  # multi-cell example budget (up to 8192)
+    max_tokens: int = 1024
     max_cells: int = 16
     passes: int = 1
     repeats: int = 5
     neighbours: int = 5
-    prompt_format: str = "c2s"  # c2s (our templates) | c2s_scale (the released C2S-Scale models' prompts)
+    prompt_format: str = "c2s"
 
     def __post_init__(self) -> None:
         positive(

@@ -7,6 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from c2s.config.checks import one_of
+from c2s.config.evaluate import GenerationConfig
+from c2s.config.logger import LoggerConfig
 from c2s.config.model import ModelConfig
 from c2s.config.prepare import PrepareConfig
 from c2s.config.stage import StageConfig
@@ -28,15 +30,15 @@ class StrategyConfig:
 
 
 @dataclass
-class LoggerConfig:
-    kind: str = "csv"  # wandb | csv | tensorboard | none
-    project: str = "c2s"
-    group: str | None = None  # wandb group (sweep / experiment name)
-    tags: list[str] = field(default_factory=list)
-    offline: bool | None = None  # wandb: null = offline unless WANDB_API_KEY or WANDB_MODE is set
+class SweepEvalConfig:
+    """After the last stage (sweeps): evaluate its export on the test split and put the metrics, with CIs, into
+    result.json (``python -m c2s.scaling`` plots them). Off by default; the main job runs evaluate.py itself."""
 
-    def __post_init__(self) -> None:
-        one_of(self.kind, ("wandb", "csv", "tensorboard", "none"), "logger.kind")
+    enabled: bool = False
+    tasks: list[str] | None = None  # null: every task in the shards
+    max_examples: int = 100  # per task
+    bootstrap: int = 1000
+    generation: GenerationConfig = field(default_factory=lambda: GenerationConfig(max_new_tokens=120))
 
 
 @dataclass
@@ -47,6 +49,7 @@ class TrainConfig(PrepareConfig):
     stages: dict[str, StageConfig] = field(default_factory=dict)
     strategy: StrategyConfig = field(default_factory=StrategyConfig)
     logger: LoggerConfig = field(default_factory=LoggerConfig)
+    evaluate: SweepEvalConfig = field(default_factory=SweepEvalConfig)
     name: str = "main"
     run_dir: str = "outputs/runs/main"
     resume: str = "auto"  # auto: continue in run_dir; never: refuse to reuse run_dir

@@ -109,3 +109,21 @@ def validate_config(cfg: DictConfig, schema: type[T], outputs: tuple[str, ...] =
         if cfg.get(key):
             check_writable(cfg[key], key)
     return config
+
+
+def from_dict(schema: type[T], values: Any, what: str) -> T:
+    """Rebuild a typed config from its plain dict (e.g. checkpoint hyper-parameters), with the same
+    checks as ``validate_config``; missing keys take the schema's defaults. ``what`` names the source."""
+    try:
+        return OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(schema), values))
+    except Exception as exc:
+        raise C2SInputError(
+            f"{what} does not match this version of c2s ({exc}). Re-run the stage that wrote it, or use "
+            "the c2s version that did."
+        ) from None
+
+
+def as_config(schema: type[T], values: Any, what: str) -> T:
+    """``values`` if it already is a ``schema``, else the typed config rebuilt from that dict (``from_dict``):
+    for public functions that notebooks call with plain dicts."""
+    return values if isinstance(values, schema) else from_dict(schema, values, what)

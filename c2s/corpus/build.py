@@ -16,6 +16,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from c2s.config.data import DataConfig
+from c2s.config.validate import as_config
 from c2s.corpus.cell_store import convert
 from c2s.corpus.corpus import OBS_ROLES, Corpus
 from c2s.corpus.plan_meta import description_of, gene_sets_of, inverse_fit_of, spatial_of
@@ -63,18 +65,18 @@ def _read_qa(path: str | Path) -> list[dict[str, Any]]:
     return items
 
 
-def _sources(data: Mapping[str, Any], upper_case: bool = False) -> list[ExpressionSource]:
+def _sources(data: DataConfig, upper_case: bool = False) -> list[ExpressionSource]:
     return [
         ExpressionSource(
             f,
-            layer=data.get("layer"),
-            use_raw=data.get("use_raw", False),
-            gene_key=data.get("gene_key"),
-            matrix_kind=data.get("matrix_kind", "auto"),
-            backed=data.get("backed", False),
+            layer=data.layer,
+            use_raw=data.use_raw,
+            gene_key=data.gene_key,
+            matrix_kind=data.matrix_kind,
+            backed=data.backed,
             upper_case=upper_case,
         )
-        for f in input_files(str(data["path"]))
+        for f in input_files(str(data.path))
     ]
 
 
@@ -85,7 +87,7 @@ def _tmp_store() -> Path:
 
 
 def build_corpus(
-    data: Mapping[str, Any],
+    data: DataConfig | Mapping[str, Any],
     top_k: int = 100,
     seed: int = 0,
     val_fraction: float = 0.1,
@@ -98,15 +100,16 @@ def build_corpus(
     progress: bool = True,
     upper_case_genes: bool = False,
 ) -> Corpus:
-    """Read the AnnData source(s) named by ``data`` (a DataConfig), convert sentences into a
+    """Read the AnnData source(s) named by ``data`` (a DataConfig, or its dict), convert sentences into a
     store at ``store_dir`` (a temp dir if None), and make metadata and splits.
 
     ``split_by``: null (by cell) or a role (``donor``, ``batch``, ``tissue``) whose groups never
     straddle splits. ``holdout``: combinations of roles (e.g. cell_type + condition) sent to test.
     ``upper_case_genes``: gene names upper-cased (the c2s_scale prompt format).
     """
+    data = as_config(DataConfig, data, "data")
     sources = _sources(data, upper_case_genes)
-    roles_keys = {role: data.get(f"{role}_key") for role in OBS_ROLES if data.get(f"{role}_key")}
+    roles_keys = {role: getattr(data, f"{role}_key") for role in OBS_ROLES if getattr(data, f"{role}_key")}
     for role, key in roles_keys.items():  # fail fast, before conversion
         for s in sources:
             if key not in s.adata.obs.columns:
@@ -161,20 +164,20 @@ def build_corpus(
     check_labels(roles, roles_keys, split, SPLITS.index("train"), SPLITS.index("test"))
 
     corpus = Corpus(
-        name=str(data["name"]),
+        name=str(data.name),
         sentences=store,
         roles=roles,
         split=split,
         cell_ids=ids,
-        organism=str(data.get("organism", "human")),
+        organism=str(data.organism),
         description=description_of(data, sources[0]),
-        control_value=data.get("control_value"),
-        captions=dict(data.get("captions") or {}),
+        control_value=data.control_value,
+        captions=dict(data.captions or {}),
     )
     corpus.gene_sets, corpus.gene_set_split = gene_sets_of(
         corpus, data, sources, seed, marker_genes, val_fraction, test_fraction
     )
-    corpus.qa = _read_qa(data["qa_path"]) if data.get("qa_path") else []
+    corpus.qa = _read_qa(data.qa_path) if data.qa_path else []
     for item, label in zip(corpus.qa, split_cells(len(corpus.qa), val_fraction, test_fraction, seed + 2)):
         unknown = set(item.get("group", {})) - set(roles)
         if unknown:

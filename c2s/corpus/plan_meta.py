@@ -4,7 +4,7 @@ description, marker gene sets, the inverse fit, spatial coordinates and neighbou
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import anndata as ad
 import numpy as np
@@ -18,6 +18,7 @@ from c2s.sentences import InverseFit
 from c2s.sentences.inverse import fit_points, sample_rank_expression
 
 if TYPE_CHECKING:
+    from c2s.config.data import DataConfig
     from c2s.corpus.cell_store import CellStore
     from c2s.corpus.corpus import Corpus
 
@@ -25,15 +26,15 @@ log = logging.getLogger(__name__)
 MARKER_CELLS = 20_000  # cells sampled for marker genes (bounded memory at any corpus size)
 
 
-def description_of(data: Mapping[str, Any], source: ExpressionSource) -> str | None:
+def description_of(data: "DataConfig", source: ExpressionSource) -> str | None:
     uns = source.adata.uns
-    d = data.get("description") or uns.get("description") or uns.get("abstract")
+    d = data.description or uns.get("description") or uns.get("abstract")
     return str(d) if d else None
 
 
 def gene_sets_of(
     corpus: "Corpus",
-    data: Mapping[str, Any],
+    data: "DataConfig",
     sources: Sequence[ExpressionSource],
     seed: int,
     n_genes: int,
@@ -45,8 +46,8 @@ def gene_sets_of(
     from c2s.corpus.cell_store import gene_union
 
     store = corpus.sentences
-    if data.get("gene_sets_gmt"):
-        sets = read_gmt(data["gene_sets_gmt"], set(map(str, store.gene_names)))
+    if data.gene_sets_gmt:
+        sets = read_gmt(data.gene_sets_gmt, set(map(str, store.gene_names)))
     elif corpus.has("cell_type"):
         train = np.flatnonzero(corpus.split == SPLITS.index("train"))
         if train.size > MARKER_CELLS:
@@ -73,8 +74,8 @@ def inverse_fit_of(sources: Sequence[ExpressionSource], seed: int) -> InverseFit
     return fit_points(rank, value, n_cells=n_fit, top_k=None, seed=seed)
 
 
-def spatial_of(data: Mapping[str, Any], sources: Sequence[ExpressionSource], store: "CellStore") -> np.ndarray | None:
-    key = data.get("spatial_key", "spatial")
+def spatial_of(data: "DataConfig", sources: Sequence[ExpressionSource], store: "CellStore") -> np.ndarray | None:
+    key = data.spatial_key
     if not all(key in s.adata.obsm for s in sources):
         return None
     return np.concatenate(

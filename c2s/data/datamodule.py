@@ -111,13 +111,21 @@ class C2SDataModule(L.LightningDataModule):
         self.shards = ShardSet(self.shards_dir)
         self.tokenizer = self.shards.tokenizer()
         self.tasks = sorted({t for split in self.shards.manifest["counts"].values() for t in split})
-        unknown = sorted(set(self.weights) - set(self.tasks))
+        from c2s.tasks import REGISTRY
+
+        unknown = sorted(set(self.weights) - set(REGISTRY))
         if unknown:
-            raise C2SInputError(
-                f"Task mix names {unknown}, which the shards in {self.shards_dir} lack. Tasks present: {self.tasks}."
+            raise C2SInputError(f"The task mix names unknown task(s) {unknown}; known tasks: {sorted(REGISTRY)}.")
+        absent = sorted(t for t, w in self.weights.items() if w > 0 and t not in self.tasks)
+        if absent:  # a shared mix (e.g. the main job's) on data that cannot render every task
+            log.warning(
+                "Task mix: %s not in the shards in %s (data without what they need); skipped.", absent, self.shards_dir
             )
         if not any(self.task_weights() > 0):
-            raise C2SInputError(f"The task mix gives every task weight 0; tasks present: {self.tasks}.")
+            raise C2SInputError(
+                f"The task mix gives every task in the shards weight 0 (tasks present: {self.tasks}; "
+                f"mixed in but absent: {absent}). Weight a present task."
+            )
 
     def task_weights(self, eval_: bool = False) -> np.ndarray:
         w = np.array([float(self.weights.get(t, self.default_weight)) for t in self.tasks])

@@ -15,11 +15,13 @@ import json
 import logging
 import os
 import shutil
+from dataclasses import asdict, is_dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import c2s
 from c2s.atomic import atomic_dir, sweep_orphans, write_json_atomic
+from c2s.config.prepare import PrepareConfig
 from c2s.corpus.splits import SPLITS
 from c2s.data.input_hash import content_hash
 from c2s.data.processes import in_child, worker_pool
@@ -27,53 +29,48 @@ from c2s.data.render_jobs import BACKEND, Job, assign_parts, run_job
 from c2s.data.shards import FORMAT_VERSION, ShardSet, sealed
 from c2s.errors import C2SInputError
 from c2s.io.inputs import input_files
-from c2s.tasks import TaskOptions, build_tasks
+from c2s.tasks import build_tasks
 from c2s.tasks.formats import upper_case_genes
 
 log = logging.getLogger(__name__)
 HASHED = ("data", "extra_data", "tokenizer", "split", "tasks", "seed", "top_k", "rows_per_shard")
-STEPS = ("all", "plan", "render", "merge")
 
 
-def config_hash(cfg: Mapping[str, Any]) -> str:
+def hashed_settings(cfg: PrepareConfig) -> dict[str, Any]:
+    """The settings that change the shards, as plain values (recorded in the manifest)."""
+    plain = {k: getattr(cfg, k) for k in HASHED}
+    return {
+        k: asdict(v) if is_dataclass(v) else [asdict(x) for x in v] if k == "extra_data" else v
+        for k, v in plain.items()
+    }
+
+
+def config_hash(cfg: PrepareConfig) -> str:
     """12 hex digits over the settings that change the shards and the bytes of every input file."""
-    payload = {k: cfg.get(k) for k in HASHED if cfg.get(k) is not None} | {"format_version": FORMAT_VERSION}
+    payload = {k: v for k, v in hashed_settings(cfg).items() if v is not None} | {"format_version": FORMAT_VERSION}
     if not payload.get("extra_data"):
         payload.pop("extra_data", None)
     payload["inputs"] = [
-        content_hash(f, cfg["shards_root"])
-        for d in [cfg["data"], *(cfg.get("extra_data") or [])]
-        for f in input_files(str(d["path"]))
+        content_hash(f, cfg.shards_root) for d in [cfg.data, *cfg.extra_data] for f in input_files(str(d.path))
     ]
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 
-def shard_dir(cfg: Mapping[str, Any]) -> Path:
-    return Path(cfg["shards_root"]) / f"{cfg['data']['name']}-{config_hash(cfg)}"
+def shard_dir(cfg: PrepareConfig) -> Path:
+    return Path(cfg.shards_root) / f"{cfg.data.name}-{config_hash(cfg)}"
 
 
-def work_dir(cfg: Mapping[str, Any]) -> Path:
+def work_dir(cfg: PrepareConfig) -> Path:
     out = shard_dir(cfg)
     return out.parent / f".work-{out.name}"
 
 
-def _check(cfg: Mapping[str, Any]) -> None:
-    for key in ("rows_per_shard", "top_k", "workers", "num_parts"):
-        if int(cfg.get(key, 1)) < 1:
-            raise C2SInputError(f"{key}={cfg.get(key)} must be a positive integer.")
-    if cfg.get("step", "all") not in STEPS:
-        raise C2SInputError(f"step={cfg.get('step')!r} is not one of {STEPS}.")
-    if not 0 <= int(cfg.get("part", 0)) < int(cfg.get("num_parts", 1)):
-        raise C2SInputError(f"part={cfg.get('part')} must be in [0, num_parts={cfg.get('num_parts')}).")
-
-
-def plan(cfg: Mapping[str, Any]) -> Path:
+def plan(cfg: PrepareConfig) -> Path:
     """Step 1 (one process): stores, corpora, neighbours, tokenizer, job list -> work dir."""
     work = work_dir(cfg)
     if (work / "plan.json").is_file():
         return work
-    t = cfg["tasks"]
-    tasks = build_tasks(t["names"], TaskOptions(**t["options"]), t["match_keys"])
+    tasks = build_tasks(cfg.tasks.names, cfg.tasks.options, cfg.tasks.match_keys)
     fresh = not work.exists()
     work.mkdir(parents=True, exist_ok=True)
     try:
@@ -84,30 +81,30 @@ def plan(cfg: Mapping[str, Any]) -> Path:
         raise
 
 
-def _plan(cfg: Mapping[str, Any], work: Path, tasks: list) -> Path:
+def _plan(cfg: PrepareConfig, work: Path, tasks: list) -> Path:
     from c2s.corpus.build import build_corpus  # AnnData, scanpy, transformers: only the plan needs them
     from c2s.corpus.plan_meta import spatial_neighbours
     from c2s.tokenizer import build_tokenizer, tokenizer_id
 
-    split, t = cfg["split"], cfg["tasks"]
+    split, opt = cfg.split, cfg.tasks.options
     corpora, jobs, skipped = [], [], {}
-    for i, d in enumerate([cfg["data"], *(cfg.get("extra_data") or [])]):
+    for i, d in enumerate([cfg.data, *cfg.extra_data]):
         corpus = build_corpus(
             d,
-            top_k=cfg["top_k"],
-            seed=cfg["seed"],
-            val_fraction=split["val_fraction"],
-            test_fraction=split["test_fraction"],
-            split_by=split["split_by"],
-            holdout=split["holdout"],
+            top_k=cfg.top_k,
+            seed=cfg.seed,
+            val_fraction=split.val_fraction,
+            test_fraction=split.test_fraction,
+            split_by=split.split_by,
+            holdout=split.holdout,
             store_dir=work / f"store-{i:02d}",
-            chunk_size=int(cfg.get("chunk_size", 4096)),
-            upper_case_genes=upper_case_genes(t["options"].get("prompt_format", "c2s")),
+            chunk_size=cfg.chunk_size,
+            upper_case_genes=upper_case_genes(opt.prompt_format),
         )
         if corpus.spatial is not None and any(x.name.startswith("spatial") for x in tasks):
             for s in SPLITS:
-                if corpus.cells(s).size >= t["options"]["neighbours"] + 2:
-                    corpus.neighbours[s] = spatial_neighbours(corpus, s, t["options"]["neighbours"])
+                if corpus.cells(s).size >= opt.neighbours + 2:
+                    corpus.neighbours[s] = spatial_neighbours(corpus, s, opt.neighbours)
         for task in tasks:
             reason = task.missing(corpus)
             if reason:
@@ -118,7 +115,7 @@ def _plan(cfg: Mapping[str, Any], work: Path, tasks: list) -> Path:
         corpora.append(corpus)
     if not jobs:
         raise C2SInputError("No task could be rendered from this data; see the skipped reasons logged above.")
-    tokenizer = build_tokenizer(cfg, corpora, tasks)
+    tokenizer = build_tokenizer(cfg.tokenizer, cfg.seed, corpora, tasks)
     tokenizer.save_pretrained(str(work / "tokenizer"))
     (work / BACKEND).write_text(tokenizer.backend_tokenizer.to_str())
     for i, corpus in enumerate(corpora):
@@ -131,9 +128,9 @@ def _plan(cfg: Mapping[str, Any], work: Path, tasks: list) -> Path:
             "corpora": [c.name for c in corpora],
             "jobs": [j.__dict__ for j in jobs],
             "skipped_tasks": skipped,
-            "seed": cfg["seed"],
-            "rows_per_shard": cfg["rows_per_shard"],
-            "tasks": t,
+            "seed": cfg.seed,
+            "rows_per_shard": cfg.rows_per_shard,
+            "tasks": asdict(cfg.tasks),
             "token_dtype": "uint16" if len(tokenizer) < 65535 else "int32",
             "tokenizer_id": tokenizer_id(tokenizer),
             "n_cells": sum(len(c.sentences) for c in corpora),
@@ -146,7 +143,7 @@ def _plan(cfg: Mapping[str, Any], work: Path, tasks: list) -> Path:
     return work
 
 
-def render(cfg: Mapping[str, Any], part: int = 0, num_parts: int = 1, workers: int = 1, pool=None) -> None:
+def render(cfg: PrepareConfig, part: int = 0, num_parts: int = 1, workers: int = 1, pool=None) -> None:
     """Step 2: run this part's jobs (already finished jobs are skipped: a re-run resumes), in
     this process or, with ``workers`` > 1, in ``pool`` (see :func:`worker_pool`)."""
     from tqdm.auto import tqdm
@@ -176,7 +173,7 @@ def _run(args: tuple[str, Job]) -> str:
     return run_job(*args)
 
 
-def merge(cfg: Mapping[str, Any]) -> Path:
+def merge(cfg: PrepareConfig) -> Path:
     """Step 3: every job's files -> the shard directory (atomic), manifest last."""
     out, work = shard_dir(cfg), work_dir(cfg)
     p = json.loads((work / "plan.json").read_text())
@@ -209,8 +206,8 @@ def merge(cfg: Mapping[str, Any]) -> Path:
         manifest = {
             "c2s_version": c2s.__version__,
             "config_hash": out.name.rsplit("-", 1)[1],
-            "config": {k: v for k, v in cfg.items() if k in HASHED or k == "shards_root"},
-            "seed": cfg["seed"],
+            "config": hashed_settings(cfg) | {"shards_root": cfg.shards_root},
+            "seed": cfg.seed,
             "tokenizer_id": p["tokenizer_id"],
             "skipped_tasks": p["skipped_tasks"],
             "n_cells": p["n_cells"],
@@ -229,17 +226,15 @@ def merge(cfg: Mapping[str, Any]) -> Path:
     return out
 
 
-def prepare(cfg: Mapping[str, Any]) -> Path:
-    """Write (or reuse) the shard directory for a plain-dict ``cfg`` (a resolved PrepareConfig)."""
-    _check(cfg)
-    sweep_orphans(cfg["shards_root"])  # temporaries of runs killed mid-write
+def prepare(cfg: PrepareConfig) -> Path:
+    """Write (or reuse) the shard directory for ``cfg`` (a validated PrepareConfig, or a TrainConfig)."""
+    sweep_orphans(cfg.shards_root)  # temporaries of runs killed mid-write
     out = shard_dir(cfg)
     if (out / "manifest.json").exists():
         ShardSet(out)  # checksums verified; raises naming a corrupt file
         log.info("Reusing prepared shards in %s", out)
         return out
-    step = cfg.get("step", "all")
-    part, num_parts, workers = int(cfg.get("part", 0)), int(cfg.get("num_parts", 1)), int(cfg.get("workers", 1))
+    step, part, num_parts, workers = cfg.step, cfg.part, cfg.num_parts, cfg.workers
     pool = worker_pool(workers) if workers > 1 and step in ("all", "render") else None
     try:
         if step in ("all", "plan"):

@@ -11,10 +11,11 @@ from pathlib import Path
 from typing import Any
 
 from c2s.atomic import atomic_dir, write_json_atomic
+from c2s.config.tasks import TaskOptionsConfig
 from c2s.corpus.corpus import Corpus
 from c2s.data.assemble import TokenSpace
 from c2s.data.shards import JobWriter
-from c2s.tasks import TaskOptions, build_tasks
+from c2s.tasks import build_tasks
 from c2s.tasks.render import batches
 
 log = logging.getLogger(__name__)
@@ -68,7 +69,7 @@ def run_job(work: str, job: Job) -> str:
     ctx = _context(work)
     plan, corpus, space = ctx["plan"], ctx["corpora"][job.corpus], ctx["space"]
     opt = plan["tasks"]
-    task = build_tasks([job.task], TaskOptions(**opt["options"]), opt["match_keys"])[0]
+    task = build_tasks([job.task], TaskOptionsConfig(**opt["options"]), opt["match_keys"])[0]
     with atomic_dir(out) as tmp:
         writer = JobWriter(tmp, job.stem, job.split, job.task, plan["rows_per_shard"], plan["token_dtype"])
         token_path, first = True, True

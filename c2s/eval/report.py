@@ -1,10 +1,27 @@
-"""report.json + report.md: the model and its baselines side by side, with 95% CIs."""
+"""report.json + report.md: the model and its baselines side by side, with 95% CIs; predictions.jsonl records."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from c2s.atomic import write_json_atomic, write_text_atomic
+
+
+def prediction_records(task, rows, gen, parsed, scores, score_name: str, decoding: str) -> list[dict]:
+    """One predictions.jsonl record per example: prompt, reference, generated and parsed output, its score."""
+    return [
+        {
+            "task": task,
+            "decoding": decoding,
+            "cell_ids": list(r.get("cell_ids") or []),
+            "prompt": r["prompt"],
+            "reference": r["target"],
+            "generated": g,
+            "parsed": p,
+            score_name: None if sc is None else float(sc),
+        }
+        for r, g, p, sc in zip(rows, gen, parsed, scores)
+    ]
 
 
 def _fmt(m: dict) -> str:
@@ -18,15 +35,18 @@ def write_report(report: dict, out_dir: str | Path, title: str) -> str:
         f"# {title}",
         "",
         f"Split `{report['split']}` of `{report['shards']}`. Values are "
-        "point estimates with 95% bootstrap CIs [low, high].",
+        "point estimates with 95% bootstrap CIs [low, high]. `model`: greedy decoding (unless "
+        "generation.do_sample); `model, sampled`: generated cells decoded by sampling.",
         "",
-        "| task | n | metric | model | baselines |",
-        "|---|---|---|---|---|",
+        "| task | n | metric | model | model, sampled | baselines |",
+        "|---|---|---|---|---|---|",
     ]
     for task, e in report["tasks"].items():
+        sampled = e.get("model_sampled", {})
         for metric, value in e["model"].items():
             base = "; ".join(f"{name}: {_fmt(m[metric])}" for name, m in e["baselines"].items() if metric in m)
-            lines.append(f"| {task} | {e['n']} | {metric} | {_fmt(value)} | {base} |")
+            other = _fmt(sampled[metric]) if metric in sampled else "–"
+            lines.append(f"| {task} | {e['n']} | {metric} | {_fmt(value)} | {other} | {base} |")
     if "embeddings" in report:
         emb = report["embeddings"]
         lines += [

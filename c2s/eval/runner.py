@@ -8,7 +8,8 @@ Per task, by the task's metric:
 - overlap: overlap % of generated vs reference genes; for single-cell generation also scFID,
   MMD and Wasserstein between generated and real cells (both rebuilt to expression with the
   inverse fit, embedded by PCA fitted on real training cells); baselines same-label training
-  cells and a marginal gene-frequency sampler.
+  cells and a marginal gene-frequency sampler. Generated cells are decoded greedily and, with
+  ``generation.also_sample``, sampled too (``model_sampled``): greedy cells collapse onto few modes.
 - bertscore: BERTScore F1; baseline the most common training answer.
 - kendall_tau (perturbation response): gene-program agreement, see c2s.eval.perturbation;
   baselines identity and mean shift.
@@ -19,11 +20,11 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
-from typing import Any, Mapping
 
 import numpy as np
 
 from c2s.atomic import write_text_atomic
+from c2s.config.evaluate import EvaluateConfig
 from c2s.errors import C2SInputError
 from c2s.eval import baselines as B
 from c2s.eval.embeddings import embed_cells, knn_probe, plot_confusion, plot_umap
@@ -40,6 +41,7 @@ from c2s.eval.metrics import (
     wasserstein,
 )
 from c2s.eval.perturbation import score_perturbation
+from c2s.eval.report import prediction_records
 from c2s.scoring.bertscore import bertscore_f1
 from c2s.scoring.metric import ACCURACY, BERTSCORE, KENDALL_TAU, OVERLAP
 from c2s.scoring.parse import normalize_label, parse_genes
@@ -71,22 +73,22 @@ def _label_metrics(pred: list[str], true: list[str], n: int, seed: int) -> dict:
 class Evaluator:
     """``source``: a c2s.eval.sources ShardSource (prepared shards) or H5adSource (zero-shot)."""
 
-    def __init__(self, model, tokenizer, source, cfg: Mapping[str, Any]) -> None:
+    def __init__(self, model, tokenizer, source, cfg: EvaluateConfig) -> None:
         self.model, self.tok, self.cfg, self.source = model, tokenizer, cfg, source
         self.genes = source.genes
         self.vocab = set(self.genes)
         self.fit = source.fit
-        self.n_boot, self.seed = cfg["bootstrap"], cfg["seed"]
-        present = source.tasks(cfg["split"])
-        wanted = cfg["tasks"] or sorted(present)
+        self.n_boot, self.seed = cfg.bootstrap, cfg.seed
+        present = source.tasks(cfg.split)
+        wanted = cfg.tasks or sorted(present)
         missing = [t for t in wanted if t not in present]
         if missing:
             raise C2SInputError(
-                f"Task(s) {missing} are not in the {cfg['split']} split of {source.name}; present: {sorted(present)}."
+                f"Task(s) {missing} are not in the {cfg.split} split of {source.name}; present: {sorted(present)}."
             )
         self.tasks = wanted
         self.one_token_genes = _one_token_genes(tokenizer, self.genes)
-        if not self.one_token_genes and cfg["generation"]["no_repeat_genes"]:
+        if not self.one_token_genes and cfg.generation.no_repeat_genes:
             log.info(
                 "Genes are several tokens each with this tokenizer: no_repeat_genes is off (sub-words repeat "
                 "across genes); repeated genes are dropped when parsing instead."
@@ -96,28 +98,29 @@ class Evaluator:
         return self.source.rows(split, task)
 
     def _subsample(self, rows: list[dict]) -> list[dict]:
-        k = self.cfg["max_examples"]
+        k = self.cfg.max_examples
         if len(rows) <= k:
             return rows
         idx = np.sort(np.random.default_rng(self.seed).choice(len(rows), k, replace=False))
         return [rows[i] for i in idx]
 
-    def _generate(self, rows: list[dict], task: str) -> list[str]:
-        g = self.cfg["generation"]
-        max_new = min(g["max_new_tokens"], max(len(r["target_ids"]) for r in rows) + 8)
+    def _generate(self, rows: list[dict], task: str, sample: bool | None = None) -> list[str]:
+        """Completions of ``rows``; ``sample``: decode by sampling (temperature, top_p) whatever do_sample says."""
+        g = self.cfg.generation
+        max_new = min(g.max_new_tokens, max(len(r["target_ids"]) for r in rows) + 8)
         return generate(
             self.model,
             self.tok,
             [r["prompt_ids"] for r in rows],
             max_new,
-            batch_size=g["batch_size"],
-            do_sample=g["do_sample"],
-            temperature=g["temperature"],
-            top_p=g["top_p"],
+            batch_size=g.batch_size,
+            do_sample=g.do_sample if sample is None else sample,
+            temperature=g.temperature,
+            top_p=g.top_p,
             seed=self.seed,
-            desc=task,
-            no_repeat_tokens=g["no_repeat_genes"] and task in NO_REPEAT and self.one_token_genes,
-            cache=g["cache"],
+            desc=task + (" (sampled)" if sample else ""),
+            no_repeat_tokens=g.no_repeat_genes and task in NO_REPEAT and self.one_token_genes,
+            cache=g.cache,
         )
 
     def _expression(self, gene_lists: list[list[str]]) -> np.ndarray:
@@ -125,14 +128,14 @@ class Evaluator:
 
     def run(self, out_dir: Path) -> dict:
         report = {
-            "split": self.cfg["split"],
+            "split": self.cfg.split,
             "shards": self.source.name,
             "tasks": {},
             "predictions": "predictions.jsonl",
         }
         predictions: list[dict] = []
         for task in self.tasks:
-            rows = self._subsample(self._rows(self.cfg["split"], task))
+            rows = self._subsample(self._rows(self.cfg.split, task))
             train = self._rows("train", task)
             metric = REGISTRY[task].metric
             gen = self._generate(rows, task)
@@ -152,22 +155,18 @@ class Evaluator:
             }[metric]
             entry.update(scorer(task, rows, train, gen, out_dir))
             parsed, scores = entry.pop("_per_example")  # each scorer: (parsed outputs, per-example scores)
-            predictions += [
-                {
-                    "task": task,
-                    "cell_ids": list(r.get("cell_ids") or []),
-                    "prompt": r["prompt"],
-                    "reference": r["target"],
-                    "generated": g,
-                    "parsed": p,
-                    metric.score: None if sc is None else float(sc),
-                }
-                for r, g, p, sc in zip(rows, gen, parsed, scores)
-            ]
+            decoding = "sampled" if self.cfg.generation.do_sample else "greedy"
+            predictions += prediction_records(task, rows, gen, parsed, scores, metric.score, decoding)
+            if task in SINGLE_CELL_GEN and self.cfg.generation.also_sample and not self.cfg.generation.do_sample:
+                sampled = self._generate(rows, task, sample=True)  # greedy cells collapse onto a few modes
+                lists = [parse_genes(g, self.vocab)[0] for g in sampled]
+                true = [parse_genes(r["target"], self.vocab)[0] for r in rows]
+                entry["model_sampled"], per = self._cell_metrics(lists, true, self._pca(train, len(rows)))
+                predictions += prediction_records(task, rows, sampled, lists, per, metric.score, "sampled")
             report["tasks"][task] = entry
             log.info("%s: %s", task, {k: round(v["value"], 3) for k, v in entry["model"].items()})
         write_text_atomic(out_dir / "predictions.jsonl", "".join(json.dumps(p) + "\n" for p in predictions))
-        if "cell_type_annotation" in self.tasks and self.cfg["embeddings"]:
+        if "cell_type_annotation" in self.tasks and self.cfg.embeddings:
             report["embeddings"] = self._embeddings(out_dir)
         return report
 
@@ -197,8 +196,8 @@ class Evaluator:
             gen,
             self.fit,
             self.genes,
-            self.cfg.get("program"),
-            self.cfg.get("program_top_n", 20),
+            self.cfg.program,
+            self.cfg.program_top_n,
             self.n_boot,
             self.seed,
         )
@@ -223,22 +222,29 @@ class Evaluator:
             },
             "baselines": {},
         }
-        real_pcs = self._pca(train_genes, len(rows)) if task in SINGLE_CELL_GEN else None
+        real_pcs = self._pca(train, len(rows)) if task in SINGLE_CELL_GEN else None
         for name, lists in candidates.items():
-            m = {"overlap_pct": _ci(overlap_pct(lists, true), self.n_boot, self.seed)}
-            if real_pcs is not None:
-                m.update(self._distribution(lists, true, real_pcs))
+            m, per = self._cell_metrics(lists, true, real_pcs)
             if name == "model":
-                res["model"], res["_per_example"] = m, (lists, overlap_pct(lists, true))
+                res["model"], res["_per_example"] = m, (lists, per)
             else:
                 res["baselines"][name] = m
         return res
 
-    def _pca(self, train_genes, n_test: int):
-        """PCA of real training cells; at most n_test/3 components so test covariances are not singular."""
+    def _cell_metrics(self, lists, true, real_pcs) -> tuple[dict, np.ndarray]:
+        """(overlap %, plus scFID, MMD and Wasserstein when ``real_pcs`` is given, with CIs; per-example overlap)."""
+        per = overlap_pct(lists, true)
+        m = {"overlap_pct": _ci(per, self.n_boot, self.seed)}
+        if real_pcs is not None:
+            m.update(self._distribution(lists, true, real_pcs))
+        return m, per
+
+    def _pca(self, train: list[dict], n_test: int):
+        """PCA of the real training cells (targets of ``train``); at most n_test/3 components so test
+        covariances are not singular."""
         from sklearn.decomposition import PCA
 
-        x = self._expression(train_genes)
+        x = self._expression([parse_genes(r["target"], self.vocab)[0] for r in train])
         k = max(2, min(20, n_test // 3, x.shape[0] - 1, x.shape[1]))
         return PCA(n_components=k, random_state=self.seed).fit(x)
 
@@ -254,7 +260,7 @@ class Evaluator:
 
     def _text(self, task, rows, train, gen, out_dir) -> dict:
         true = [r["target"] for r in rows]
-        model_dir = self.cfg["bertscore_model"]
+        model_dir = self.cfg.bertscore_model
         const = B.constant_text([r["target"] for r in train], len(rows))
         scores = bertscore_f1(gen, true, model_dir)
         return {
@@ -268,7 +274,7 @@ class Evaluator:
         }
 
     def _embeddings(self, out_dir: Path) -> dict:
-        test = self._subsample(self._rows(self.cfg["split"], "cell_type_annotation"))
+        test = self._subsample(self._rows(self.cfg.split, "cell_type_annotation"))
         train = self._rows("train", "cell_type_annotation")[:500]
         sent = lambda rs: [" ".join(parse_genes(r["prompt"], self.vocab)[0]) for r in rs]  # noqa: E731
         e_tr, e_te = embed_cells(self.model, self.tok, sent(train)), embed_cells(self.model, self.tok, sent(test))

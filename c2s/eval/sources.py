@@ -14,10 +14,11 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable
 
 import numpy as np
 
+from c2s.config.evaluate import EvaluateConfig
 from c2s.data.shards import ShardSet
 from c2s.errors import C2SInputError
 from c2s.sentences import InverseFit
@@ -64,54 +65,55 @@ def reservoir(items: Iterable, k: int, rng: np.random.Generator) -> list:
 
 
 class H5adSource:
-    """Zero-shot: examples rendered from ``cfg['data']`` (a DataConfig dict) in ``cfg['prompt_format']``.
+    """Zero-shot: examples rendered from ``cfg.data`` in ``cfg.prompt_format`` (``cfg``: an EvaluateConfig).
 
     Cells are split by the usual seeded split (``test_fraction`` to test, the rest to train, no
     val); test examples are scored and training examples feed the baselines.
     """
 
-    def __init__(self, cfg: Mapping[str, Any], tokenizer) -> None:
+    def __init__(self, cfg: EvaluateConfig, tokenizer) -> None:
+        from c2s.config.tasks import TaskOptionsConfig
         from c2s.corpus.build import build_corpus
-        from c2s.tasks import REGISTRY, TaskOptions, build_tasks
+        from c2s.tasks import REGISTRY, build_tasks
         from c2s.tasks.formats import C2S_SCALE, upper_case_genes
 
-        fmt = cfg["prompt_format"]
-        k = cfg["genes_per_cell"] or (200 if fmt == "c2s_scale" else 100)
-        self.data, self.tok, self.seed = cfg["data"], tokenizer, cfg["seed"]
+        fmt = cfg.prompt_format
+        k = cfg.genes_per_cell or (200 if fmt == "c2s_scale" else 100)
+        self.data, self.tok, self.seed = cfg.data, tokenizer, cfg.seed
         self.corpus = build_corpus(
             self.data,
             top_k=k,
-            seed=cfg["seed"],
+            seed=cfg.seed,
             val_fraction=0.0,
-            test_fraction=cfg["test_fraction"],
+            test_fraction=cfg.test_fraction,
             upper_case_genes=upper_case_genes(fmt),
         )
-        names = cfg["tasks"] or sorted(C2S_SCALE if fmt == "c2s_scale" else REGISTRY)
-        options = TaskOptions(genes_per_cell=k, prompt_format=fmt)
+        names = cfg.tasks or sorted(C2S_SCALE if fmt == "c2s_scale" else REGISTRY)
+        options = TaskOptionsConfig(genes_per_cell=k, prompt_format=fmt)
         self._tasks = {t.name: t for t in build_tasks(names, options)}
         reasons = {n: t.missing(self.corpus) for n, t in self._tasks.items()}
-        if cfg["tasks"] and any(reasons.values()):
+        if cfg.tasks and any(reasons.values()):
             bad = {n: r for n, r in reasons.items() if r}
             raise C2SInputError(
-                f"Cannot build {sorted(bad)} from {self.data['path']}: "
+                f"Cannot build {sorted(bad)} from {self.data.path}: "
                 + "; ".join(f"{n}: {r}" for n, r in bad.items())
                 + "."
             )
         self._tasks = {n: t for n, t in self._tasks.items() if not reasons[n]}
         if not self._tasks:
             raise C2SInputError(
-                f"No evaluation task can be built from {self.data['path']} in prompt format {fmt!r}: "
+                f"No evaluation task can be built from {self.data.path} in prompt format {fmt!r}: "
                 "map the needed obs columns (e.g. data.cell_type_key=<column>)."
             )
         used = self.corpus.sentences.gene_counts > 0
         self.genes = [str(g) for g, u in zip(self.corpus.sentences.gene_names, used) if u]
         self.fit = self.corpus.inverse_fit
-        self.sizes = {"test": cfg["max_examples"], "train": cfg["baseline_examples"]}
+        self.sizes = {"test": cfg.max_examples, "train": cfg.baseline_examples}
         self._rows: dict[tuple[str, str], list[dict]] = {}
 
     @property
     def name(self) -> str:
-        return f"{self.data['path']} (zero-shot, rendered on the fly)"
+        return f"{self.data.path} (zero-shot, rendered on the fly)"
 
     def tasks(self, split: str) -> set[str]:
         return set(self._tasks) if split in self.sizes else set()
@@ -140,5 +142,5 @@ class H5adSource:
             t = self.tok([" " + r["target"] for r in rows], add_special_tokens=False)["input_ids"]
             for r, pi, ti in zip(rows, p, t):
                 r["prompt_ids"], r["target_ids"] = pi, ti
-        log.info("Rendered %d %s examples of %s from %s.", len(rows), split, task, self.data["path"])
+        log.info("Rendered %d %s examples of %s from %s.", len(rows), split, task, self.data.path)
         return rows

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable, Mapping
+from typing import Any, Callable
 
 import torch
 
+from c2s.config.model import LoraConfig, ModelConfig
 from c2s.errors import C2SInputError
 
 log = logging.getLogger(__name__)
@@ -17,70 +18,70 @@ LORA_TARGETS = {  # per architecture; "all-linear" also works for both
 }
 
 
-def attention_for(m: Mapping[str, Any], device_type: str, packed: bool = True) -> str:
+def attention_for(m: ModelConfig, device_type: str, packed: bool = True) -> str:
     """The attention implementation to use. ``auto``: for packed training on CUDA, flex_attention,
     where transformers turns the rows' position_ids into a block-sparse BlockMask (no (L, L) mask;
     Gemma-2's soft-capping is a score_mod); otherwise sdpa (eager for Gemma-2), which needs no
     compiler and suits KV-cache generation from left-padded rows."""
-    impl = m["attn_implementation"]
+    impl = m.attn_implementation
     if impl != "auto":
         return impl
     if device_type == "cuda" and packed:
         return "flex_attention"
-    return "eager" if m["arch"] == "gemma2" else "sdpa"
+    return "eager" if m.arch == "gemma2" else "sdpa"
 
 
-def _scratch_config(m: Mapping[str, Any], tokenizer, attn: str):
-    vocab = max(len(tokenizer), m.get("vocab_size") or 0)
+def _scratch_config(m: ModelConfig, tokenizer, attn: str):
+    vocab = max(len(tokenizer), m.vocab_size or 0)
     ids = dict(
         vocab_size=vocab,
         bos_token_id=tokenizer.bos_token_id,
         eos_token_id=tokenizer.eos_token_id,
         pad_token_id=tokenizer.pad_token_id,
-        max_position_embeddings=m["max_position_embeddings"],
+        max_position_embeddings=m.max_position_embeddings,
         attn_implementation=attn,
         use_cache=False,
     )
-    return ARCHS[m["arch"]](m, ids)
+    return ARCHS[m.arch](m, ids)
 
 
-def _gpt_neox(m: Mapping[str, Any], ids: dict[str, Any]):
+def _gpt_neox(m: ModelConfig, ids: dict[str, Any]):
     from transformers import GPTNeoXConfig
 
     return GPTNeoXConfig(
-        hidden_size=m["hidden_size"],
-        num_hidden_layers=m["num_layers"],
-        num_attention_heads=m["num_heads"],
-        intermediate_size=m["intermediate_size"],
-        rotary_pct=m["rotary_pct"],
+        hidden_size=m.hidden_size,
+        num_hidden_layers=m.num_layers,
+        num_attention_heads=m.num_heads,
+        intermediate_size=m.intermediate_size,
+        rotary_pct=m.rotary_pct,
         tie_word_embeddings=False,
         **ids,
     )
 
 
-def _gemma2(m: Mapping[str, Any], ids: dict[str, Any]):
+def _gemma2(m: ModelConfig, ids: dict[str, Any]):
     from transformers import Gemma2Config
 
-    head_dim = m.get("head_dim") or m["hidden_size"] // m["num_heads"]
+    head_dim = m.head_dim or m.hidden_size // m.num_heads
     return Gemma2Config(
-        hidden_size=m["hidden_size"],
-        num_hidden_layers=m["num_layers"],
-        num_attention_heads=m["num_heads"],
-        num_key_value_heads=m.get("num_kv_heads") or m["num_heads"],
+        hidden_size=m.hidden_size,
+        num_hidden_layers=m.num_layers,
+        num_attention_heads=m.num_heads,
+        num_key_value_heads=m.num_kv_heads or m.num_heads,
         head_dim=head_dim,
-        intermediate_size=m["intermediate_size"],
-        sliding_window=m.get("sliding_window") or 4096,
-        query_pre_attn_scalar=m.get("query_pre_attn_scalar") or head_dim,
+        intermediate_size=m.intermediate_size,
+        sliding_window=m.sliding_window or 4096,
+        query_pre_attn_scalar=m.query_pre_attn_scalar or head_dim,
         **ids,
     )
 
 
-# model.arch -> HF config builder(ModelConfig dict, token ids and shared settings)
-ARCHS: dict[str, Callable[[Mapping[str, Any], dict[str, Any]], Any]] = {"gpt_neox": _gpt_neox, "gemma2": _gemma2}
+# model.arch -> HF config builder(ModelConfig, token ids and shared settings)
+ARCHS: dict[str, Callable[[ModelConfig, dict[str, Any]], Any]] = {"gpt_neox": _gpt_neox, "gemma2": _gemma2}
 
 
 def build_model(
-    m: Mapping[str, Any], tokenizer, init_from: str | None = None, device_type: str = "cpu", packed: bool = True
+    m: ModelConfig, tokenizer, init_from: str | None = None, device_type: str = "cpu", packed: bool = True
 ) -> torch.nn.Module:
     """A causal LM: from ``init_from`` (an HF dir) if given, else scratch or pretrained per ``m``;
     ``device_type`` (where it will run) and ``packed`` pick the attention for ``attn_implementation=auto``.
@@ -91,17 +92,17 @@ def build_model(
     """
     from transformers import AutoModelForCausalLM
 
-    source = init_from or (m["name_or_path"] if m["init"] == "pretrained" else None)
+    source = init_from or (m.name_or_path if m.init == "pretrained" else None)
     attn = attention_for(m, device_type, packed)
     if source is None:
-        model = AutoModelForCausalLM.from_config(_scratch_config(m, tokenizer, attn), dtype=DTYPES[m["dtype"]])
+        model = AutoModelForCausalLM.from_config(_scratch_config(m, tokenizer, attn), dtype=DTYPES[m.dtype])
     else:
         try:
             model = AutoModelForCausalLM.from_pretrained(
                 source,
-                dtype=DTYPES[m["dtype"]],
+                dtype=DTYPES[m.dtype],
                 attn_implementation=attn,
-                trust_remote_code=m.get("trust_remote_code", False),
+                trust_remote_code=m.trust_remote_code,
                 use_safetensors=True,
             )
         except (OSError, ValueError) as exc:
@@ -129,9 +130,9 @@ def build_model(
             )
             model.resize_token_embeddings(len(tokenizer))
     model.config.use_cache = False
-    if m.get("gradient_checkpointing"):
+    if m.gradient_checkpointing:
         model.gradient_checkpointing_enable()
-    if m.get("compile") and device_type == "cuda" and packed:
+    if m.compile and device_type == "cuda" and packed:
         from c2s.models.fsdp import decoder_blocks
 
         # packed rows have one fixed shape, so one graph serves every block and step; generation
@@ -153,21 +154,21 @@ def check_tokenizer(model: torch.nn.Module, tokenizer) -> None:
         raise C2SInputError("The tokenizer has no EOS token, so generation cannot stop; use one that has.")
 
 
-def add_lora(model: torch.nn.Module, arch: str, lora: Mapping[str, Any]) -> torch.nn.Module:
+def add_lora(model: torch.nn.Module, arch: str, lora: LoraConfig) -> torch.nn.Module:
     """Wrap with peft LoRA; only adapter weights stay trainable."""
-    from peft import LoraConfig, get_peft_model
+    import peft
 
-    targets = lora.get("target_modules") or LORA_TARGETS[arch]
+    targets = lora.target_modules or LORA_TARGETS[arch]
     if list(targets) == ["all-linear"]:
         targets = "all-linear"
-    cfg = LoraConfig(
-        r=lora["r"],
-        lora_alpha=lora["alpha"],
-        lora_dropout=lora["dropout"],
+    cfg = peft.LoraConfig(
+        r=lora.r,
+        lora_alpha=lora.alpha,
+        lora_dropout=lora.dropout,
         target_modules=targets,
         task_type="CAUSAL_LM",
     )
-    return get_peft_model(model, cfg)
+    return peft.get_peft_model(model, cfg)
 
 
 def count_parameters(model: torch.nn.Module) -> dict[str, int]:

@@ -1,4 +1,4 @@
-"""One causal-LM LightningModule for pre-training and SFT; the DataModule decides the labels.
+"""The causal-LM LightningModule for pre-training and SFT; the DataModule decides the labels.
 
 Loss: token-level cross-entropy over labels != -100, averaged over those tokens (a padding
 batch has none and contributes zero). Packed examples are separated by passing
@@ -9,18 +9,13 @@ would compute alone (tested).
 
 from __future__ import annotations
 
-import math
-import random
 import time
 from typing import Any, Mapping
 
-import lightning as L
-import numpy as np
 import torch
 import torch.nn.functional as F
-from hydra.utils import instantiate
 
-from c2s.models.build import add_lora, build_model, check_tokenizer, count_parameters
+from c2s.models.decoder_module import DecoderModule
 from c2s.models.forward import logit_cap, soft_cap
 
 
@@ -76,80 +71,16 @@ def token_losses(
     return head_losses(model.get_output_embeddings(), hidden[:, :-1][mask], labels[mask], logit_cap(model), chunk), mask
 
 
-def warmup_cosine(step: int, warmup: int, total: int, min_ratio: float) -> float:
-    """LR multiplier: linear warm-up over ``warmup`` steps, cosine to ``min_ratio`` at ``total``."""
-    if step < warmup:
-        return (step + 1) / max(1, warmup)
-    progress = min(1.0, (step - warmup) / max(1, total - warmup))
-    return min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
+class CausalLMModule(DecoderModule):
+    """Pre-training and SFT on packed rows; arguments as :class:`~c2s.models.decoder_module.DecoderModule`."""
 
-
-class CausalLMModule(L.LightningModule):
-    """Args: model (ModelConfig dict), stage (StageConfig dict), tokenizer (HF tokenizer),
-    tasks (names indexed by the batches' task_ids), total_steps (for the LR schedule),
-    init_from (HF dir to load), shard (apply FSDP2 in ``configure_model``), log_prefix (e.g. the
-    stage name: metrics are logged as ``<prefix>/train/loss``), shards_dir (recorded for evaluation)."""
-
-    packed = True  # batches are packed rows: attention_for picks flex attention on CUDA
-
-    def __init__(
-        self,
-        model: Mapping[str, Any],
-        stage: Mapping[str, Any],
-        tokenizer,
-        tasks: list[str],
-        total_steps: int,
-        init_from: str | None = None,
-        shard: bool = False,
-        activation_checkpointing: bool = False,
-        log_prefix: str = "",
-        shards_dir: str | None = None,
-    ) -> None:
-        super().__init__()
-        self.save_hyperparameters(ignore=["tokenizer"])
-        self.tokenizer = tokenizer
-        self.model: torch.nn.Module | None = None
-        self.val_history: list[dict[str, Any]] = []
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
         self._t_last: float | None = None
-        self._p = f"{log_prefix}/" if log_prefix else ""
-
-    def configure_model(self) -> None:
-        if self.model is not None:
-            return
-        h = self.hparams
-        model = build_model(
-            h.model, self.tokenizer, init_from=h.init_from, device_type=self._device_type(), packed=self.packed
-        )
-        check_tokenizer(model, self.tokenizer)
-        if h.stage["lora"]["enabled"]:
-            model = add_lora(model, h.model["arch"], h.stage["lora"])
-        self._param_counts = count_parameters(model)  # before sharding (FSDP gives tied embeddings two copies)
-        if h.shard:
-            from c2s.models.fsdp import shard_model
-
-            shard_model(
-                model,
-                self.device_mesh["data_parallel"],
-                bf16=self.trainer.accelerator.__class__.__name__ == "CUDAAccelerator",
-                activation_checkpointing=h.activation_checkpointing,
-            )
-        self.model = model.train()  # from_pretrained returns eval mode; a resumed fit skips the first validate
-
-    def _device_type(self) -> str:
-        return self.trainer.strategy.root_device.type if self._trainer is not None else "cpu"
-
-    def parameter_counts(self) -> dict[str, int]:
-        return self._param_counts
-
-    def on_fit_start(self) -> None:
-        counts = self.parameter_counts()
-        self.print(f"{self.hparams.model['name']}: {counts['total']:,} parameters, {counts['trainable']:,} trainable")
-        if self.logger:
-            self.logger.log_hyperparams({f"{self._p}parameters/{k}": v for k, v in counts.items()})
 
     # ---- training -------------------------------------------------------------------------
     def training_step(self, batch: Mapping[str, Any], batch_idx: int) -> torch.Tensor:
-        ce, mask = token_losses(self.model, batch, self.hparams.model.get("logits_chunk"))
+        ce, mask = token_losses(self.model, batch, self.model_cfg.logits_chunk)
         loss = ce.sum() / mask.sum().clamp(min=1)  # a padding batch has no labels: loss 0, graph kept
         now = time.perf_counter()
         world = self.trainer.world_size
@@ -173,7 +104,7 @@ class CausalLMModule(L.LightningModule):
         self._counts = torch.zeros(k, dtype=torch.float64, device=self.device)
 
     def validation_step(self, batch: Mapping[str, Any], batch_idx: int) -> None:
-        ce, mask = token_losses(self.model, batch, self.hparams.model.get("logits_chunk"))
+        ce, mask = token_losses(self.model, batch, self.model_cfg.logits_chunk)
         task = batch["task_ids"][:, 1:][mask]  # aligned with ce
         self._sums.index_add_(0, task, ce.double())
         self._counts.index_add_(0, task, torch.ones_like(ce, dtype=torch.float64))
@@ -188,55 +119,3 @@ class CausalLMModule(L.LightningModule):
                 record["tasks"][name] = float(sums[i] / counts[i])
                 self.log(f"{self._p}val/loss/{name}", record["tasks"][name], sync_dist=False)
         self.val_history.append(record)
-
-    # ---- optimisation ---------------------------------------------------------------------
-    def on_before_optimizer_step(self, optimizer) -> None:
-        # Lightning's gradient_clip_val does not cover FSDP2 (DTensor) parameters: clip here
-        clip = self.hparams.stage["grad_clip"]
-        if self.hparams.shard and clip:
-            torch.nn.utils.clip_grad_norm_([p for p in self.model.parameters() if p.grad is not None], clip)
-
-    def configure_optimizers(self):
-        s = self.hparams.stage
-        params = [p for p in self.model.parameters() if p.requires_grad]
-        optimizer = instantiate(s["optimizer"])(params)
-        total, sch = self.hparams.total_steps, s["scheduler"]
-        scheduler = torch.optim.lr_scheduler.LambdaLR(
-            optimizer, lambda step: warmup_cosine(step, sch["warmup_steps"], total, sch["min_lr_ratio"])
-        )
-        return {
-            "optimizer": optimizer,  # named per stage, so a resume can tell its rows in metrics.csv
-            "lr_scheduler": {"scheduler": scheduler, "interval": "step", "name": f"{self._p}lr"},
-        }
-
-    # ---- checkpoints: RNG and history travel with the weights -----------------------------
-    # Stored as tensors and plain Python types, so checkpoints load with weights_only=True.
-    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        kind, keys, pos, has_gauss, cached = np.random.get_state()
-        version, state, gauss = random.getstate()
-        checkpoint["c2s"] = {
-            "rng": {
-                "torch": torch.get_rng_state(),
-                "numpy": {
-                    "kind": kind,
-                    "keys": torch.from_numpy(keys.astype(np.int64)),
-                    "pos": int(pos),
-                    "has_gauss": int(has_gauss),
-                    "cached": float(cached),
-                },
-                "python": {"version": version, "state": list(state), "gauss": gauss},
-            },
-            "val_history": self.val_history,
-        }
-
-    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        state = checkpoint.get("c2s")
-        if not state:
-            return
-        rng = state["rng"]
-        torch.set_rng_state(rng["torch"])
-        n = rng["numpy"]
-        np.random.set_state((n["kind"], n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["cached"]))
-        p = rng["python"]
-        random.setstate((p["version"], tuple(p["state"]), p["gauss"]))
-        self.val_history = list(state["val_history"])

@@ -29,14 +29,15 @@ def tiny_gemma2() -> dict[str, Any]:
 def standin_texts(data: Mapping[str, Any], n_cells: int = 500, seed: int = 0) -> list[str]:
     """c2s_scale prompts and answers of up to ``n_cells`` cells of ``data`` (a DataConfig dict):
     the text the tokenizer learns its sub-words from."""
+    from c2s.config.tasks import TaskOptionsConfig
     from c2s.corpus.build import build_corpus
-    from c2s.tasks import TaskOptions, build_tasks
+    from c2s.tasks import build_tasks
     from c2s.tasks.render import render_all
 
     corpus = build_corpus(data, top_k=200, seed=seed, upper_case_genes=True, progress=False)
     tasks = build_tasks(
         ["cell_type_annotation", "conditional_cell_generation"],
-        TaskOptions(genes_per_cell=200, prompt_format="c2s_scale"),
+        TaskOptionsConfig(genes_per_cell=200, prompt_format="c2s_scale"),
     )
     examples, _ = render_all(corpus, tasks, seed)
     return [t for e in examples[: 2 * n_cells] for t in (e.prompt, e.target)]
@@ -51,11 +52,13 @@ def make_standin(
     import torch
     from transformers import AutoModelForCausalLM
 
+    from c2s.config.model import ModelConfig
+    from c2s.config.validate import from_dict
     from c2s.models.build import _scratch_config
     from c2s.tokenizer import train_gene_tokenizer
 
     tokenizer = train_gene_tokenizer(texts, genes=[], text_vocab_size=vocab_size)
-    m = {**tiny_gemma2(), **(model or {})}
+    m = from_dict(ModelConfig, {**tiny_gemma2(), **(model or {})}, "model")
     torch.manual_seed(seed)
     net = AutoModelForCausalLM.from_config(_scratch_config(m, tokenizer, "eager"))
     net.config.use_cache = True

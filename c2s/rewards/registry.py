@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
+from c2s.config.stage import GRPOConfig
 from c2s.errors import C2SInputError
 from c2s.rewards.basic import gene_overlap, label_match
 from c2s.scoring.metric import REWARD_FIELDS
@@ -41,13 +42,13 @@ def check_names(names) -> None:
         )
 
 
-def _bertscore(shards_dir: Path | None, o: Mapping[str, Any]) -> Reward:
+def _bertscore(shards_dir: Path | None, o: GRPOConfig) -> Reward:
     from c2s.rewards.text import BERTScoreReward
 
-    return BERTScoreReward(o.get("bertscore_model"))
+    return BERTScoreReward(o.bertscore_model)
 
 
-def _gene_program(shards_dir: Path | None, o: Mapping[str, Any]) -> Reward:
+def _gene_program(shards_dir: Path | None, o: GRPOConfig) -> Reward:
     """Needs the shards: genes.json, inverse_fit.json, and the train rows for a DE program."""
     if shards_dir is None:
         raise C2SInputError("The gene_program reward needs the prepared shards (genes and inverse fit).")
@@ -59,15 +60,15 @@ def _gene_program(shards_dir: Path | None, o: Mapping[str, Any]) -> Reward:
     shards_dir = Path(shards_dir)
     genes = json.loads((shards_dir / "genes.json").read_text())
     fit = InverseFit.load(shards_dir / "inverse_fit.json")
-    program = o.get("program")
+    program = o.program
     if not program:
         rows = ShardSet(shards_dir, verify=False).rows("train", ["task", "prompt", "target"], {"perturbation_response"})
-        program = top_de_genes(rows, fit, genes, int(o.get("program_top_n", 20)))
-    return GeneProgramReward(genes, fit, program, o.get("program_metric", "kendall"))
+        program = top_de_genes(rows, fit, genes, o.program_top_n)
+    return GeneProgramReward(genes, fit, program, o.program_metric)
 
 
-# name -> builder(shards_dir, options); options are GRPOConfig's fields (bertscore_model, program, ...)
-BUILDERS: dict[str, Callable[[Path | None, Mapping[str, Any]], Reward]] = {
+# name -> builder(shards_dir, GRPO settings: bertscore_model, program, ...)
+BUILDERS: dict[str, Callable[[Path | None, GRPOConfig], Reward]] = {
     "label_match": lambda shards_dir, o: label_match,
     "gene_overlap": lambda shards_dir, o: gene_overlap,
     "bertscore": _bertscore,
@@ -77,13 +78,12 @@ REWARD_NAMES = tuple(BUILDERS)
 
 
 def build_rewards(
-    weights: Mapping[str, float], shards_dir: str | Path | None = None, options: Mapping[str, Any] | None = None
+    weights: Mapping[str, float], shards_dir: str | Path | None = None, options: GRPOConfig | None = None
 ) -> dict[str, Reward]:
-    """The rewards named in ``weights``, built once each."""
+    """The rewards named in ``weights``, built once each (``options``: the stage's GRPO settings)."""
     check_names(weights)
-    return {
-        name: BUILDERS[name](None if shards_dir is None else Path(shards_dir), dict(options or {})) for name in weights
-    }
+    where, o = None if shards_dir is None else Path(shards_dir), options or GRPOConfig()
+    return {name: BUILDERS[name](where, o) for name in weights}
 
 
 def weighted_sum(parts: Mapping[str, Sequence[float | None]], weights: Mapping[str, float]) -> list[float | None]:

@@ -15,8 +15,8 @@ from typing import Any, Mapping
 import numpy as np
 import torch
 
-from c2s.models.build import build_model
-from c2s.models.lm_module import CausalLMModule
+from c2s.config.stage import GRPOConfig
+from c2s.models.decoder_module import DecoderModule
 from c2s.rewards import build_rewards, sample_fields, weighted_sum
 from c2s.rl.grpo_loss import group_advantages, grpo_loss
 from c2s.rl.rollout import Rollout, completion_logprobs, sample
@@ -31,8 +31,8 @@ def _stats(values: list[float | None]) -> tuple[float, float, int]:
     return (float(v.mean()), float(v.std()), v.size) if v.size else (float("nan"), float("nan"), 0)
 
 
-class GRPOModule(CausalLMModule):
-    """Same arguments as :class:`CausalLMModule`; ``stage['grpo']`` holds the GRPO settings."""
+class GRPOModule(DecoderModule):
+    """Arguments as :class:`~c2s.models.decoder_module.DecoderModule`; ``stage_cfg.grpo`` holds the GRPO settings."""
 
     packed = False  # left-padded rows and KV-cache generation: sdpa/eager, not flex
 
@@ -43,34 +43,27 @@ class GRPOModule(CausalLMModule):
         self.rewards: dict[str, Any] = {}
 
     @property
-    def g(self) -> Mapping[str, Any]:
-        return self.hparams.stage["grpo"]
+    def g(self) -> GRPOConfig:
+        return self.stage_cfg.grpo
 
     def _cache(self) -> str:
         """``auto``: static on one unsharded GPU (measured 4.6x tokens/s); dynamic on CPU, where
         nothing compiles, and under FSDP, where static-cache compilation is untested."""
-        if self.g["cache"] != "auto":
-            return self.g["cache"]
+        if self.g.cache != "auto":
+            return self.g.cache
         return "static" if self.device.type == "cuda" and not self.hparams.shard else "dynamic"
 
     def configure_model(self) -> None:
         if self.model is not None:
             return
         super().configure_model()
-        h = self.hparams
-        if self.g["beta"] > 0 and not h.stage["lora"]["enabled"]:
-            self._ref = [
-                build_model(
-                    h.model, self.tokenizer, init_from=h.init_from, device_type=self._device_type(), packed=False
-                )
-                .eval()
-                .requires_grad_(False)
-            ]
+        if self.g.beta > 0 and not self.stage_cfg.lora.enabled:
+            self._ref = [self.build_decoder().eval().requires_grad_(False)]
 
     def setup(self, stage: str) -> None:
         self._seed = torch.initial_seed()  # run_stage seeded everything; the same again on resume
         if not self.rewards:
-            self.rewards = build_rewards(self.g["rewards"], self.hparams.shards_dir, self.g)
+            self.rewards = build_rewards(self.g.rewards, self.hparams.shards_dir, self.g)
 
     def on_fit_start(self) -> None:
         super().on_fit_start()
@@ -83,7 +76,7 @@ class GRPOModule(CausalLMModule):
     def reference_logprobs(self, rollout: Rollout) -> torch.Tensor:
         """Completion log-probs under the reference: adapters disabled (LoRA) or the frozen copy."""
         with torch.no_grad():
-            if self.hparams.stage["lora"]["enabled"]:
+            if self.stage_cfg.lora.enabled:
                 with self.model.disable_adapter():
                     return completion_logprobs(self.model, rollout)[0]
             return completion_logprobs(self._ref[0], rollout)[0]
@@ -93,12 +86,12 @@ class GRPOModule(CausalLMModule):
         prompts = _repeat([r["prompt"] for r in rows], group)
         fields = {k: _repeat(v, group) for k, v in sample_fields(rows).items()}
         parts = {name: fn(prompts, rollout.texts, **fields) for name, fn in self.rewards.items()}
-        return weighted_sum(parts, self.g["rewards"]), parts
+        return weighted_sum(parts, self.g.rewards), parts
 
     # ---- training ---------------------------------------------------------------------------
     def training_step(self, batch: Mapping[str, Any], batch_idx: int) -> dict[str, Any]:
         g, rows = self.g, batch["rows"]
-        G = g["group_size"]
+        G = g.group_size
         t0 = time.perf_counter()
         # Sampling draws from its own stream, seeded by (seed, step, rank): a resumed run samples
         # exactly what the uninterrupted one did, whatever else consumed the global RNG meanwhile.
@@ -111,10 +104,10 @@ class GRPOModule(CausalLMModule):
                 self.tokenizer,
                 [r["prompt_ids"] for r in rows],
                 G,
-                g["max_new_tokens"],
-                g["temperature"],
-                g["top_p"],
-                g["no_repeat_tokens"],
+                g.max_new_tokens,
+                g.temperature,
+                g.top_p,
+                g.no_repeat_tokens,
                 device=self.device,
                 cache=self._cache(),
             )
@@ -122,37 +115,35 @@ class GRPOModule(CausalLMModule):
         total, parts = self.score(rows, roll, G)
         applies = torch.tensor([x is not None for x in total], device=self.device)
         rewards = torch.tensor([0.0 if x is None else x for x in total], device=self.device)
-        adv = group_advantages(rewards, G, g["scale_rewards"])
+        adv = group_advantages(rewards, G, g.scale_rewards)
         mask = roll.completion_mask & applies[:, None]
-        if g["mask_truncated"]:
+        if g.mask_truncated:
             mask &= roll.finished[:, None]
         old = None
-        if g["inner_iterations"] > 1:
+        if g.inner_iterations > 1:
             with torch.no_grad():
                 old = completion_logprobs(self.model, roll)[0]
-        ref = self.reference_logprobs(roll) if g["beta"] > 0 else None
+        ref = self.reference_logprobs(roll) if g.beta > 0 else None
         opt, sched = self.optimizers(), self.lr_schedulers()
-        for it in range(g["inner_iterations"]):
+        for it in range(g.inner_iterations):
             logp, ent = completion_logprobs(self.model, roll, with_entropy=it == 0)
             out = grpo_loss(
                 logp,
                 old if old is not None else logp.detach(),
                 adv,
                 mask,
-                g["eps_low"],
-                g["eps_high"],
-                g["beta"],
+                g.eps_low,
+                g.eps_high,
+                g.beta,
                 ref,
-                g["aggregation"],
+                g.aggregation,
             )
             if it == 0:
                 entropy = float((ent * mask).sum() / mask.sum().clamp(min=1))
             opt.zero_grad()
             self.manual_backward(out.loss)
-            if self.hparams.stage["grad_clip"]:
-                self.clip_gradients(
-                    opt, gradient_clip_val=self.hparams.stage["grad_clip"], gradient_clip_algorithm="norm"
-                )
+            if self.stage_cfg.grad_clip:
+                self.clip_gradients(opt, gradient_clip_val=self.stage_cfg.grad_clip, gradient_clip_algorithm="norm")
             opt.step()
             sched.step()
         mean, std, _ = _stats(total)
@@ -167,7 +158,7 @@ class GRPOModule(CausalLMModule):
             "generate_s": t_gen,
             "step_s": time.perf_counter() - t0,
         }
-        if g["beta"] > 0:
+        if g.beta > 0:
             logs["kl"] = float(out.kl.detach())
         for name, scores in parts.items():
             m, s, n = _stats(scores)
@@ -194,8 +185,8 @@ class GRPOModule(CausalLMModule):
             self.tokenizer,
             [r["prompt_ids"] for r in rows],
             1,
-            g["max_new_tokens"],
-            no_repeat_tokens=g["no_repeat_tokens"],
+            g.max_new_tokens,
+            no_repeat_tokens=g.no_repeat_tokens,
             do_sample=False,
             device=self.device,
             cache=self._cache(),

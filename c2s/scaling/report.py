@@ -1,4 +1,5 @@
-"""Collect a sweep's result.json files, fit L(N) and L(N, D), and write scaling.{md,json} + PNGs."""
+"""Collect a sweep's result.json files, fit L(N) and L(N, D), plot the loss and (where the jobs evaluated) task
+metrics against N, D and FLOPs, and write scaling.{md,json} + PNGs."""
 
 from __future__ import annotations
 
@@ -11,8 +12,14 @@ import numpy as np
 from c2s.atomic import write_json_atomic, write_text_atomic
 from c2s.errors import C2SInputError
 from c2s.scaling.fit import PowerLawFit, fit_power_law
+from c2s.scaling.metrics import fit_metric_errors, metric_keys, metric_table, plot_metrics
 
 NEEDED = ("non_embedding_params", "params", "tokens", "flops", "val_loss", "model")
+AXES = (
+    ("non_embedding_params", "non-embedding parameters N", "params"),
+    ("tokens", "training tokens D", "tokens"),
+    ("flops", "training FLOPs ≈ 6·N·D", "flops"),
+)
 
 
 def collect(sweep_dir: str | Path) -> list[dict]:
@@ -88,7 +95,17 @@ def scaling_report(sweep_dir: str | Path, out_dir: str | Path | None = None, n_b
     )
     _plot(results, None, "tokens", "training tokens D", out / "loss_vs_tokens.png", title)
     _plot(results, None, "flops", "training FLOPs ≈ 6·N·D", out / "loss_vs_flops.png", title)
-    report = {"sweep": str(sweep_dir), "runs": results, "fits": {k: asdict(v) for k, v in fits.items()}}
+    metric_fits = fit_metric_errors(results, n_boot)
+    evaluated = bool(metric_keys(results))
+    if evaluated:
+        for x_key, xlabel, stem in AXES:
+            plot_metrics(results, x_key, xlabel, out / f"metrics_vs_{stem}.png", title)
+    report = {
+        "sweep": str(sweep_dir),
+        "runs": results,
+        "fits": {k: asdict(v) for k, v in fits.items()},
+        "metric_fits": {k: asdict(v) for k, v in metric_fits.items()},
+    }
     write_json_atomic(out / "scaling.json", report)
     lines = [
         f"# Scaling: `{sweep_dir.name}`",
@@ -111,6 +128,18 @@ def scaling_report(sweep_dir: str | Path, out_dir: str | Path | None = None, n_b
             )
             + f"; R² (log-loss) = {f.r2:.3f}; {f.n_points} points; 95% bootstrap CIs.",
         ]
-    lines += ["", "Plots: `loss_vs_params.png`, `loss_vs_tokens.png`, `loss_vs_flops.png`."]
+    if evaluated:
+        lines += ["", "## Task metrics (test split, 95% bootstrap CIs; greedy / sampled)", "", *metric_table(results)]
+    for name, f in metric_fits.items():
+        p = f.params
+        lines += [
+            "",
+            f"**error of {name}** = {p['E']:.3g} + {p['A']:.3g}·N^-{p['alpha']:.3f}; α 95% CI "
+            + (f"[{f.ci['alpha'][0]:.3g}, {f.ci['alpha'][1]:.3g}]" if "alpha" in f.ci else "n/a")
+            + f"; R² (log) = {f.r2:.3f}; {f.n_points} points.",
+        ]
+    plots = ["loss_vs_params.png", "loss_vs_tokens.png", "loss_vs_flops.png"]
+    plots += [f"metrics_vs_{stem}.png" for _, _, stem in AXES] if evaluated else []
+    lines += ["", "Plots: " + ", ".join(f"`{p}`" for p in plots) + "."]
     write_text_atomic(out / "scaling.md", "\n".join(lines) + "\n")
     return report

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from c2s.config.tasks import TaskOptionsConfig
 from c2s.errors import C2SInputError
-from c2s.tasks.base import Task, TaskOptions
+from c2s.tasks.base import Task
 from c2s.tasks.gene_sets import GeneSetEnumeration, GeneSetNaming
 from c2s.tasks.multi_cell import (
     MultiCellLanguageModelling,
@@ -46,7 +47,7 @@ REGISTRY: dict[str, type[Task]] = {cls.name: cls for cls in PRETRAINING + DOWNST
 
 
 def build_tasks(
-    names: list[str], options: TaskOptions | None = None, match_keys: list[str] | None = None
+    names: list[str], options: TaskOptionsConfig | None = None, match_keys: list[str] | None = None
 ) -> list[Task]:
     """Instantiate tasks by name; unknown names raise with the list of known ones."""
     unknown = [n for n in names if n not in REGISTRY]
@@ -61,4 +62,4 @@ def build_tasks(
     return tasks
 
 
-__all__ = ["DOWNSTREAM", "PRETRAINING", "REGISTRY", "Task", "TaskOptions", "build_tasks"]
+__all__ = ["DOWNSTREAM", "PRETRAINING", "REGISTRY", "Task", "build_tasks"]

@@ -6,42 +6,15 @@ record per cell build their records as columns directly (c2s.tasks.columns)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, ClassVar, Iterator
 
 import numpy as np
 
+from c2s.config.tasks import TaskOptionsConfig
 from c2s.corpus.corpus import Corpus
 from c2s.scoring.metric import Metric
 from c2s.tasks.columns import BATCH, Columns, Genes, batched, cells_field, coded, const, encode
-from c2s.tasks.formats import C2S_SCALE, check_format
-
-
-@dataclass(frozen=True)
-class TaskOptions:
-    """Knobs shared by tasks (configs/prepare.yaml ``tasks``).
-
-    genes_per_cell: genes in a single-cell sentence (≤ the corpus top_k).
-    multi_genes_per_cell: genes per cell inside multi-cell prompts.
-    max_tokens: token budget of a multi-cell example (words ≈ tokens with the gene tokenizer).
-    max_cells: cap on cells per multi-cell example.
-    passes: how many times each group is re-sampled into multi-cell examples.
-    repeats: renders per gene set / QA item / caption (different templates and orders).
-    prompt_format: ``c2s`` (our templates) or ``c2s_scale`` (the released models' exact prompts,
-    see c2s.tasks.formats).
-    """
-
-    genes_per_cell: int = 100
-    multi_genes_per_cell: int = 20
-    max_tokens: int = 1024
-    max_cells: int = 16
-    passes: int = 1
-    repeats: int = 5
-    neighbours: int = 5
-    prompt_format: str = "c2s"
-
-    def __post_init__(self) -> None:
-        check_format(self.prompt_format)
+from c2s.tasks.formats import C2S_SCALE
 
 
 class Task:
@@ -57,8 +30,8 @@ class Task:
 
     target_suffix: str = ""  # after the answer (c2s_scale: a period)
 
-    def __init__(self, options: TaskOptions | None = None) -> None:
-        self.opt = options or TaskOptions()
+    def __init__(self, options: TaskOptionsConfig | None = None) -> None:
+        self.opt = options or TaskOptionsConfig()
         if self.opt.prompt_format == "c2s_scale" and self.name in C2S_SCALE:
             self.templates = (C2S_SCALE[self.name].prompt,)
             self.target_suffix = C2S_SCALE[self.name].target_suffix
@@ -120,7 +93,7 @@ def multi_sentences(cells: np.ndarray, k: int) -> Genes:
     return Genes(np.asarray(cells), k, numbered=True)
 
 
-def cells_per_sample(opt: TaskOptions) -> int:
+def cells_per_sample(opt: TaskOptionsConfig) -> int:
     """Cells that fit the token budget: ~k gene tokens + 4 for 'Cell n:' and newline, 64 for the prompt."""
     return max(1, min(opt.max_cells, (opt.max_tokens - 64) // (opt.multi_genes_per_cell + 4)))
 
@@ -137,7 +110,7 @@ def group_runs(corpus: Corpus, cells: np.ndarray, roles: list[str]) -> list[np.n
     return np.split(cells[order], cuts)
 
 
-def group_samples(corpus: Corpus, split: str, rng: np.random.Generator, opt: TaskOptions) -> Iterator[np.ndarray]:
+def group_samples(corpus: Corpus, split: str, rng: np.random.Generator, opt: TaskOptionsConfig) -> Iterator[np.ndarray]:
     """Multi-cell samples: cells grouped by tissue/donor/batch (where mapped), shuffled, cut
     into budget-sized samples; never mixing splits or groups."""
     groups = group_runs(corpus, corpus.cells(split), [k for k in ("tissue", "donor", "batch") if corpus.has(k)])

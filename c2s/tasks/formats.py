@@ -14,9 +14,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from c2s.config.checks import one_of
-from c2s.config.tasks import PROMPT_FORMATS
-
 ORGANISMS = {  # data.organism -> the name the C2S-Scale prompts use
     "human": "Homo sapiens",
     "homo sapiens": "Homo sapiens",
@@ -65,7 +62,3 @@ def organism_name(organism: str, prompt_format: str) -> str:
 def upper_case_genes(prompt_format: str) -> bool:
     """Whether gene names are upper-cased for this format."""
     return prompt_format == "c2s_scale"
-
-
-def check_format(prompt_format: str) -> None:
-    one_of(prompt_format, PROMPT_FORMATS, "tasks.options.prompt_format")

@@ -11,9 +11,10 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
+from c2s.config.tasks import TaskOptionsConfig
 from c2s.corpus.corpus import Corpus
 from c2s.scoring.metric import KENDALL_TAU
-from c2s.tasks.base import Task, TaskOptions
+from c2s.tasks.base import Task
 from c2s.tasks.columns import BATCH, Columns, cells_field, coded, const, fixed
 
 
@@ -31,7 +32,7 @@ class PerturbationResponse(Task):
         "Given the control cell {control}\npredict its top {n_genes} genes after {perturbation}.",
     )
 
-    def __init__(self, options: TaskOptions | None = None, match_keys: Sequence[str] = ("cell_type",)) -> None:
+    def __init__(self, options: TaskOptionsConfig | None = None, match_keys: Sequence[str] = ("cell_type",)) -> None:
         super().__init__(options)
         self.match_keys = tuple(match_keys)
 
