@@ -112,10 +112,11 @@ def build_tokenizer(t: TokenizerConfig, seed: int, corpora, tasks, sample: int =
     Gene vocabulary: genes that occur in some sentence, plus gene-set members."""
     if t.kind not in TOKENIZERS:
         raise C2SInputError(f"tokenizer.kind={t.kind!r} is not one of: {', '.join(TOKENIZERS)}.")
-    names = corpora[0].sentences.gene_names
-    used = sum(c.sentences.gene_counts for c in corpora) > 0
+    from c2s.corpus.corpus import gene_usage
+
+    names, counts = gene_usage(corpora)
     in_sets = {g for c in corpora for genes in c.gene_sets.values() for g in genes}
-    genes = [str(g) for g, u in zip(names, used) if u or str(g) in in_sets]
+    genes = [g for g, n in zip(names, counts) if n > 0 or g in in_sets]
     # a pretrained tokenizer learns nothing here; byte-level BPE learns the full text, the gene one the skeletons
     texts = [] if t.kind == "pretrained" else _sample_texts(corpora, tasks, seed, sample, t.kind == "byte_bpe")
     return TOKENIZERS[t.kind](t, texts, genes)

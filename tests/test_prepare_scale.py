@@ -159,3 +159,20 @@ def test_marker_sets_and_inverse_fit_use_every_file(tmp_path):
     )
     assert "ZGENE" in corpus.gene_sets["Z markers"][:3]
     assert corpus.inverse_fit.n_cells == 300  # both files (the first alone has 150)
+
+
+def test_extra_data_with_other_genes_renders_its_own_genes(tmp_path):
+    """A second dataset (pbmc68k: 765 genes) beside the synthetic one (200 genes): different gene columns. Its
+    rows name its own genes, their token ids are the text's (no fallback to text tokenization), and the
+    vocabulary (genes.json) is the union by name."""
+    pbmc = "{name: pbmc,path: 'scanpy:pbmc68k_reduced',use_raw: true,cell_type_key: bulk_labels}"
+    out = prepare(prepare_config(tmp_path, "tasks.names=[cell_lm,cell_type_annotation]", f"extra_data=[{pbmc}]"))
+    n, manifest = _check_ids(out)
+    assert manifest["datasets"] == ["synthetic", "pbmc"] and not manifest["text_tokenized_jobs"]
+    genes = set(json.loads((out / "genes.json").read_text()))
+    shards = ShardSet(out)
+    targets = [r["target"].split() for f in shards.files("train") for r in shards.read(f).to_pylist()]
+    targets = [t for t in targets if len(t) > 3]  # cell_lm rows (annotation targets are labels)
+    synthetic = [t for t in targets if all(g.startswith(("G", "IFN")) and g[-1].isdigit() for g in t)]
+    assert 0 < len(synthetic) < len(targets)  # both datasets rendered
+    assert {g for t in targets for g in t} <= genes and {"MS4A1", "IFN1"} <= genes

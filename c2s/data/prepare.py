@@ -22,6 +22,7 @@ from typing import Any
 import c2s
 from c2s.atomic import atomic_dir, sweep_orphans, write_json_atomic
 from c2s.config.prepare import PrepareConfig
+from c2s.corpus.corpus import gene_usage
 from c2s.corpus.splits import SPLITS
 from c2s.data.input_hash import content_hash
 from c2s.data.processes import in_child, worker_pool
@@ -121,7 +122,7 @@ def _plan(cfg: PrepareConfig, work: Path, tasks: list) -> Path:
     for i, corpus in enumerate(corpora):
         shutil.rmtree(work / f"corpus-{i:02d}", ignore_errors=True)
         corpus.save(work / f"corpus-{i:02d}")
-    gene_counts = sum(c.sentences.gene_counts for c in corpora)
+    names, counts = gene_usage(corpora)
     write_json_atomic(
         work / "plan.json",
         {
@@ -136,7 +137,7 @@ def _plan(cfg: PrepareConfig, work: Path, tasks: list) -> Path:
             "n_cells": sum(len(c.sentences) for c in corpora),
             "n_empty_dropped": sum(c.sentences.n_empty_dropped for c in corpora),
             "cells_per_split": {s: int(sum(c.cells(s).size for c in corpora)) for s in SPLITS},
-            "genes": [str(g) for g, n in zip(corpora[0].sentences.gene_names, gene_counts) if n > 0],
+            "genes": [g for g, n in zip(names, counts) if n > 0],
             "inverse_fits": {c.name: c.inverse_fit.__dict__ for c in corpora},
         },
     )

@@ -49,7 +49,7 @@ _STATE: dict[str, Any] = {}
 
 
 def _context(work: str) -> dict[str, Any]:
-    """Per process: the plan's corpora and token space, loaded once (memory-mapped)."""
+    """Per process: the plan's corpora and their token spaces, loaded once (memory-mapped)."""
     if _STATE.get("work") != work:
         from tokenizers import Tokenizer  # not transformers: its import (with torch) costs a worker ~2 s
 
@@ -57,7 +57,9 @@ def _context(work: str) -> dict[str, Any]:
         corpora = [Corpus.load(Path(work) / f"corpus-{i:02d}") for i in range(len(plan["corpora"]))]
         tok = Tokenizer.from_str((Path(work) / BACKEND).read_text())
         _STATE.clear()
-        _STATE.update(work=work, plan=plan, corpora=corpora, space=TokenSpace(tok, corpora[0].sentences.gene_names))
+        # one token space per corpus: corpora of different files have different gene columns
+        spaces = [TokenSpace(tok, c.sentences.gene_names) for c in corpora]
+        _STATE.update(work=work, plan=plan, corpora=corpora, spaces=spaces)
     return _STATE
 
 
@@ -67,7 +69,7 @@ def run_job(work: str, job: Job) -> str:
     if (out / "files.json").is_file():
         return job.stem
     ctx = _context(work)
-    plan, corpus, space = ctx["plan"], ctx["corpora"][job.corpus], ctx["space"]
+    plan, corpus, space = ctx["plan"], ctx["corpora"][job.corpus], ctx["spaces"][job.corpus]
     opt = plan["tasks"]
     task = build_tasks([job.task], TaskOptionsConfig(**opt["options"]), opt["match_keys"])[0]
     with atomic_dir(out) as tmp:
