@@ -144,3 +144,24 @@ def test_epoch_plan_arrays_equal_the_list_plan(n, batch_size, slots):
     assert len(plan) == len(expected) and [plan[i] for i in range(len(plan))] == expected
     for w in range(slots):  # one rank, ``slots`` workers
         assert [plan[i] for i in plan.slot(0, 1, w, slots)] == slot_batches(expected, 0, 1, w, slots)
+
+
+def test_budgets_in_tokens_and_examples_match_the_epoch_plan(synthetic_shards):
+    """A token or example budget becomes ceil(budget / per-step mean) steps; the means come from epoch 0."""
+    from c2s.config.stage import StageConfig
+    from c2s.training.budget import resolve_budget
+
+    dm = _dm(synthetic_shards, num_workers=0)
+    stream = dm.stream("train", rank=0, world_size=1)
+    plan = stream.plan(0)
+    n_examples = len(dm.index("train"))
+    tokens = float(stream.index.lengths[plan.examples].sum())
+    epoch = resolve_budget(StageConfig(max_epochs=1, batch_size=2, max_seq_len=512), dm, 1)
+    assert epoch.examples_per_step * epoch.schedule_steps == pytest.approx(n_examples)
+    assert epoch.tokens_per_step * epoch.schedule_steps == pytest.approx(tokens)
+    half = resolve_budget(StageConfig(max_examples=n_examples // 2, batch_size=2, max_seq_len=512), dm, 1)
+    assert half.max_steps == int(np.ceil(n_examples // 2 / epoch.examples_per_step))
+    by_tokens = resolve_budget(StageConfig(max_tokens=int(tokens // 2), batch_size=2, max_seq_len=512), dm, 1)
+    assert by_tokens.max_steps == int(np.ceil(int(tokens // 2) / epoch.tokens_per_step))
+    with pytest.raises(ValueError, match="max_examples=0 must be positive"):
+        StageConfig(max_examples=0)

@@ -84,3 +84,38 @@ def test_two_job_multirun_groups_and_results(tmp_path):
     assert len(report["runs"]) == 2 and (tmp_path / "sweep" / "loss_vs_params.png").exists()
     assert (tmp_path / "sweep" / "metrics_vs_flops.png").exists()
     assert "cell_type_annotation/accuracy" in (tmp_path / "sweep" / "scaling.md").read_text()
+
+
+def _summary(path: Path, steps: int, tokens_per_step: float, examples_per_step: float, trainable: int) -> None:
+    path.mkdir(parents=True)
+    (path / "summary.json").write_text(
+        json.dumps(
+            {
+                "steps": steps,
+                "seconds": 1.5,
+                "tokens_per_step": tokens_per_step,
+                "examples_per_step": examples_per_step,
+                "parameters": {"total": 1000, "trainable": trainable, "non_embedding": 600},
+                "val_history": [{"loss": 2.0, "tasks": {"cell_lm": 2.0}}],
+            }
+        )
+    )
+
+
+def test_result_counts_tokens_prompts_and_the_base_it_started_from(tmp_path):
+    """tokens = Σ steps·tokens_per_step over the run's stages plus the init_from export's stage; FLOPs = 6·N·D."""
+    from c2s.config.train import TrainConfig
+    from c2s.config.validate import validate_config
+    from c2s.training.report import write_result
+
+    _summary(tmp_path / "base" / "pretrain", steps=10, tokens_per_step=100.0, examples_per_step=4.0, trainable=1000)
+    _summary(tmp_path / "run" / "sft", steps=5, tokens_per_step=50.0, examples_per_step=2.0, trainable=40)
+    overrides = ["run_stages=[sft]", f"run_dir={tmp_path}/run", f"shards_root={tmp_path}/shards", "logger=none"]
+    cfg = validate_config(compose_config("train", overrides), TrainConfig)
+    alone = write_result(tmp_path / "run", cfg)
+    assert (alone["tokens"], alone["examples"], alone["trainable_params"]) == (250.0, 10.0, 40)
+    assert alone["flops"] == 6 * 600 * 250.0
+    cfg = validate_config(compose_config("train", [*overrides, f"init_from={tmp_path}/base/pretrain/hf"]), TrainConfig)
+    based = write_result(tmp_path / "run", cfg)
+    assert (based["tokens"], based["examples"]) == (1250.0, 50.0)
+    assert based["stages"] == {"init_from": {"steps": 10, "seconds": 1.5}, "sft": {"steps": 5, "seconds": 1.5}}

@@ -80,7 +80,7 @@ class GRPOConfig:
 
 @dataclass
 class StageConfig:
-    """configs/stage/: one training stage. Budget: max_steps, else max_tokens, else max_epochs."""
+    """configs/stage/: one training stage. Budget: max_steps, else max_tokens, else max_examples, else max_epochs."""
 
     mode: str = "pretrain"  # pretrain (loss on all tokens) | sft (loss on targets) | grpo (task rewards)
     task_mix: TaskMixConfig = field(default_factory=TaskMixConfig)
@@ -89,6 +89,7 @@ class StageConfig:
     scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
     max_steps: int = -1
     max_tokens: int | None = None  # non-pad tokens over all ranks
+    max_examples: int | None = None  # prompts seen over all ranks (equal cells seen across tokenizers)
     max_epochs: int = 1
     batch_size: int = 8
     max_seq_len: int = 1024
@@ -117,21 +118,24 @@ class StageConfig:
                 f"stage.max_steps={self.max_steps}: give a positive number of steps, or -1 to budget by "
                 "max_tokens or max_epochs (0 would train nothing and still export)."
             )
-        if self.max_tokens is not None and self.max_tokens <= 0:
-            raise ValueError(f"stage.max_tokens={self.max_tokens} must be positive (or null).")
+        for key in ("max_tokens", "max_examples"):
+            if getattr(self, key) is not None and getattr(self, key) <= 0:
+                raise ValueError(f"stage.{key}={getattr(self, key)} must be positive (or null).")
         if (
             self.max_epochs == 0
             or self.max_epochs < -1
-            or (self.max_epochs == -1 and self.max_steps == -1 and not self.max_tokens)
+            or (self.max_epochs == -1 and self.max_steps == -1 and not (self.max_tokens or self.max_examples))
         ):
             raise ValueError(
                 f"stage.max_epochs={self.max_epochs}: give a positive number of epochs (-1, unbounded, "
-                "only with max_steps or max_tokens; 0 would export untrained weights)."
+                "only with max_steps, max_tokens or max_examples; 0 would export untrained weights)."
             )
         if self.grad_clip < 0:
             raise ValueError(f"stage.grad_clip={self.grad_clip} must be >= 0.")
-        if self.mode == "grpo" and self.max_tokens:
-            raise ValueError("stage.max_tokens does not apply to mode=grpo; budget it with max_steps or max_epochs.")
+        if self.mode == "grpo" and (self.max_tokens or self.max_examples):
+            raise ValueError(
+                "stage.max_tokens and max_examples do not apply to mode=grpo; budget it with max_steps or max_epochs."
+            )
         if self.mode == "grpo" and self.accumulate_grad_batches != 1:
             raise ValueError(
                 "stage.accumulate_grad_batches must be 1 under mode=grpo (it steps the optimizer itself; "

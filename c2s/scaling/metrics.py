@@ -102,14 +102,14 @@ def metric_table(results: list[dict]) -> list[str]:
     keys = metric_keys(results)
     if not keys:
         return []
-    lines = ["| model | tokens D | " + " | ".join(keys) + " |", "|---|---|" + "---|" * len(keys)]
+    lines = ["| run | tokens D | " + " | ".join(keys) + " |", "|---|---|" + "---|" * len(keys)]
     for r in results:
         cells = []
         for k in keys:
             v, s = _get(r, k), _get(r, k, "model_sampled")
             cell = f"{v['value']:.3g} [{v['ci_low']:.3g}, {v['ci_high']:.3g}]"
             cells.append(cell + (f" / {s['value']:.3g}" if s else ""))
-        lines.append(f"| {r['model']} | {r['tokens']:,.0f} | " + " | ".join(cells) + " |")
+        lines.append(f"| {r.get('name', r['model'])} | {r['tokens']:,.0f} | " + " | ".join(cells) + " |")
     base = results[0]["metrics"]
     named = [
         f"{k}: "

@@ -110,12 +110,12 @@ def scaling_report(sweep_dir: str | Path, out_dir: str | Path | None = None, n_b
     lines = [
         f"# Scaling: `{sweep_dir.name}`",
         "",
-        "| model | N (non-emb.) | params | tokens D | FLOPs | val loss |",
-        "|---|---|---|---|---|---|",
+        "| run | model | N (non-emb.) | params | tokens D | prompts seen | FLOPs | val loss |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     lines += [
-        f"| {r['model']} | {r['non_embedding_params']:,} | {r['params']:,} | {r['tokens']:,.0f} | "
-        f"{r['flops']:.3g} | {r['val_loss']:.4f} |"
+        f"| {r.get('name', r['model'])} | {r['model']} | {r['non_embedding_params']:,} | {r['params']:,} | "
+        f"{r['tokens']:,.0f} | {r.get('examples', 0):,.0f} | {r['flops']:.3g} | {r['val_loss']:.4f} |"
         for r in results
     ]
     for name, f in fits.items():

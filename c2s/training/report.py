@@ -61,8 +61,11 @@ def summarise_run(run_dir: str | Path, stages: list[str]) -> str:
 
 def write_result(run_dir: str | Path, cfg: TrainConfig) -> dict:
     """<run_dir>/result.json, one machine-readable line of a sweep: parameters, tokens trained,
-    FLOPs ≈ 6·N·D (N non-embedding parameters, D tokens), final validation loss overall and per
-    task (of the last stage), and the run's identity (model, group, name)."""
+    prompts seen, FLOPs ≈ 6·N·D (N non-embedding parameters, D tokens), final validation loss overall and per
+    task (of the last stage), and the run's identity (model, group, name).
+
+    A run started from a c2s export (init_from=<run>/<stage>/hf) counts that stage's tokens, prompts and seconds
+    too (as stage ``init_from``; one level), so fine-tuning a shared base costs what pre-training in-job would."""
     run_dir = Path(run_dir)
     stages = {
         s: json.loads((run_dir / s / "summary.json").read_text())
@@ -72,15 +75,21 @@ def write_result(run_dir: str | Path, cfg: TrainConfig) -> dict:
     if not stages:
         return {}
     last = stages[list(stages)[-1]]
+    base = Path(cfg.init_from).parent / "summary.json" if cfg.init_from else None
+    if base is not None and base.is_file():
+        stages = {"init_from": json.loads(base.read_text()), **stages}
     tokens = sum(s["steps"] * s["tokens_per_step"] for s in stages.values())
+    examples = sum(s["steps"] * s.get("examples_per_step", 0.0) for s in stages.values())  # prompts seen
     n = last["parameters"]["non_embedding"]
     result = {
         "name": cfg.name,
         "group": cfg.logger.group,
         "model": cfg.model.name,
         "params": last["parameters"]["total"],
+        "trainable_params": last["parameters"]["trainable"],  # of the last stage (LoRA: the adapters)
         "non_embedding_params": n,
         "tokens": tokens,
+        "examples": examples,
         "flops": 6.0 * n * tokens,
     }
     final = last["val_history"][-1] if last["val_history"] else {}

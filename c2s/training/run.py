@@ -160,6 +160,7 @@ def run_stage(cfg: TrainConfig, name: str, shards_dir: Path, init_from: str | No
             "steps": int(trainer.global_step),
             "seconds": round(seconds, 1),
             "tokens_per_step": budget.tokens_per_step,
+            "examples_per_step": budget.examples_per_step,
             "init_from": init_from,
             "shards": str(shards_dir),
             "val_history": module.val_history,
