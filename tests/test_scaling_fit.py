@@ -70,3 +70,25 @@ def test_metric_error_fit_table_and_plot(tmp_path):
     plot_metrics(results, "flops", "FLOPs", tmp_path / "m.png", "t")
     assert (tmp_path / "m.png").stat().st_size > 10_000
     assert metric_keys(results[:2] + [{k: v for k, v in results[2].items() if k != "metrics"}]) == []
+
+
+def test_seed_arms_mean_sd_and_t_interval():
+    """Runs named <arm>-s<seed> pool into one arm; 3 seeds of accuracy 0.2, 0.4, 0.6: mean 0.4, sd 0.2,
+    95% t-interval 0.4 ± t(0.975, 2)·0.2/√3 = 0.4 ± 4.3027·0.11547 (worked by hand)."""
+    from c2s.scaling.seeds import seed_arms, seed_summary, seed_table
+
+    results = []
+    for arm, accs in (("gene", (0.2, 0.4, 0.6)), ("bpe", (0.1, 0.1, 0.4))):
+        for s, acc in enumerate(accs):
+            r = _result(1e5, acc, 50.0)
+            results.append(r | {"name": f"scale-2-{arm}-s{s}", "val_loss": 3.0 + s})
+    results.append(_result(1e6, 0.9, 50.0) | {"name": "alone"})  # no replicate: no arm
+    assert list(seed_arms(results)) == ["scale-2-gene", "scale-2-bpe"]
+    summary = seed_summary(results)
+    acc = summary["scale-2-gene"]["cell_type_annotation/accuracy"]
+    assert (acc["mean"], acc["sd"], acc["n"]) == (pytest.approx(0.4), pytest.approx(0.2), 3)
+    assert acc["ci_high"] - 0.4 == pytest.approx(4.3027 * 0.2 / np.sqrt(3), rel=1e-4)
+    assert summary["scale-2-bpe"]["val_loss"]["mean"] == pytest.approx(4.0)
+    assert "cell_lm/scfid (sampled)" in summary["scale-2-gene"]  # sampled decoding pooled too
+    table = seed_table(summary)
+    assert len(table) == 4 and table[2].startswith("| scale-2-gene | 3 | 4 ± 1 [")

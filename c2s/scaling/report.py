@@ -13,6 +13,7 @@ from c2s.atomic import write_json_atomic, write_text_atomic
 from c2s.errors import C2SInputError
 from c2s.scaling.fit import PowerLawFit, fit_power_law
 from c2s.scaling.metrics import fit_metric_errors, metric_keys, metric_table, plot_metrics
+from c2s.scaling.seeds import seed_summary, seed_table
 
 NEEDED = ("non_embedding_params", "params", "tokens", "flops", "val_loss", "model")
 AXES = (
@@ -105,6 +106,7 @@ def scaling_report(sweep_dir: str | Path, out_dir: str | Path | None = None, n_b
         "runs": results,
         "fits": {k: asdict(v) for k, v in fits.items()},
         "metric_fits": {k: asdict(v) for k, v in metric_fits.items()},
+        "seeds": seed_summary(results),
     }
     write_json_atomic(out / "scaling.json", report)
     lines = [
@@ -130,6 +132,9 @@ def scaling_report(sweep_dir: str | Path, out_dir: str | Path | None = None, n_b
         ]
     if evaluated:
         lines += ["", "## Task metrics (test split, 95% bootstrap CIs; greedy / sampled)", "", *metric_table(results)]
+    if report["seeds"]:
+        lines += ["", "## Across training seeds (mean ± sd [95% t-interval of the mean])", ""]
+        lines += seed_table(report["seeds"])
     for name, f in metric_fits.items():
         p = f.params
         lines += [
