@@ -92,3 +92,27 @@ def test_seed_arms_mean_sd_and_t_interval():
     assert "cell_lm/scfid (sampled)" in summary["scale-2-gene"]  # sampled decoding pooled too
     table = seed_table(summary)
     assert len(table) == 4 and table[2].startswith("| scale-2-gene | 3 | 4 ± 1 [")
+
+
+def test_grid_sweep_fits_joint_and_per_size_laws_but_no_fixed_d_law(tmp_path):
+    """3 sizes × 4 budgets from L = 1.5 + 300·N^-0.3 + 900·D^-0.28: the report fits L(N, D) and L(D) per size
+    (exponent 0.28 recovered at each size); L(N) would mix budgets, so it is not fitted."""
+    import json
+
+    from c2s.scaling.report import scaling_report
+
+    for n in (1e5, 1e6, 1e7):
+        for d in (1e5, 3e5, 1e6, 3e6):
+            run = tmp_path / f"m{int(n)}-t{int(d)}"
+            run.mkdir()
+            loss = 1.5 + 300 * n**-0.3 + 900 * d**-0.28
+            result = {"name": run.name, "model": f"m{int(n)}", "non_embedding_params": n, "params": 2 * n}
+            result |= {"tokens": d, "flops": 6 * n * d, "val_loss": loss}
+            (run / "result.json").write_text(json.dumps(result))
+    fits = scaling_report(tmp_path, n_boot=10)["fits"]
+    assert "L(N)" not in fits and set(fits) == {"L(N,D)", "L(D) at m100000", "L(D) at m1000000", "L(D) at m10000000"}
+    assert fits["L(N,D)"]["params"]["beta"] == pytest.approx(0.28, abs=0.03)
+    for size in ("m100000", "m10000000"):
+        assert fits[f"L(D) at {size}"]["params"]["alpha"] == pytest.approx(0.28, abs=0.03)
+        assert fits[f"L(D) at {size}"]["ci"]  # 4 budgets, 3 parameters: bootstrap CIs
+    assert "L(D) at m1000000" in (tmp_path / "scaling.md").read_text()

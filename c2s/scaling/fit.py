@@ -4,7 +4,8 @@ L(N) = E + A·N^-α and L(N, D) = E + A·N^-α + B·D^-β, fitted on log-loss wi
 (δ = 1e-3) by L-BFGS from a grid of initialisations; the best fit wins (bootstrap refits
 start from that optimum). Parameters are
 optimised in log space (e = log E, a = log A, b = log B) so they stay positive.
-CIs: bootstrap over the points (refit each resample), 2.5/97.5 percentiles. R² on log-loss.
+CIs: bootstrap over the points (refit each resample), 2.5/97.5 percentiles; none when there are no more
+distinct points than parameters. R² on log-loss.
 """
 
 from __future__ import annotations
@@ -78,6 +79,8 @@ def fit_power_law(
 
     rng = np.random.default_rng(seed)
     boots = []
+    # a resample needs more distinct points than parameters, or every refit is the same exact fit (no CI)
+    n_boot = n_boot if len(set(zip(log_n, log_n if log_d is None else log_d))) > len(names) else 0
     for _ in range(n_boot):
         i = rng.integers(0, log_n.size, log_n.size)
         if np.unique(log_n[i]).size < 3:

@@ -38,7 +38,8 @@ def collect(sweep_dir: str | Path) -> list[dict]:
     return sorted(results, key=lambda r: (r["non_embedding_params"], r["tokens"]))
 
 
-def _plot(results: list[dict], fit: PowerLawFit | None, x_key: str, xlabel: str, path: Path, title: str) -> None:
+def _plot(results: list[dict], curves: dict[str, PowerLawFit], x_key: str, xlabel: str, path: Path, title: str) -> None:
+    """Final val loss per run against ``x_key``, with each one-variable fit in ``curves`` drawn over x."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -50,10 +51,12 @@ def _plot(results: list[dict], fit: PowerLawFit | None, x_key: str, xlabel: str,
     ax.scatter(x, y, color="C0", zorder=3, label="runs (final val loss)")
     for r in results:
         ax.annotate(r["model"], (r[x_key], r["val_loss"]), fontsize=6, xytext=(3, 3), textcoords="offset points")
-    if fit is not None and x_key == "non_embedding_params":
-        xs = np.logspace(np.log10(x.min()) - 0.2, np.log10(x.max()) + 0.2, 100)
+    xs = np.logspace(np.log10(x.min()) - 0.2, np.log10(x.max()) + 0.2, 100)
+    var = "N" if x_key == "non_embedding_params" else "D"
+    for i, (name, fit) in enumerate(curves.items()):
         p = fit.params
-        ax.plot(xs, fit.predict(xs), color="C3", label=f"L = {p['E']:.2f} + {p['A']:.3g}·N^-{p['alpha']:.3f}")
+        label = f"{name}: {p['E']:.2f} + {p['A']:.3g}·{var}^-{p['alpha']:.3f}"
+        ax.plot(xs, fit.predict(xs), color=f"C{(i + 3) % 10}", label=label)
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel(xlabel)
@@ -81,22 +84,29 @@ def scaling_report(sweep_dir: str | Path, out_dir: str | Path | None = None, n_b
     d = np.array([r["tokens"] for r in results], float)
     loss = np.array([r["val_loss"] for r in results], float)
     fits: dict[str, PowerLawFit] = {}
-    if np.unique(n).size >= 3:
+    fixed_d = bool(np.ptp(d) <= 0.01 * d.max())  # L(N) and error(N) only where every run saw the same tokens
+    if np.unique(n).size >= 3 and fixed_d:
         fits["L(N)"] = fit_power_law(n, loss, n_boot=n_boot)
     if np.unique(d).size >= 3 and np.unique(n).size >= 2:
         fits["L(N,D)"] = fit_power_law(n, loss, d=d, n_boot=n_boot)
+    per_size = {}  # L(D) = E + A·D^-α at each size with ≥ 3 budgets
+    for size in dict.fromkeys(r["model"] for r in results):
+        at = np.array([r["model"] == size for r in results])
+        if np.unique(d[at]).size >= 3:
+            per_size[f"L(D) at {size}"] = fit_power_law(d[at], loss[at], n_boot=n_boot)
+    fits |= per_size
     title = f"{sweep_dir.name}: {len(results)} runs"
     _plot(
         results,
-        fits.get("L(N)"),
+        {k: fits[k] for k in ("L(N)",) if k in fits},
         "non_embedding_params",
         "non-embedding parameters N",
         out / "loss_vs_params.png",
         title,
     )
-    _plot(results, None, "tokens", "training tokens D", out / "loss_vs_tokens.png", title)
-    _plot(results, None, "flops", "training FLOPs ≈ 6·N·D", out / "loss_vs_flops.png", title)
-    metric_fits = fit_metric_errors(results, n_boot)
+    _plot(results, per_size, "tokens", "training tokens D", out / "loss_vs_tokens.png", title)
+    _plot(results, {}, "flops", "training FLOPs ≈ 6·N·D", out / "loss_vs_flops.png", title)
+    metric_fits = fit_metric_errors(results, n_boot) if fixed_d else {}
     evaluated = bool(metric_keys(results))
     if evaluated:
         for x_key, xlabel, stem in AXES:
@@ -128,7 +138,9 @@ def scaling_report(sweep_dir: str | Path, out_dir: str | Path | None = None, n_b
                 f"{k} = {v:.4g}" + (f" [{f.ci[k][0]:.4g}, {f.ci[k][1]:.4g}]" if k in f.ci else "")
                 for k, v in f.params.items()
             )
-            + f"; R² (log-loss) = {f.r2:.3f}; {f.n_points} points; 95% bootstrap CIs.",
+            + f"; R² (log-loss) = {f.r2:.3f}; {f.n_points} points; "
+            + ("95% bootstrap CIs" if f.ci else "no CIs (no more points than parameters)")
+            + (" (A, alpha: of D)." if name.startswith("L(D)") else "."),
         ]
     if evaluated:
         lines += ["", "## Task metrics (test split, 95% bootstrap CIs; greedy / sampled)", "", *metric_table(results)]
