@@ -106,13 +106,14 @@ def test_grid_sweep_fits_joint_and_per_size_laws_but_no_fixed_d_law(tmp_path):
             run = tmp_path / f"m{int(n)}-t{int(d)}"
             run.mkdir()
             loss = 1.5 + 300 * n**-0.3 + 900 * d**-0.28
-            result = {"name": run.name, "model": f"m{int(n)}", "non_embedding_params": n, "params": 2 * n}
+            result = {"name": run.name, "model": f"m{int(n)}", "non_embedding_params": n, "params": int(2 * n)}
             result |= {"tokens": d, "flops": 6 * n * d, "val_loss": loss}
             (run / "result.json").write_text(json.dumps(result))
     fits = scaling_report(tmp_path, n_boot=10)["fits"]
-    assert "L(N)" not in fits and set(fits) == {"L(N,D)", "L(D) at m100000", "L(D) at m1000000", "L(D) at m10000000"}
+    per_size = {f"L(D) at m{int(n)} ({int(2 * n):,} params)" for n in (1e5, 1e6, 1e7)}
+    assert "L(N)" not in fits and set(fits) == {"L(N,D)", *per_size}
     assert fits["L(N,D)"]["params"]["beta"] == pytest.approx(0.28, abs=0.03)
-    for size in ("m100000", "m10000000"):
-        assert fits[f"L(D) at {size}"]["params"]["alpha"] == pytest.approx(0.28, abs=0.03)
-        assert fits[f"L(D) at {size}"]["ci"]  # 4 budgets, 3 parameters: bootstrap CIs
-    assert "L(D) at m1000000" in (tmp_path / "scaling.md").read_text()
+    for key in per_size:
+        assert fits[key]["params"]["alpha"] == pytest.approx(0.28, abs=0.03)
+        assert fits[key]["ci"]  # 4 budgets, 3 parameters: bootstrap CIs
+    assert "L(D) at m1000000 (2,000,000 params)" in (tmp_path / "scaling.md").read_text()

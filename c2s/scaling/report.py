@@ -89,11 +89,11 @@ def scaling_report(sweep_dir: str | Path, out_dir: str | Path | None = None, n_b
         fits["L(N)"] = fit_power_law(n, loss, n_boot=n_boot)
     if np.unique(d).size >= 3 and np.unique(n).size >= 2:
         fits["L(N,D)"] = fit_power_law(n, loss, d=d, n_boot=n_boot)
-    per_size = {}  # L(D) = E + A·D^-α at each size with ≥ 3 budgets
-    for size in dict.fromkeys(r["model"] for r in results):
-        at = np.array([r["model"] == size for r in results])
+    per_size = {}  # L(D) = E + A·D^-α per model with ≥ 3 budgets; the total count keeps tokenizers apart
+    for model, total in dict.fromkeys((r["model"], r["params"]) for r in results):
+        at = np.array([(r["model"], r["params"]) == (model, total) for r in results])
         if np.unique(d[at]).size >= 3:
-            per_size[f"L(D) at {size}"] = fit_power_law(d[at], loss[at], n_boot=n_boot)
+            per_size[f"L(D) at {model} ({total:,} params)"] = fit_power_law(d[at], loss[at], n_boot=n_boot)
     fits |= per_size
     title = f"{sweep_dir.name}: {len(results)} runs"
     _plot(
