@@ -119,3 +119,11 @@ def test_result_counts_tokens_prompts_and_the_base_it_started_from(tmp_path):
     based = write_result(tmp_path / "run", cfg)
     assert (based["tokens"], based["examples"]) == (1250.0, 50.0)
     assert based["stages"] == {"init_from": {"steps": 10, "seconds": 1.5}, "sft": {"steps": 5, "seconds": 1.5}}
+
+
+def test_plan_lets_the_command_line_win_over_sweeper_params():
+    """lora_vs_full sweeps r=8,64 × 3 seeds; fixing r on the command line leaves the 3 seeds (as Hydra runs it)."""
+    assert len(job_plan(["experiment=lora_vs_full"])[0]) == 6
+    jobs = job_plan(["experiment=lora_vs_full", "stages.sft.lora.r=8", "stages.sft.lora.enabled=false"])[0]
+    assert len(jobs) == 3 and all(job.count("stages.sft.lora.r=8") == 1 for job in jobs)
+    assert sorted(j[-1] for j in jobs) == [f"stages.sft.seed={s}" for s in range(3)]

@@ -42,8 +42,12 @@ def job_plan(overrides: list[str], config_name: str = "train") -> tuple[list[lis
             f"The overrides do not compose: {str(exc).splitlines()[0]}. Check them against configs/."
         ) from None
     params = dict(cfg.hydra.sweeper.params or {})
-    swept += parser.parse_overrides([f"{k}={v}" for k, v in params.items() if k not in {o.key_or_group for o in swept}])
-    axes = [[f"{o.key_or_group}={v}" for v in o.sweep_string_iterator()] for o in swept]
+    taken = {o.key_or_group for o in (*swept, *fixed)}  # the command line wins over hydra.sweeper.params
+    swept += parser.parse_overrides([f"{k}={v}" for k, v in params.items() if k not in taken])
+    axes = [
+        [f"{o.key_or_group}={v}" for v in o.sweep_string_iterator()] if o.is_sweep_override() else [o.input_line]
+        for o in swept
+    ]
     jobs = (
         [[o.input_line for o in fixed] + list(combo) for combo in itertools.product(*axes)]
         if axes
