@@ -47,6 +47,7 @@ def plot_metrics(results: list[dict], x_key: str, xlabel: str, path: Path, title
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
 
     keys = metric_keys(results)
     panels = ["val_loss", *keys]
@@ -71,6 +72,7 @@ def plot_metrics(results: list[dict], x_key: str, xlabel: str, path: Path, title
                     ax.axhline(b[metric]["value"], ls="--", lw=1, color=f"C{3 + i}", label=name)
             ax.legend(fontsize=6)
         ax.set_xscale("log")
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())  # minor labels overlap on short ranges
         ax.set_title(key, fontsize=8)
         ax.set_xlabel(xlabel, fontsize=7)
     for ax in list(axes.flat)[len(panels) :]:
