@@ -15,6 +15,7 @@ import logging
 from typing import Any, Callable, Iterable, Sequence
 
 from c2s.config.prepare import TokenizerConfig
+from c2s.corpus.corpus import gene_usage
 from c2s.errors import C2SInputError
 
 log = logging.getLogger(__name__)
@@ -112,8 +113,6 @@ def build_tokenizer(t: TokenizerConfig, seed: int, corpora, tasks, sample: int =
     Gene vocabulary: genes that occur in some sentence, plus gene-set members."""
     if t.kind not in TOKENIZERS:
         raise C2SInputError(f"tokenizer.kind={t.kind!r} is not one of: {', '.join(TOKENIZERS)}.")
-    from c2s.corpus.corpus import gene_usage
-
     names, counts = gene_usage(corpora)
     in_sets = {g for c in corpora for genes in c.gene_sets.values() for g in genes}
     genes = [g for g, n in zip(names, counts) if n > 0 or g in in_sets]

@@ -119,6 +119,11 @@ def test_result_counts_tokens_prompts_and_the_base_it_started_from(tmp_path):
     based = write_result(tmp_path / "run", cfg)
     assert (based["tokens"], based["examples"]) == (1250.0, 50.0)
     assert based["stages"] == {"init_from": {"steps": 10, "seconds": 1.5}, "sft": {"steps": 5, "seconds": 1.5}}
+    summary = tmp_path / "base" / "pretrain" / "summary.json"  # a base written before prompts were counted
+    fields = json.loads(summary.read_text())
+    summary.write_text(json.dumps({k: v for k, v in fields.items() if k != "examples_per_step"}))
+    old = write_result(tmp_path / "run", cfg)
+    assert old["tokens"] == 1250.0 and old["examples"] is None  # unknown, not a silent 0
 
 
 def test_plan_lets_the_command_line_win_over_sweeper_params():

@@ -35,7 +35,8 @@ def metric_keys(results: list[dict]) -> list[str]:
     ]
 
 
-def _get(r: dict, key: str, which: str = "model") -> dict | None:
+def metric_entry(r: dict, key: str, which: str = "model") -> dict | None:
+    """A run's {value, ci_low, ci_high} for 'task/metric' (``which``: model | model_sampled), or None."""
     task, metric = key.split("/")
     return (r["metrics"][task].get(which) or {}).get(metric)
 
@@ -61,7 +62,7 @@ def plot_metrics(results: list[dict], x_key: str, xlabel: str, path: Path, title
             ax.set_yscale("log")
         else:
             for which, color, label in (("model", "C0", "model"), ("model_sampled", "C2", "model, sampled")):
-                vals = [_get(r, key, which) for r in results]
+                vals = [metric_entry(r, key, which) for r in results]
                 if all(v is not None for v in vals):
                     y = np.array([v["value"] for v in vals])
                     err = np.array([[v["value"] - v["ci_low"], v["ci_high"] - v["value"]] for v in vals]).T
@@ -93,7 +94,7 @@ def fit_metric_errors(results: list[dict], n_boot: int = 200) -> dict[str, Power
         metric = key.split("/")[1]
         if metric not in ERROR_OF:
             continue
-        err = np.array([ERROR_OF[metric](_get(r, key)["value"]) for r in results])
+        err = np.array([ERROR_OF[metric](metric_entry(r, key)["value"]) for r in results])
         if np.all(err > 0):
             fits[key] = fit_power_law(n, err, n_boot=n_boot)
     return fits
@@ -108,7 +109,7 @@ def metric_table(results: list[dict]) -> list[str]:
     for r in results:
         cells = []
         for k in keys:
-            v, s = _get(r, k), _get(r, k, "model_sampled")
+            v, s = metric_entry(r, k), metric_entry(r, k, "model_sampled")
             cell = f"{v['value']:.3g} [{v['ci_low']:.3g}, {v['ci_high']:.3g}]"
             cells.append(cell + (f" / {s['value']:.3g}" if s else ""))
         lines.append(f"| {r.get('name', r['model'])} | {r['tokens']:,.0f} | " + " | ".join(cells) + " |")

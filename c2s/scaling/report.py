@@ -38,6 +38,10 @@ def collect(sweep_dir: str | Path) -> list[dict]:
     return sorted(results, key=lambda r: (r["non_embedding_params"], r["tokens"]))
 
 
+def _count(x: float | None) -> str:
+    return "—" if x is None else f"{x:,.0f}"
+
+
 def _plot(results: list[dict], curves: dict[str, PowerLawFit], x_key: str, xlabel: str, path: Path, title: str) -> None:
     """Final val loss per run against ``x_key``, with each one-variable fit in ``curves`` drawn over x."""
     import matplotlib
@@ -127,7 +131,7 @@ def scaling_report(sweep_dir: str | Path, out_dir: str | Path | None = None, n_b
     ]
     lines += [
         f"| {r.get('name', r['model'])} | {r['model']} | {r['non_embedding_params']:,} | {r['params']:,} | "
-        f"{r['tokens']:,.0f} | {r.get('examples', 0):,.0f} | {r['flops']:.3g} | {r['val_loss']:.4f} |"
+        f"{r['tokens']:,.0f} | {_count(r.get('examples'))} | {r['flops']:.3g} | {r['val_loss']:.4f} |"
         for r in results
     ]
     for name, f in fits.items():

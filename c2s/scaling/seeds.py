@@ -10,7 +10,7 @@ import re
 import numpy as np
 from scipy import stats
 
-from c2s.scaling.metrics import metric_keys
+from c2s.scaling.metrics import metric_entry, metric_keys
 
 SEED_SUFFIX = re.compile(r"-s\d+$")
 
@@ -31,12 +31,6 @@ def summarize(values: list[float]) -> dict[str, float]:
     return {"mean": mean, "sd": sd, "n": int(v.size), "ci_low": mean - half, "ci_high": mean + half}
 
 
-def _value(r: dict, key: str, which: str) -> float | None:
-    task, metric = key.split("/")
-    got = (r["metrics"][task].get(which) or {}).get(metric)
-    return None if got is None else got["value"]
-
-
 def seed_summary(results: list[dict]) -> dict[str, dict[str, dict[str, float]]]:
     """Arm -> {"val_loss" | "task/metric" | "task/metric (sampled)": summarize(...)} over the arm's seeds."""
     keys = metric_keys(results)
@@ -45,9 +39,9 @@ def seed_summary(results: list[dict]) -> dict[str, dict[str, dict[str, float]]]:
         row = {"val_loss": summarize([r["val_loss"] for r in runs])}
         for k in keys:
             for which, label in (("model", k), ("model_sampled", f"{k} (sampled)")):
-                vals = [_value(r, k, which) for r in runs]
-                if all(v is not None for v in vals):
-                    row[label] = summarize(vals)
+                got = [metric_entry(r, k, which) for r in runs]
+                if all(g is not None for g in got):
+                    row[label] = summarize([g["value"] for g in got])
         out[arm] = row
     return out
 

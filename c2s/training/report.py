@@ -79,7 +79,9 @@ def write_result(run_dir: str | Path, cfg: TrainConfig) -> dict:
     if base is not None and base.is_file():
         stages = {"init_from": json.loads(base.read_text()), **stages}
     tokens = sum(s["steps"] * s["tokens_per_step"] for s in stages.values())
-    examples = sum(s["steps"] * s.get("examples_per_step", 0.0) for s in stages.values())  # prompts seen
+    # prompts seen; unknown (None) if a stage predates the count, rather than a silent 0
+    known = all("examples_per_step" in s for s in stages.values())
+    examples = sum(s["steps"] * s["examples_per_step"] for s in stages.values()) if known else None
     n = last["parameters"]["non_embedding"]
     result = {
         "name": cfg.name,
