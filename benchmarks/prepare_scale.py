@@ -3,12 +3,16 @@ cell2sentence 1.2.0 pipeline on the same cells.
 
     python benchmarks/prepare_scale.py --cells 100k [--workers 2] [--no-baseline]
 
+``--workers`` (prepare processes) defaults to 2, the cores of the reference machine.
+
 Input: a streamed synthetic .h5ad (every metadata role, spatial coordinates, 2,000 genes),
 cached in outputs/bench/. Measured, in this order:
-1. conversion only (AnnData -> on-disk cell store) of the file, in this process;
+1. conversion only (AnnData -> on-disk cell store) of the file, in this process (warm imports)
+   and as a fresh process (interpreter and imports included, as step 2 is measured);
 2. end to end: ``python -m c2s.cli.prepare`` with every default task, in a child process
    (wall time, peak RSS summed over its process tree, output size);
-3. the DataModule on those shards with 0 and 2 loader workers (tokens/s, peak RSS);
+3. the DataModule on those shards with 0 and 2 loader workers (tokens/s, peak RSS, and the
+   RSS of its imports alone: torch + lightning, before any data);
 4. cell2sentence 1.2.0: CSData.adata_to_arrow, C2SPromptFormatter(cell_type_prediction),
    HF tokenization, vs ours with only the cell-type task, same cells. Ratio printed last.
 """
@@ -91,10 +95,19 @@ def dir_size(path: Path) -> int:
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
 
 
+CONVERT = """
+import sys
+from pathlib import Path
+from c2s.corpus.cell_store import convert
+from c2s.io.anndata_io import ExpressionSource
+convert([ExpressionSource(sys.argv[1], backed=True)], 100, Path(sys.argv[2]), chunk_size=4096, progress=False)
+"""
+
 STREAM = """
 import json, sys, time, psutil, numpy as np
 from c2s.data.datamodule import C2SDataModule
 from c2s.data.stream import TokenIndex
+floor = psutil.Process().memory_info().rss  # torch + lightning imported, no data yet
 dm = C2SDataModule(shards_dir=sys.argv[1], max_seq_len=1024, batch_size=8, num_workers=int(sys.argv[2]), seed=0)
 t0 = time.perf_counter(); dm.setup(); loader = dm.train_dataloader(); n_ex = len(dm.index("train"))
 tokens = int(dm.index("train").lengths.sum()); setup = time.perf_counter() - t0
@@ -103,14 +116,15 @@ for b in loader:
     seen += int(b["attention_mask"].sum()); batches += 1
     if time.perf_counter() - t0 > float(sys.argv[3]): break
 dt = time.perf_counter() - t0
-print(json.dumps({"examples": n_ex, "tokens": tokens, "setup_s": setup, "tok_s": seen / dt, "batches": batches}))
+print(json.dumps({"examples": n_ex, "tokens": tokens, "setup_s": setup, "tok_s": seen / dt, "batches": batches,
+                  "import_rss": floor}))
 """
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--cells", default="100k")
-    ap.add_argument("--workers", type=int, default=1)
+    ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--stream-seconds", type=float, default=20.0)
     ap.add_argument("--no-baseline", action="store_true")
     ap.add_argument("--keep", action="store_true", help="keep the shards (outputs/bench/shards)")
@@ -136,7 +150,11 @@ def main() -> None:
         t = time.perf_counter()
         convert([ExpressionSource(str(data), backed=True)], 100, Path(tmp) / "store", chunk_size=4096, progress=False)
         conv = time.perf_counter() - t
-    print(f"conversion only:     {conv:7.1f} s  {n / conv:9,.0f} cells/s")
+        # the same conversion measured as prepare is: a fresh interpreter, its imports included
+        cold, _, _ = run_measured([sys.executable, "-c", CONVERT, str(data), str(Path(tmp) / "store2")])
+    print(
+        f"conversion only:     {conv:7.1f} s  {n / conv:9,.0f} cells/s in this process; {cold:.1f} s as a fresh process"
+    )
 
     root = Path(tempfile.mkdtemp(prefix="c2s-bench-"))
     common = [
@@ -154,7 +172,8 @@ def main() -> None:
     print(
         f"prepare, all tasks:  {wall:7.1f} s  {n / wall:9,.0f} cells/s  peak RSS {peak / 1e6:6.0f} MB  "
         f"{n_ex:,} examples  {sum(f['tokens'] for k, f in m['files'].items() if k.endswith('.parquet')):,} tokens  "
-        f"{dir_size(shards) / 1e9:.2f} GB  ({wall / conv:.1f}x conversion)"
+        f"{dir_size(shards) / 1e9:.2f} GB  ({wall / conv:.1f}x conversion in-process, "
+        f"{wall / cold:.1f}x as a fresh process)"
     )
     for w in (0, 2):
         _, rss, out = run_measured([sys.executable, "-c", STREAM, str(shards), str(w), str(args.stream_seconds)])
@@ -163,7 +182,8 @@ def main() -> None:
             f"DataModule workers={w}: {s['tokens'] / 1e6:.0f}M tokens, setup {s['setup_s']:.1f} s, "
             f"{s['tok_s']:,.0f} tok/s, peak RSS {rss / 1e6:.0f} MB (process tree), "
             f"largest process {PEAKS.get('process_rss', 0) / 1e6:.0f} MB, "
-            f"tree PSS {PEAKS.get('tree_pss', 0) / 1e6:.0f} MB"
+            f"tree PSS {PEAKS.get('tree_pss', 0) / 1e6:.0f} MB; imports alone {s['import_rss'] / 1e6:.0f} MB, "
+            f"so data {(PEAKS.get('process_rss', 0) - s['import_rss']) / 1e6:.0f} MB in the largest process"
         )
     if not args.no_baseline:
         baseline(data, root, common, n)
@@ -172,6 +192,7 @@ def main() -> None:
 
 
 def baseline(data: Path, root: Path, common: list[str], n: int) -> None:
+    os.environ["TQDM_DISABLE"] = "1"  # before cell2sentence imports tqdm
     try:
         from cell2sentence import CSData
         from cell2sentence.prompt_formatter import C2SPromptFormatter
@@ -181,7 +202,6 @@ def baseline(data: Path, root: Path, common: list[str], n: int) -> None:
     import anndata as ad
     from transformers import AutoTokenizer
 
-    os.environ["TQDM_DISABLE"] = "1"
     ours, _, out = run_measured(
         [sys.executable, "-m", "c2s.cli.prepare", "data=synthetic", *common, "tasks.names=[cell_type_annotation]"]
     )

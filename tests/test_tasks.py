@@ -209,6 +209,31 @@ def test_spatial_neighbours_stay_within_a_section(tmp_path):
     assert (section[centre] != section[nb]).mean() > 0.3  # without sections, neighbours do cross them
 
 
+def test_spatial_neighbours_match_brute_force_with_duplicate_points(tmp_path):
+    """The k nearest by distance (scipy cdist over every pair), self never among them, even when
+    many cells share a coordinate (ties are broken by the tree, so compare distances)."""
+    from scipy.spatial.distance import cdist
+
+    from c2s.corpus.build import build_corpus
+    from c2s.corpus.plan_meta import spatial_neighbours
+    from tests.conftest import make_counts
+
+    a = make_counts(300, 40)
+    a.obsm["spatial"] = np.random.default_rng(1).integers(0, 6, (300, 2)).astype(float)  # ~8 cells per point
+    a.write_h5ad(tmp_path / "d.h5ad")
+    corpus = build_corpus({"name": "d", "path": str(tmp_path / "d.h5ad")}, top_k=20, progress=False)
+    cells = corpus.cells("train")
+    nb = spatial_neighbours(corpus, "train", 5)
+    pts = np.asarray(corpus.spatial)
+    d = cdist(pts[cells], pts[cells])
+    np.fill_diagonal(d, np.inf)
+    expect = np.sort(d, axis=1)[:, :5]
+    got = np.linalg.norm(pts[nb] - pts[cells][:, None, :], axis=2)
+    assert (nb != cells[:, None]).all()
+    assert np.allclose(np.sort(got, axis=1), expect)
+    assert all(len(set(row)) == 5 for row in nb.tolist())
+
+
 @pytest.mark.skipif(
     not (Path(__file__).resolve().parents[2] / "shared/data/starmap_mpfc.h5ad").exists(),
     reason="../shared/data/starmap_mpfc.h5ad not present",

@@ -22,26 +22,30 @@ import numpy as np
 
 
 def select_epoch(task_ids: np.ndarray, weights: np.ndarray, seed: int, epoch: int) -> np.ndarray:
-    """Example indices of one epoch, shuffled. ``weights[t]`` multiplies task t's examples."""
+    """Example indices of one epoch, shuffled. ``weights[t]`` multiplies task t's examples.
+    int32 while the split has fewer than 2**31 examples (half the memory of int64; same order)."""
     rng = np.random.default_rng([seed, epoch, 0])
+    dtype = np.int32 if task_ids.size < 2**31 else np.int64
     chosen = []
     for t in np.unique(task_ids):
-        pool = np.flatnonzero(task_ids == t)
+        pool = np.flatnonzero(task_ids == t).astype(dtype)
         n = int(round(pool.size * float(weights[t])))
         if n <= 0:
             continue
         reps = -(-n // pool.size)
         order = np.concatenate([rng.permutation(pool) for _ in range(reps)])
         chosen.append(order[:n])
+        del pool, order
     if not chosen:
-        return np.zeros(0, dtype=np.int64)
+        return np.zeros(0, dtype=dtype)
     out = np.concatenate(chosen)
-    return out[rng.permutation(out.size)]
+    del chosen
+    return out[rng.permutation(out.size).astype(dtype)]
 
 
 @numba.njit(cache=True)
 def _first_fit(order, lengths, max_len, open_bins):
-    pack_of = np.empty(order.size, dtype=np.int64)
+    pack_of = np.empty(order.size, dtype=np.int32)
     room = np.empty(open_bins + 1, dtype=np.int64)
     ids = np.empty(open_bins + 1, dtype=np.int64)
     n_open, n_packs = 0, 0
@@ -71,19 +75,36 @@ def _first_fit(order, lengths, max_len, open_bins):
     return pack_of, n_packs
 
 
+@numba.njit(cache=True)
+def _group(order, pack_of, n_packs):
+    """Counting sort of ``order`` by pack id, stable: (examples grouped by pack, pack offsets)."""
+    starts = np.zeros(n_packs + 1, dtype=np.int64)
+    for i in range(pack_of.size):
+        starts[pack_of[i] + 1] += 1
+    for p in range(n_packs):
+        starts[p + 1] += starts[p]
+    at = starts[:-1].copy()
+    out = np.empty_like(order)
+    for i in range(order.size):
+        out[at[pack_of[i]]] = order[i]
+        at[pack_of[i]] += 1
+    return out, starts
+
+
 def pack_arrays(
     order: np.ndarray, lengths: np.ndarray, max_len: int, open_bins: int = 64
 ) -> tuple[np.ndarray, np.ndarray]:
     """First-fit packing of ``order`` (example ids) into sequences of at most ``max_len`` tokens
     (numba: O(examples × open_bins)). Returns (examples (E,) grouped by pack, in pack order and
-    within a pack in ``order``'s order; starts (P+1,) offsets of each pack in ``examples``)."""
-    order = np.asarray(order, dtype=np.int64)
+    within a pack in ``order``'s order, ``order``'s dtype; starts (P+1,) int64 offsets of each
+    pack in ``examples``). Memory: ``order`` plus 8 bytes per example (int32 ids)."""
+    order = np.asarray(order)
+    if order.dtype not in (np.int32, np.int64):
+        order = order.astype(np.int64)
     if order.size == 0:
         return order, np.zeros(1, dtype=np.int64)
-    pack_of, n_packs = _first_fit(order, np.asarray(lengths, dtype=np.int64), int(max_len), int(open_bins))
-    by = np.argsort(pack_of, kind="stable")
-    starts = np.concatenate([[0], np.cumsum(np.bincount(pack_of, minlength=n_packs))]).astype(np.int64)
-    return order[by], starts
+    pack_of, n_packs = _first_fit(order, np.asarray(lengths), int(max_len), int(open_bins))
+    return _group(order, pack_of, n_packs)
 
 
 def pack(order: np.ndarray, lengths: np.ndarray, max_len: int, open_bins: int = 64) -> list[list[int]]:
@@ -100,7 +121,7 @@ class Batch:
 
 
 class EpochPlan:
-    """The batches of one epoch as arrays (~8 bytes per example), each ``Batch`` built when asked.
+    """The batches of one epoch as arrays (~4 bytes per example), each ``Batch`` built when asked.
     The batch count is padded to a multiple of ``slots`` with flagged copies of batches 0, 1, …"""
 
     def __init__(self, examples: np.ndarray, starts: np.ndarray, batch_size: int, slots: int) -> None:

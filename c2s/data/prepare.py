@@ -15,6 +15,7 @@ import json
 import logging
 import os
 import shutil
+import time
 from dataclasses import asdict, is_dataclass
 from pathlib import Path
 from typing import Any
@@ -237,17 +238,28 @@ def prepare(cfg: PrepareConfig) -> Path:
         return out
     step, part, num_parts, workers = cfg.step, cfg.part, cfg.num_parts, cfg.workers
     pool = worker_pool(workers) if workers > 1 and step in ("all", "render") else None
+    t = time.perf_counter()
     try:
         if step in ("all", "plan"):
             if pool is not None:  # a process of its own: the plan's memory is gone before rendering
                 in_child(plan, cfg)
             else:
                 plan(cfg)
+            t = _timed("plan", t)
         if step in ("all", "render"):
             render(cfg, part, num_parts, workers, pool)
+            t = _timed(f"render (part {part} of {num_parts}, {workers} workers)", t)
     finally:
         if pool is not None:
             pool.terminate()
     if step in ("all", "merge"):
-        return merge(cfg)
+        out = merge(cfg)
+        _timed("merge", t)
+        return out
     return work_dir(cfg)
+
+
+def _timed(step: str, since: float) -> float:
+    now = time.perf_counter()
+    log.info("prepare step %s: %.1f s", step, now - since)
+    return now
