@@ -3,35 +3,42 @@ samples, conditional sample generation (by tissue, cell types, description), int
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from itertools import islice
+from typing import Iterator
 
 import numpy as np
 
 from c2s.corpus.corpus import Corpus
 from c2s.scoring.metric import ACCURACY, BERTSCORE, OVERLAP
-from c2s.tasks.base import Task, group_samples, multi_sentences
+from c2s.tasks.base import Task, group_samples
+from c2s.tasks.columns import BATCH, Columns, GeneField, coded, const, encode, ragged
 
 
 class _PerSample(Task):
     kind = "multi_cell"
 
-    def records(self, corpus: Corpus, split: str, rng: np.random.Generator) -> Iterator[dict[str, Any]]:
+    def columns(self, corpus: Corpus, split: str, rng: np.random.Generator) -> Iterator[Columns]:
+        """One record per sample (``group_samples``), ``BATCH`` samples per item, built with numpy:
+        fields ``sentences`` (numbered), ``n_cells``, ``n_genes``, ``organism``, ``description``,
+        and ``cell_types`` (comma-separated, in order) / ``tissue`` where mapped."""
         k = self.opt.multi_genes_per_cell
-        for cells in group_samples(corpus, split, rng, self.opt):
-            rec = {
-                "cells": cells,
-                "sentences": multi_sentences(cells, k),
-                "n_cells": len(cells),
-                "n_genes": k,
-                "organism": corpus.organism,
-                "description": corpus.description or "",
+        samples = group_samples(corpus, split, rng, self.opt)
+        while chunk := list(islice(samples, BATCH)):
+            n = len(chunk)
+            off, flat = ragged(chunk)
+            text = {
+                "n_cells": encode(np.diff(off)),
+                "n_genes": const(k, n),
+                "organism": const(corpus.organism, n),
+                "description": const(corpus.description or "", n),
             }
             if corpus.has("cell_type"):
-                rec["cell_types"] = ", ".join(corpus.labels("cell_type", cells))
-            if corpus.has("tissue"):  # samples never mix tissues when tissue is mapped
+                names = corpus.labels("cell_type", flat)
+                text["cell_types"] = encode(np.array([", ".join(names[a:b]) for a, b in zip(off[:-1], off[1:])]))
+            if corpus.has("tissue"):  # tissue is a grouping key: a sample never mixes tissues
                 cats, codes = corpus.roles["tissue"]
-                rec["tissue"] = cats[np.bincount(np.asarray(codes)[cells]).argmax()]
-            yield rec
+                text["tissue"] = coded(cats, np.asarray(codes)[flat[off[:-1]]])
+            yield Columns(n, (off, flat), text, {"sentences": GeneField(off, flat, k, numbered=True)})
 
 
 class MultiCellLanguageModelling(_PerSample):
