@@ -40,7 +40,8 @@ def select_epoch(task_ids: np.ndarray, weights: np.ndarray, seed: int, epoch: in
         return np.zeros(0, dtype=dtype)
     out = np.concatenate(chosen)
     del chosen
-    return out[rng.permutation(out.size).astype(dtype)]
+    rng.shuffle(out)  # in place: the same draws as out[rng.permutation(out.size)], no int64 copy
+    return out
 
 
 @numba.njit(cache=True)
