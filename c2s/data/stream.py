@@ -23,6 +23,7 @@ from torch.utils.data import IterableDataset, get_worker_info
 
 from c2s.data.packing import Batch, EpochPlan, consumed_per_worker, pack_arrays, select_epoch
 from c2s.data.shards import ShardSet
+from c2s.errors import C2SInputError
 
 MODES = ("pretrain", "sft")
 
@@ -86,33 +87,36 @@ class TokenIndex:
 
     @classmethod
     def from_shards(cls, shards: ShardSet, split: str, tasks: list[str]) -> "TokenIndex":
+        """Filled file by file into arrays sized from the manifest's row counts, so building it
+        holds the index plus one file's lengths (not a second copy of every file's)."""
         pos = {t: i for i, t in enumerate(tasks)}
-        lengths, task_of, starts, files = [], [], [], []
-        for f in shards.files(split):
+        paths = shards.files(split)
+        rows = [int(shards.manifest["files"][f.name]["rows"]) for f in paths]
+        total = sum(rows)
+        task_ids, n_cells = np.empty(total, np.int16), np.empty(total, np.uint16)
+        p_len, t_len, starts = np.empty(total, np.int32), np.empty(total, np.int32), np.empty(total, np.uint32)
+        at, files = 0, []
+        for f, r in zip(paths, rows):
             n = np.load(str(f).removesuffix(".parquet") + ".lengths.npy")
+            if len(n) != r:
+                raise C2SInputError(f"{f} has {len(n)} rows of lengths, its manifest says {r}. Re-run prepare.")
             within = np.cumsum(n[:, 0].astype(np.int64) + n[:, 1]) - n[:, 0] - n[:, 1]  # token offset in the file
-            lengths.append(n)
-            task_of.append(np.full(len(n), pos[shards.task_of(f)], np.int16))
-            starts.append(within.astype(_fit(within, np.uint32, np.int64)))
+            if r and within[-1] > np.iinfo(starts.dtype).max:
+                starts = starts.astype(np.int64)
+            if r and n[:, 2].max() > np.iinfo(n_cells.dtype).max:
+                n_cells = n_cells.astype(np.int32)
+            sl = slice(at, at + r)
+            task_ids[sl], n_cells[sl], p_len[sl], t_len[sl], starts[sl] = (
+                pos[shards.task_of(f)],
+                n[:, 2],
+                n[:, 0],
+                n[:, 1],
+                within,
+            )
             files.append(str(f).removesuffix(".parquet") + ".tokens")
-        n = np.concatenate(lengths) if lengths else np.zeros((0, 3), np.int32)
-        file_start = np.concatenate([[0], np.cumsum([len(x) for x in lengths])]).astype(np.int64)
-        return cls(
-            tasks,
-            np.concatenate(task_of) if task_of else np.zeros(0, np.int16),
-            n[:, 2].astype(_fit(n[:, 2], np.uint16, np.int32)),
-            n[:, 0].copy(),
-            n[:, 1].copy(),
-            file_start,
-            np.concatenate(starts) if starts else np.zeros(0, np.uint32),
-            files,
-            shards.manifest["token_dtype"],
-        )
-
-
-def _fit(values: np.ndarray, small: type, large: type) -> type:
-    """``small`` if every value fits it, else ``large`` (keeps the index at 16 bytes per example)."""
-    return small if values.size == 0 or int(values.max()) <= np.iinfo(small).max else large
+            at += r
+        file_start = np.concatenate([[0], np.cumsum(rows)]).astype(np.int64)
+        return cls(tasks, task_ids, n_cells, p_len, t_len, file_start, starts, files, shards.manifest["token_dtype"])
 
 
 def collate(
