@@ -69,7 +69,7 @@ class TokenIndex:
     def lengths(self) -> np.ndarray:
         """int32 sequence length per example: bos + prompt + target + eos (computed once)."""
         if self._lengths is None:
-            self._lengths = (self.p_len + self.t_len + 2).astype(np.int32)
+            self._lengths = (self.p_len + self.t_len + 2).astype(np.int32, copy=False)
         return self._lengths
 
     def tokens(self, ex: int) -> tuple[np.ndarray, np.ndarray]:
@@ -156,7 +156,7 @@ def collate(
         "attention_mask": t[5],
         "task_ids": t[4],
         "n_examples": sum(len(p) for p in batch.packs),
-        "n_tokens": int((seg > 0).sum()),
+        "n_tokens": int(mask.sum()),
         "n_cells": n_cells,
         "is_padding": batch.is_padding,
         "batch_index": batch.index,
