@@ -104,9 +104,8 @@ convert([ExpressionSource(sys.argv[1], backed=True)], 100, Path(sys.argv[2]), ch
 """
 
 STREAM = """
-import json, sys, time, psutil, numpy as np
+import json, sys, time, psutil
 from c2s.data.datamodule import C2SDataModule
-from c2s.data.stream import TokenIndex
 floor = psutil.Process().memory_info().rss  # torch + lightning imported, no data yet
 dm = C2SDataModule(shards_dir=sys.argv[1], max_seq_len=1024, batch_size=8, num_workers=int(sys.argv[2]), seed=0)
 t0 = time.perf_counter(); dm.setup(); loader = dm.train_dataloader(); n_ex = len(dm.index("train"))
