@@ -165,3 +165,21 @@ def test_budgets_in_tokens_and_examples_match_the_epoch_plan(synthetic_shards):
     assert by_tokens.max_steps == int(np.ceil(int(tokens // 2) / epoch.tokens_per_step))
     with pytest.raises(ValueError, match="max_examples=0 must be positive"):
         StageConfig(max_examples=0)
+
+
+def test_stream_process_imports_neither_pyarrow_numba_nor_the_tasks(synthetic_shards):
+    """They cost a stream process and each loader worker ~100 MB of RSS together (measured
+    with benchmarks/prepare_scale.py); the stream reads only manifests, lengths and token files."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from c2s.data.datamodule import C2SDataModule\n"
+        f"dm = C2SDataModule(shards_dir={str(synthetic_shards)!r}, max_seq_len=512, batch_size=2)\n"
+        "batch = next(iter(dm.train_dataloader()))\n"
+        "assert batch['n_tokens'] > 0\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'pyarrow', 'numba', 'hydra'}))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]", out

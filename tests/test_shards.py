@@ -7,8 +7,9 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
+from c2s.data.checksums import sealed
 from c2s.data.prepare import prepare, shard_dir
-from c2s.data.shards import ShardSet, sealed
+from c2s.data.shards import ShardSet
 from c2s.errors import C2SInputError
 from tests.conftest import prepare_config
 

@@ -111,11 +111,12 @@ class C2SDataModule(L.LightningDataModule):
         self.shards = ShardSet(self.shards_dir)
         self.tokenizer = self.shards.tokenizer()
         self.tasks = sorted({t for split in self.shards.manifest["counts"].values() for t in split})
-        from c2s.tasks import REGISTRY
+        if set(self.weights) - set(self.tasks):  # only then: importing the tasks costs 30 MB of RSS
+            from c2s.tasks import REGISTRY
 
-        unknown = sorted(set(self.weights) - set(REGISTRY))
-        if unknown:
-            raise C2SInputError(f"The task mix names unknown task(s) {unknown}; known tasks: {sorted(REGISTRY)}.")
+            unknown = sorted(set(self.weights) - set(REGISTRY))
+            if unknown:
+                raise C2SInputError(f"The task mix names unknown task(s) {unknown}; known tasks: {sorted(REGISTRY)}.")
         absent = sorted(t for t, w in self.weights.items() if w > 0 and t not in self.tasks)
         if absent:  # a shared mix (e.g. the main job's) on data that cannot render every task
             log.warning(

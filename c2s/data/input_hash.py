@@ -7,11 +7,11 @@ keyed by (absolute path, size, mtime_ns, inode), so unchanged files are not re-r
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
 from c2s.atomic import write_json_atomic
+from c2s.data.checksums import sha256_file
 
 
 def content_hash(path: str, cache_dir: str | Path) -> str:
@@ -28,11 +28,7 @@ def content_hash(path: str, cache_dir: str | Path) -> str:
     except (json.JSONDecodeError, OSError):
         known = {}
     if key not in known:
-        h = hashlib.sha256()
-        with open(p, "rb") as f:
-            for block in iter(lambda: f.read(1 << 22), b""):
-                h.update(block)
-        known = {k: v for k, v in known.items() if not k.startswith(f"{p}|")} | {key: h.hexdigest()}
+        known = {k: v for k, v in known.items() if not k.startswith(f"{p}|")} | {key: sha256_file(p)}
         try:
             write_json_atomic(cache, known)
         except OSError:

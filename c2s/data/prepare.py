@@ -25,10 +25,11 @@ from c2s.atomic import atomic_dir, sweep_orphans, write_json_atomic
 from c2s.config.prepare import PrepareConfig
 from c2s.corpus.corpus import gene_usage
 from c2s.corpus.splits import SPLITS
+from c2s.data.checksums import sealed
 from c2s.data.input_hash import content_hash
 from c2s.data.processes import in_child, worker_pool
 from c2s.data.render_jobs import BACKEND, Job, assign_parts, run_job
-from c2s.data.shards import FORMAT_VERSION, ShardSet, sealed
+from c2s.data.shards import FORMAT_VERSION, ShardSet
 from c2s.errors import C2SInputError
 from c2s.io.inputs import input_files
 from c2s.tasks import build_tasks

@@ -14,7 +14,7 @@ from c2s.atomic import atomic_dir, write_json_atomic
 from c2s.config.tasks import TaskOptionsConfig
 from c2s.corpus.corpus import Corpus
 from c2s.data.assemble import TokenSpace
-from c2s.data.shards import JobWriter
+from c2s.data.shard_files import JobWriter
 from c2s.tasks import build_tasks
 from c2s.tasks.render import batches
 

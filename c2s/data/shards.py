@@ -1,179 +1,19 @@
-"""Prompt shards: per (split, task) parquet files plus, beside each, its token ids as a flat
-binary file for the training stream, and manifest.json; written into a temp directory that is
-renamed into place, so a shard directory is either complete or absent.
-
-Parquet columns: task, split, prompt, target, cell_ids (list<str>), meta (JSON str),
-n_tokens (int32: bos + prompt + target + eos). Token ids live once, beside it: ``X.tokens``,
-each row's prompt then target ids (manifest ``token_dtype``), and ``X.lengths.npy``, int32
-(rows, 3): prompt length, target length, cells shown. :meth:`ShardSet.read` joins them back as
-``prompt_ids`` / ``target_ids`` (list<int32>). Keeping the ids out of the parquet halves its
-bytes and its write time (zstd on gene-id lists: 45% of it, measured at 200k cells).
+"""A prepared shard directory: its manifest, checked on open, and its files. Written into a
+temp directory that is renamed into place, so a shard directory is either complete or absent.
+Per (split, task): a parquet file, its ``.tokens`` and its ``.lengths.npy``
+(:mod:`c2s.data.shard_files` says what each holds).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-import logging
 from pathlib import Path
-from typing import Any
 
-import numba
-import numpy as np
-import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.parquet as pq
-
+from c2s.data.checksums import manifest_checksum, sha256_file
 from c2s.errors import C2SInputError
 
-log = logging.getLogger(__name__)
 FORMAT_VERSION = 4  # 3: the manifest carries its own checksum; 4: ids only in .tokens
-IDS = ("prompt_ids", "target_ids")
-GROUP_TOKENS = 4 << 20  # tokens per parquet row group (deterministic: groups follow the rows, not the workers)
 REQUIRED = ("format_version", "checksum", "tokenizer_id", "token_dtype", "counts", "files", "cells_per_split")
-
-
-def sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-def manifest_checksum(manifest: dict[str, Any]) -> str:
-    """sha256 of the manifest's canonical JSON without its ``checksum`` key."""
-    body = {k: v for k, v in manifest.items() if k != "checksum"}
-    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
-
-
-def sealed(manifest: dict[str, Any]) -> dict[str, Any]:
-    """The manifest with its checksum, so an edit (e.g. a train file relabelled val) is caught on read."""
-    return dict(manifest, checksum=manifest_checksum(manifest))
-
-
-@numba.njit(cache=True)
-def _join_ids(lengths, p_off, p_val, t_off, t_val, tokens):
-    """Ragged prompt and target id columns -> a ``.tokens`` array (per row: prompt, target)."""
-    at = 0
-    for r in range(lengths.shape[0]):
-        for q in range(lengths[r, 0]):
-            tokens[at + q] = p_val[p_off[r] + q]
-        at += lengths[r, 0]
-        for q in range(lengths[r, 1]):
-            tokens[at + q] = t_val[t_off[r] + q]
-        at += lengths[r, 1]
-
-
-@numba.njit(cache=True)
-def _split_ids(lengths, tokens, p_off, p_val, t_off, t_val):
-    """The inverse of :func:`_join_ids`."""
-    at = 0
-    for r in range(lengths.shape[0]):
-        for q in range(lengths[r, 0]):
-            p_val[p_off[r] + q] = tokens[at + q]
-        at += lengths[r, 0]
-        for q in range(lengths[r, 1]):
-            t_val[t_off[r] + q] = tokens[at + q]
-        at += lengths[r, 1]
-
-
-def _offsets(n: np.ndarray) -> np.ndarray:
-    off = np.zeros(n.size + 1, dtype=np.int64)
-    off[1:] = np.cumsum(n)
-    return off
-
-
-class JobWriter:
-    """Writes one job's tables into ``{stem}-{i:05d}`` files of ``rows_per_shard`` rows each,
-    streaming: ids go to the ``.tokens`` file as each table arrives and rows to the parquet file
-    in row groups of ~GROUP_TOKENS tokens, so memory holds a row group, not a shard (a 50k-row
-    shard of multi-cell examples held ~500 MB per worker at 1M cells). Groups are cut where the
-    token count crosses the bound after a batch; batches are fixed per job (c2s.tasks.columns.BATCH),
-    so the bytes do not depend on workers, chunk sizes or parts."""
-
-    def __init__(self, out: Path, stem: str, split: str, task: str, rows_per_shard: int, token_dtype: str) -> None:
-        self.out, self.stem, self.split, self.task = out, stem, split, task
-        self.rows, self.dtype = rows_per_shard, np.dtype(token_dtype)
-        self.files: dict[str, dict[str, Any]] = {}
-        self._open: dict[str, Any] | None = None
-
-    def add(self, table: pa.Table) -> None:
-        while table.num_rows:
-            if self._open is None:
-                name = f"{self.stem}-{len(self.files) // 3:05d}"
-                self._open = {
-                    "name": name,
-                    "rows": 0,
-                    "lengths": [],
-                    "buf": [],
-                    "buf_tokens": 0,
-                    "tokens": open(self.out / f"{name}.tokens", "wb"),
-                    "parquet": pq.ParquetWriter(
-                        self.out / f"{name}.parquet",
-                        compression="zstd",
-                        schema=pa.schema([c for c in table.schema if c.name not in IDS]),
-                    ),
-                }
-            f = self._open
-            n = min(table.num_rows, self.rows - f["rows"])
-            self._write(table.slice(0, n))
-            table = table.slice(n)
-            if f["rows"] == self.rows:
-                self._close_file()
-
-    def close(self) -> dict[str, dict[str, Any]]:
-        if self._open is not None:
-            self._close_file()
-        return self.files
-
-    def _write(self, part: pa.Table) -> None:
-        """Ids to the token file now; rows to the parquet file in row groups of about
-        GROUP_TOKENS tokens (batch-sized groups compressed 30% slower)."""
-        f = self._open
-        p, t = (part[c].combine_chunks() for c in IDS)
-        lengths = np.stack(
-            [
-                pc.list_value_length(p).to_numpy(),
-                pc.list_value_length(t).to_numpy(),
-                pc.list_value_length(part["cell_ids"].combine_chunks()).to_numpy(),
-            ],
-            1,
-        ).astype(np.int32)
-        ids = np.empty(int(lengths[:, :2].sum()), dtype=self.dtype)  # per row: prompt ids then target ids
-        (pv, tv), lp, lt = (pc.list_flatten(x).to_numpy() for x in (p, t)), lengths[:, 0], lengths[:, 1]
-        _join_ids(lengths, _offsets(lp), pv, _offsets(lt), tv, ids)
-        ids.tofile(f["tokens"])
-        f["lengths"].append(lengths)
-        f["rows"] += part.num_rows
-        f["buf"].append(part.drop_columns(list(IDS)))
-        f["buf_tokens"] += ids.size
-        if f["buf_tokens"] >= GROUP_TOKENS:
-            self._write_group()
-
-    def _write_group(self) -> None:
-        f = self._open
-        if f["buf"]:
-            f["parquet"].write_table(pa.concat_tables(f["buf"]), row_group_size=1 << 30)
-        f["buf"], f["buf_tokens"] = [], 0
-
-    def _close_file(self) -> None:
-        self._write_group()
-        f, self._open = self._open, None
-        f["parquet"].close()
-        f["tokens"].close()
-        lengths = np.concatenate(f["lengths"])
-        name = f["name"]
-        np.save(self.out / f"{name}.lengths.npy", lengths)
-        tokens = int(2 * f["rows"] + lengths[:, :2].sum())
-        for suffix in (".parquet", ".tokens", ".lengths.npy"):
-            self.files[name + suffix] = {
-                "split": self.split,
-                "task": self.task,
-                "rows": f["rows"],
-                "tokens": tokens,
-                "sha256": sha256(self.out / f"{name}{suffix}"),
-            }
 
 
 class ShardSet:
@@ -211,7 +51,7 @@ class ShardSet:
                 raise C2SInputError(
                     f"Shard {f} listed in the manifest is missing. Delete {self.path} and re-run prepare."
                 )
-            if verify and sha256(f) != info["sha256"]:
+            if verify and sha256_file(f) != info["sha256"]:
                 raise C2SInputError(
                     f"Shard {f} does not match its manifest checksum (corrupt or modified). "
                     f"Delete {self.path} and re-run the prepare step."
@@ -228,23 +68,15 @@ class ShardSet:
     def task_of(self, file: Path) -> str:
         return self.manifest["files"][file.name]["task"]
 
-    def read(self, file: Path, columns: list[str] | None = None) -> pa.Table:
-        """Read one shard (all or some columns, ``prompt_ids``/``target_ids`` from its token
-        file); a broken file raises naming it."""
-        ids = [c for c in IDS if columns is None or c in columns]
+    def read(self, file: Path, columns: list[str] | None = None):
+        """Read one shard as a pyarrow Table (all or some columns, ``prompt_ids``/``target_ids``
+        from its token file); a broken file raises naming it."""
+        import pyarrow as pa  # here, not at the top: the training stream never reads parquet
+
+        from c2s.data.shard_files import read_table
+
         try:
-            table = pq.read_table(file, columns=None if columns is None else [c for c in columns if c not in IDS])
-            if ids:
-                stem = str(file)[: -len(".parquet")]
-                lengths = np.load(stem + ".lengths.npy")
-                tokens = np.fromfile(stem + ".tokens", dtype=self.manifest["token_dtype"])
-                offs = [_offsets(lengths[:, 0]), _offsets(lengths[:, 1])]
-                vals = [np.empty(int(o[-1]), dtype=np.int32) for o in offs]
-                _split_ids(lengths, tokens, offs[0], vals[0], offs[1], vals[1])
-                for c, o, v in zip(IDS, offs, vals):
-                    if c in ids:
-                        table = table.append_column(c, pa.ListArray.from_arrays(o.astype(np.int32), v))
-            return table
+            return read_table(file, self.manifest["token_dtype"], columns)
         except (pa.ArrowException, OSError, ValueError) as exc:
             raise C2SInputError(
                 f"Shard {file} could not be read ({exc}). Delete {self.path} and re-run prepare."
