@@ -20,6 +20,8 @@ cached in outputs/bench/. Measured, in this order:
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import json
 import os
 import shutil
@@ -208,7 +210,8 @@ def baseline(data: Path, root: Path, common: list[str], n: int) -> None:
     t = time.perf_counter()
     adata = ad.read_h5ad(data)
     adata.obs["organism"] = "human"
-    arrow, _ = CSData.adata_to_arrow(adata, random_state=42, label_col_names=["cell_type", "organism"])
+    with contextlib.redirect_stderr(io.StringIO()):  # its progress bar (tqdm was imported before TQDM_DISABLE)
+        arrow, _ = CSData.adata_to_arrow(adata, random_state=42, label_col_names=["cell_type", "organism"])
     ds = C2SPromptFormatter("cell_type_prediction", top_k_genes=100).format_hf_ds(arrow)
     tok(list(ds["model_input"]), add_special_tokens=False)
     tok(list(ds["response"]), add_special_tokens=False)

@@ -183,3 +183,28 @@ def test_stream_process_imports_neither_pyarrow_numba_nor_the_tasks(synthetic_sh
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]", out
+
+
+def test_index_widens_lengths_and_cells_past_uint16(synthetic_shards, tmp_path):
+    """The index keeps lengths and cell counts in 16 bits while they fit; a 70,000-token
+    prompt or a 70,000-cell sample widens them instead of wrapping around."""
+    import shutil
+
+    from c2s.data.shards import ShardSet
+    from c2s.data.stream import TokenIndex
+
+    d = shutil.copytree(synthetic_shards, tmp_path / "shards")
+    shards = ShardSet(d, verify=False)
+    files = shards.files("train")
+    lengths_file = str(files[1]).removesuffix(".parquet") + ".lengths.npy"
+    n = np.load(lengths_file)
+    n[0, 0], n[0, 2] = 70_000, 70_000
+    np.save(lengths_file, n)
+    tasks = sorted({shards.task_of(f) for f in files})
+    idx = TokenIndex.from_shards(shards, "train", tasks)
+    every = np.concatenate([np.load(str(f).removesuffix(".parquet") + ".lengths.npy") for f in files]).astype(np.int64)
+    np.testing.assert_array_equal(idx.lengths, every[:, 0] + every[:, 1] + 2)
+    np.testing.assert_array_equal(idx.n_cells, every[:, 2])
+    first = len(np.load(str(files[0]).removesuffix(".parquet") + ".lengths.npy"))
+    assert idx.lengths[first] == 70_000 + n[0, 1] + 2
+    assert idx.starts[first + 1] == 70_000 + n[0, 1]  # the next example's offset in that file

@@ -41,6 +41,7 @@ class ResumableLoader(DataLoader):
             epoch, skip = self._pending["epoch"], self._pending["consumed"]
             self._pending = None
         self.dataset.epoch, self.dataset.skip = epoch, skip
+        self.dataset.plan(epoch)  # here, before the workers fork, so they share it
         self._epoch, self._delivered, self._trained = epoch, skip, None
         for batch in super().__iter__():
             self._delivered += 1

@@ -22,23 +22,23 @@ import numpy as np
 
 def select_epoch(task_ids: np.ndarray, weights: np.ndarray, seed: int, epoch: int) -> np.ndarray:
     """Example indices of one epoch, shuffled. ``weights[t]`` multiplies task t's examples.
-    int32 while the split has fewer than 2**31 examples (half the memory of int64; same order)."""
+    int32 while the split has fewer than 2**31 examples (half the memory of int64), filled into
+    one array sized up front (no per-task copies concatenated; the same draws and order)."""
     rng = np.random.default_rng([seed, epoch, 0])
     dtype = np.int32 if task_ids.size < 2**31 else np.int64
-    chosen = []
-    for t in np.unique(task_ids):
-        pool = np.flatnonzero(task_ids == t).astype(dtype)
-        n = int(round(pool.size * float(weights[t])))
+    tasks, sizes = np.unique(task_ids, return_counts=True)
+    draws = [int(round(int(k) * float(weights[t]))) for t, k in zip(tasks, sizes)]
+    out = np.empty(sum(max(d, 0) for d in draws), dtype=dtype)
+    at = 0
+    for t, n in zip(tasks, draws):
         if n <= 0:
             continue
-        reps = -(-n // pool.size)
-        order = np.concatenate([rng.permutation(pool) for _ in range(reps)])
-        chosen.append(order[:n])
-        del pool, order
-    if not chosen:
-        return np.zeros(0, dtype=dtype)
-    out = np.concatenate(chosen)
-    del chosen
+        pool = np.flatnonzero(task_ids == t).astype(dtype)
+        for _ in range(-(-n // pool.size)):  # whole permutations, the last one cut
+            take = min(pool.size, n)
+            out[at : at + take] = rng.permutation(pool)[:take]
+            at, n = at + take, n - take
+        del pool
     rng.shuffle(out)  # in place: the same draws as out[rng.permutation(out.size)], no int64 copy
     return out
 
