@@ -67,6 +67,28 @@ def test_corrupt_shard_named(synthetic_shards, tmp_path):
         ShardSet(d)
 
 
+def test_verified_digests_are_cached_by_file_state(synthetic_shards, tmp_path, monkeypatch):
+    """A second open hashes nothing; a file changed after it was verified is hashed again and caught."""
+    import c2s.data.shards as shards_mod
+
+    d = _copy(synthetic_shards, tmp_path)
+    hashed = []
+    real = shards_mod.sha256_file
+    monkeypatch.setattr(shards_mod, "sha256_file", lambda f: hashed.append(f.name) or real(f))
+    n_files = len(ShardSet(d).manifest["files"])
+    assert len(hashed) == n_files and (d / ".verified.json").is_file()
+    hashed.clear()
+    ShardSet(d)
+    assert hashed == []
+    f = sorted(d.glob("train-*.tokens"))[0]
+    data = bytearray(f.read_bytes())
+    data[0] ^= 0xFF
+    f.write_bytes(bytes(data))
+    with pytest.raises(C2SInputError, match=f"Shard .*{f.name} does not match its manifest checksum"):
+        ShardSet(d)
+    assert hashed == [f.name]
+
+
 def test_truncated_shard_named(synthetic_shards, tmp_path):
     d = _copy(synthetic_shards, tmp_path)
     f = sorted(d.glob("val-*.parquet"))[0]
