@@ -209,14 +209,19 @@ def test_spatial_neighbours_stay_within_a_section(tmp_path):
     assert (section[centre] != section[nb]).mean() > 0.3  # without sections, neighbours do cross them
 
 
-def test_spatial_neighbours_match_brute_force_with_duplicate_points(tmp_path):
+@pytest.mark.parametrize("query_cells", [1 << 16, 7])
+def test_spatial_neighbours_match_brute_force_with_duplicate_points(tmp_path, monkeypatch, query_cells):
     """The k nearest by distance (scipy cdist over every pair), self never among them, even when
-    many cells share a coordinate (ties are broken by the tree, so compare distances)."""
+    many cells share a coordinate (ties are broken by the tree, so compare distances); the same
+    when the tree is queried in blocks of 7 cells."""
     from scipy.spatial.distance import cdist
 
+    import c2s.corpus.plan_meta
     from c2s.corpus.build import build_corpus
     from c2s.corpus.plan_meta import spatial_neighbours
     from tests.conftest import make_counts
+
+    monkeypatch.setattr(c2s.corpus.plan_meta, "QUERY_CELLS", query_cells)
 
     a = make_counts(300, 40)
     a.obsm["spatial"] = np.random.default_rng(1).integers(0, 6, (300, 2)).astype(float)  # ~8 cells per point

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 MARKER_CELLS = 20_000  # cells sampled for marker genes (bounded memory at any corpus size)
+QUERY_CELLS = 1 << 16  # cells per neighbour query (its distances and indices are 16 bytes per neighbour)
 
 
 def description_of(data: "DataConfig", source: ExpressionSource) -> str | None:
@@ -101,14 +102,19 @@ def spatial_neighbours(corpus: "Corpus", split: str, k: int) -> np.ndarray:
     section = np.asarray(corpus.roles[role][1])[cells] if role else np.zeros(cells.size, dtype=np.int32)
     pts = np.asarray(corpus.spatial)[cells]
     out = np.full((cells.size, k), -1, dtype=np.int32)
-    for s in np.unique(section):
-        mine = np.flatnonzero(section == s)
+    by_section = np.argsort(section, kind="stable")  # one sort, not a scan of every cell per section
+    _, first, sizes = np.unique(section[by_section], return_index=True, return_counts=True)
+    for a, n in zip(first, sizes):
+        mine = by_section[a : a + n]  # the section's cells, ascending
         if mine.size < k + 1:
             continue
-        _, idx = cKDTree(pts[mine]).query(pts[mine], k=k + 1)
-        drop = idx == np.arange(mine.size)[:, None]
-        drop[~drop.any(1), -1] = True  # self tied beyond the k + 1 nearest: drop the farthest
-        out[mine] = cells[mine[idx[~drop].reshape(mine.size, k)]]
+        tree = cKDTree(pts[mine])
+        for b in range(0, mine.size, QUERY_CELLS):  # queried in blocks: (k + 1) x 16 bytes per cell at once
+            q = np.arange(b, min(b + QUERY_CELLS, mine.size))
+            _, idx = tree.query(pts[mine[q]], k=k + 1)
+            drop = idx == q[:, None]
+            drop[~drop.any(1), -1] = True  # self tied beyond the k + 1 nearest: drop the farthest
+            out[mine[q]] = cells[mine[idx[~drop].reshape(q.size, k)]]
     if role and (out[:, 0] < 0).any():
         log.warning(
             "%d %s cells lie in %s sections with fewer than %d cells; spatial tasks skip them.",
