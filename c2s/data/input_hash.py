@@ -7,11 +7,9 @@ keyed by (absolute path, size, mtime_ns, inode), so unchanged files are not re-r
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-from c2s.atomic import write_json_atomic
-from c2s.data.checksums import sha256_file
+from c2s.data.checksums import read_digest_cache, sha256_file, state_key, write_digest_cache
 
 
 def content_hash(path: str, cache_dir: str | Path) -> str:
@@ -20,17 +18,10 @@ def content_hash(path: str, cache_dir: str | Path) -> str:
     p = Path(path).expanduser().resolve()
     if not p.is_file():
         return f"missing:{p}"  # reading it fails later with a clear error
-    st = p.stat()
-    key = f"{p}|{st.st_size}|{st.st_mtime_ns}|{st.st_ino}"
+    key = state_key(p, str(p))
     cache = Path(cache_dir) / ".input-hashes.json"
-    try:
-        known = json.loads(cache.read_text()) if cache.is_file() else {}
-    except (json.JSONDecodeError, OSError):
-        known = {}
+    known = read_digest_cache(cache)
     if key not in known:
         known = {k: v for k, v in known.items() if not k.startswith(f"{p}|")} | {key: sha256_file(p)}
-        try:
-            write_json_atomic(cache, known)
-        except OSError:
-            pass  # a read-only shards_root only loses the cache
+        write_digest_cache(cache, known)  # a read-only shards_root only loses the cache
     return known[key]

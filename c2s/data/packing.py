@@ -99,9 +99,9 @@ def pack_arrays(
     pack_of, within, n_packs = _first_fit(order, np.asarray(lengths), int(max_len), int(open_bins))
     starts = np.zeros(n_packs + 1, dtype=np.int64)
     np.cumsum(np.bincount(pack_of, minlength=n_packs), out=starts[1:])
-    examples = np.empty_like(order)
-    for a in range(0, order.size, 1 << 16):  # a stable counting sort by pack, a chunk at a time
-        examples[starts[pack_of[a : a + (1 << 16)]] + within[a : a + (1 << 16)]] = order[a : a + (1 << 16)]
+    examples, c = np.empty_like(order), 1 << 16
+    for a in range(0, order.size, c):  # a stable counting sort by pack, a chunk at a time
+        examples[starts[pack_of[a : a + c]] + within[a : a + c]] = order[a : a + c]
     return examples, starts
 
 

@@ -9,12 +9,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from c2s.atomic import write_json_atomic
-from c2s.data.checksums import manifest_checksum, sha256_file
+from c2s.data.checksums import manifest_checksum, read_digest_cache, sha256_file, state_key, write_digest_cache
 from c2s.errors import C2SInputError
 
 FORMAT_VERSION = 4  # 3: the manifest carries its own checksum; 4: ids only in .tokens
-VERIFIED = ".verified.json"  # digests checked by ShardSet, keyed by file state (a cache)
+VERIFIED = ".verified.json"  # digests checked by ShardSet, keyed by file state: re-opening 3.2 GB
+# of shards hashed them all again (3 s of every DataModule setup at 1M cells)
 REQUIRED = ("format_version", "checksum", "tokenizer_id", "token_dtype", "counts", "files", "cells_per_split")
 
 
@@ -48,7 +48,7 @@ class ShardSet:
                 f"{mpath} does not match its own checksum: it was edited after prepare wrote it (for "
                 f"example a file relabelled to another split), so its splits cannot be trusted. {redo}"
             )
-        known = self._verified() if verify else {}
+        known = read_digest_cache(self.path / VERIFIED) if verify else {}
         seen = {}
         for name, info in self.manifest["files"].items():
             f = self.path / name
@@ -58,8 +58,7 @@ class ShardSet:
                 )
             if not verify:
                 continue
-            st = f.stat()
-            key = f"{name}|{st.st_size}|{st.st_mtime_ns}|{st.st_ino}"
+            key = state_key(f, name)
             digest = known.get(key)
             if digest != info["sha256"]:  # not verified in this state before: hash it
                 digest = sha256_file(f)
@@ -70,20 +69,7 @@ class ShardSet:
                 )
             seen[key] = digest
         if verify and seen != known:
-            try:
-                write_json_atomic(self.path / VERIFIED, seen)
-            except OSError:
-                pass  # a read-only shard directory only loses the cache
-
-    def _verified(self) -> dict[str, str]:
-        """Digests already checked, keyed by (file, size, mtime_ns, inode): a file that is
-        rewritten, copied or touched is hashed again (hashing 3.2 GB of shards took 3 s of every
-        DataModule setup at 1M cells)."""
-        try:
-            known = json.loads((self.path / VERIFIED).read_text())
-            return known if isinstance(known, dict) else {}
-        except (OSError, json.JSONDecodeError):
-            return {}
+            write_digest_cache(self.path / VERIFIED, seen)
 
     def files(self, split: str) -> list[Path]:
         """Parquet files of ``split``, in manifest order (sorted by name)."""
