@@ -22,17 +22,23 @@ log = logging.getLogger(__name__)
 SPECIALS = {"pad_token": "<pad>", "unk_token": "<unk>", "bos_token": "<s>", "eos_token": "</s>"}
 
 
-def _wrap(tok):
+def wrap(tok):
+    """A trained ``tokenizers.Tokenizer`` as a ``transformers.PreTrainedTokenizerFast``."""
     from transformers import PreTrainedTokenizerFast
 
     return PreTrainedTokenizerFast(tokenizer_object=tok, **SPECIALS)
 
 
 def train_gene_tokenizer(texts: Iterable[str], genes: Sequence[str], text_vocab_size: int = 2048):
+    """:func:`train_gene_backend`, as a ``transformers.PreTrainedTokenizerFast``."""
+    return wrap(train_gene_backend(texts, genes, text_vocab_size))
+
+
+def train_gene_backend(texts: Iterable[str], genes: Sequence[str], text_vocab_size: int = 2048):
     """Train BPE on ``texts`` (gene tokens excluded) and add each gene as one token.
 
-    Returns a ``transformers.PreTrainedTokenizerFast``; its vocabulary is at most
-    ``text_vocab_size`` BPE entries, 256 byte-fallback tokens, 4 specials and len(genes) gene tokens.
+    Returns a ``tokenizers.Tokenizer``; its vocabulary is at most ``text_vocab_size`` BPE
+    entries, 256 byte-fallback tokens, 4 specials and len(genes) gene tokens.
     """
     from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers, trainers
 
@@ -55,11 +61,16 @@ def train_gene_tokenizer(texts: Iterable[str], genes: Sequence[str], text_vocab_
     # train on the text around the genes; genes are added afterwards as whole tokens
     tok.train_from_iterator((" ".join(w for w in t.split(" ") if w not in gene_set) for t in texts), trainer)
     tok.add_tokens([AddedToken(" " + g, normalized=False) for g in genes])
-    return _wrap(tok)
+    return tok
 
 
 def train_byte_bpe(texts: Iterable[str], vocab_size: int):
-    """A GPT-2-style byte-level BPE trained on the same texts: the baseline tokenizer."""
+    """:func:`train_byte_backend`, as a ``transformers.PreTrainedTokenizerFast``."""
+    return wrap(train_byte_backend(texts, vocab_size))
+
+
+def train_byte_backend(texts: Iterable[str], vocab_size: int):
+    """A GPT-2-style byte-level BPE trained on the same texts: the baseline (``tokenizers.Tokenizer``)."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
     tok = Tokenizer(models.BPE())
@@ -72,7 +83,7 @@ def train_byte_bpe(texts: Iterable[str], vocab_size: int):
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
     )
     tok.train_from_iterator(texts, trainer)
-    return _wrap(tok)
+    return tok
 
 
 def load_tokenizer(name_or_path: str, add_genes: Sequence[str] = (), trust_remote_code: bool = False):
@@ -110,7 +121,10 @@ def tokenizer_id(tokenizer) -> str:
 def build_tokenizer(t: TokenizerConfig, seed: int, corpora, tasks, sample: int = 2000):
     """The tokenizer a prepare config asks for, trained on a bounded, seeded sample: the first
     ``sample`` train skeletons of every task and corpus (gene lists removed for kind=gene).
-    Gene vocabulary: genes that occur in some sentence, plus gene-set members."""
+    Gene vocabulary: genes that occur in some sentence, plus gene-set members.
+
+    Trained kinds return a ``tokenizers.Tokenizer`` (see :func:`wrap`: the prepare plan leaves
+    transformers' 0.55 s import to a later step); kind=pretrained a transformers tokenizer."""
     if t.kind not in TOKENIZERS:
         raise C2SInputError(f"tokenizer.kind={t.kind!r} is not one of: {', '.join(TOKENIZERS)}.")
     names, counts = gene_usage(corpora)
@@ -153,12 +167,12 @@ def _sample_texts(corpora, tasks, seed: int, sample: int, full_text: bool) -> li
 
 
 def _gene(t: TokenizerConfig, texts: list[str], genes: list[str]):
-    return train_gene_tokenizer(texts, genes, text_vocab_size=t.text_vocab_size)
+    return train_gene_backend(texts, genes, text_vocab_size=t.text_vocab_size)
 
 
 def _byte_bpe(t: TokenizerConfig, texts: list[str], genes: list[str]):
     """The baseline: GPT-2-style byte-level BPE with the gene tokenizer's vocabulary size."""
-    return train_byte_bpe(texts, vocab_size=t.text_vocab_size + len(genes))
+    return train_byte_backend(texts, vocab_size=t.text_vocab_size + len(genes))
 
 
 def _pretrained(t: TokenizerConfig, texts: list[str], genes: list[str]):

@@ -65,3 +65,21 @@ def test_reconstruction_tracks_real_expression(pbmc):
     x = pbmc.raw.X[:50].toarray()
     r = [st.pearsonr(rec.expression[i], x[i]).statistic for i in range(50)]
     assert np.mean(r) > 0.8
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_fit_points_equals_scipy_with_ties(seed):
+    rng = np.random.default_rng(seed)
+    rank = rng.integers(0, 30, 500).astype(float)  # many tied ranks and tied values
+    value = np.round(3.0 - np.log10(1 + rank) + rng.normal(0, 0.3, rank.size), 1)
+    from c2s.sentences.inverse import fit_points
+
+    fit = fit_points(rank, value, n_cells=10, top_k=None, seed=0)
+    x = np.log10(1 + rank)
+    reg = st.linregress(x, value)
+    assert fit.slope == pytest.approx(reg.slope, rel=1e-9)
+    assert fit.intercept == pytest.approx(reg.intercept, rel=1e-9)
+    assert fit.pearson_r == pytest.approx(reg.rvalue, rel=1e-9)
+    assert fit.spearman_r == pytest.approx(st.spearmanr(x, value).statistic, rel=1e-9)
+    flat = fit_points(rank, np.ones_like(rank), n_cells=10, top_k=None, seed=0)
+    assert flat.slope == 0.0 and flat.pearson_r == 0.0 and np.isnan(flat.spearman_r)

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import c2s
-from c2s.atomic import atomic_dir, sweep_orphans, write_json_atomic
+from c2s.atomic import atomic_dir, sweep_orphans, write_json_atomic, write_text_atomic
 from c2s.config.prepare import PrepareConfig
 from c2s.corpus.corpus import gene_usage
 from c2s.corpus.splits import SPLITS
@@ -36,6 +36,7 @@ from c2s.tasks import build_tasks
 from c2s.tasks.formats import upper_case_genes
 
 log = logging.getLogger(__name__)
+TOKENIZER_ID = "tokenizer-id.txt"
 HASHED = ("data", "extra_data", "tokenizer", "split", "tasks", "seed", "top_k", "rows_per_shard")
 
 
@@ -87,7 +88,7 @@ def plan(cfg: PrepareConfig) -> Path:
 def _plan(cfg: PrepareConfig, work: Path, tasks: list) -> Path:
     from c2s.corpus.build import build_corpus  # AnnData, scanpy, transformers: only the plan needs them
     from c2s.corpus.plan_meta import spatial_neighbours
-    from c2s.tokenizer import build_tokenizer, tokenizer_id
+    from c2s.tokenizer import build_tokenizer
 
     split, opt = cfg.split, cfg.tasks.options
     corpora, jobs, skipped = [], [], {}
@@ -119,8 +120,10 @@ def _plan(cfg: PrepareConfig, work: Path, tasks: list) -> Path:
     if not jobs:
         raise C2SInputError("No task could be rendered from this data; see the skipped reasons logged above.")
     tokenizer = build_tokenizer(cfg.tokenizer, cfg.seed, corpora, tasks)
-    tokenizer.save_pretrained(str(work / "tokenizer"))
-    (work / BACKEND).write_text(tokenizer.backend_tokenizer.to_str())
+    backend = getattr(tokenizer, "backend_tokenizer", tokenizer)
+    if backend is not tokenizer:  # kind=pretrained: a transformers tokenizer, saved as it came
+        hf_tokenizer(work, tokenizer)
+    (work / BACKEND).write_text(backend.to_str())
     for i, corpus in enumerate(corpora):
         shutil.rmtree(work / f"corpus-{i:02d}", ignore_errors=True)
         corpus.save(work / f"corpus-{i:02d}")
@@ -134,8 +137,7 @@ def _plan(cfg: PrepareConfig, work: Path, tasks: list) -> Path:
             "seed": cfg.seed,
             "rows_per_shard": cfg.rows_per_shard,
             "tasks": asdict(cfg.tasks),
-            "token_dtype": "uint16" if len(tokenizer) < 65535 else "int32",
-            "tokenizer_id": tokenizer_id(tokenizer),
+            "token_dtype": "uint16" if backend.get_vocab_size(with_added_tokens=True) < 65535 else "int32",
             "n_cells": sum(len(c.sentences) for c in corpora),
             "n_empty_dropped": sum(c.sentences.n_empty_dropped for c in corpora),
             "cells_per_split": {s: int(sum(c.cells(s).size for c in corpora)) for s in SPLITS},
@@ -163,9 +165,9 @@ def render(cfg: PrepareConfig, part: int = 0, num_parts: int = 1, workers: int =
     own = pool is None
     pool = pool or worker_pool(workers)
     try:  # largest jobs first (assign_parts' order), handed out one at a time
-        for _ in tqdm(
-            pool.imap_unordered(_run, [(str(work), j) for j in mine]), total=len(mine), desc="render jobs", unit="job"
-        ):
+        done = pool.imap_unordered(_run, [(str(work), j) for j in mine])
+        hf_tokenizer(work)  # this process is idle while the workers render
+        for _ in tqdm(done, total=len(mine), desc="render jobs", unit="job"):
             pass
     finally:
         if own:
@@ -174,6 +176,23 @@ def render(cfg: PrepareConfig, part: int = 0, num_parts: int = 1, workers: int =
 
 def _run(args: tuple[str, Job]) -> str:
     return run_job(*args)
+
+
+def hf_tokenizer(work: Path, tokenizer=None) -> str:
+    """The plan's tokenizer as transformers saves it (``work/tokenizer``) and its id, made once
+    (from ``tokenizer``, else by wrapping the plan's backend); returns the id. The plan leaves
+    this to a later step: importing transformers cost its critical path 0.55 s."""
+    if not (work / TOKENIZER_ID).is_file():
+        from c2s.tokenizer import tokenizer_id, wrap
+
+        if tokenizer is None:
+            from tokenizers import Tokenizer
+
+            tokenizer = wrap(Tokenizer.from_str((work / BACKEND).read_text()))
+        with atomic_dir(work / "tokenizer", replace=False) as tmp:  # parts may race: the same bytes
+            tokenizer.save_pretrained(str(tmp))
+        write_text_atomic(work / TOKENIZER_ID, tokenizer_id(tokenizer))
+    return (work / TOKENIZER_ID).read_text()
 
 
 def merge(cfg: PrepareConfig) -> Path:
@@ -186,6 +205,7 @@ def merge(cfg: PrepareConfig) -> Path:
         raise C2SInputError(
             f"{len(missing)} render jobs are not finished (e.g. {missing[:3]}); run step=render for every part first."
         )
+    tok_id = hf_tokenizer(work)
     with atomic_dir(out, replace=False) as tmp:  # another process finished first: keep theirs
         files, counts, fallback = {}, {s: {} for s in SPLITS}, []
         for j in sorted(jobs, key=lambda j: j.stem):
@@ -211,7 +231,7 @@ def merge(cfg: PrepareConfig) -> Path:
             "config_hash": out.name.rsplit("-", 1)[1],
             "config": hashed_settings(cfg) | {"shards_root": cfg.shards_root},
             "seed": cfg.seed,
-            "tokenizer_id": p["tokenizer_id"],
+            "tokenizer_id": tok_id,
             "skipped_tasks": p["skipped_tasks"],
             "n_cells": p["n_cells"],
             "n_empty_dropped": p["n_empty_dropped"],
