@@ -9,7 +9,7 @@ from c2s.cli.plan import job_plan
 from c2s.data.prepare import prepare
 from c2s.data.shards import ShardSet
 from c2s.io.synthetic import make_synthetic
-from c2s.tokenizer import train_byte_bpe
+from c2s.tokenizer import tokenizer_id, train_byte_bpe
 from tests.conftest import compose, prepare_config
 
 TASKS = (
@@ -194,6 +194,4 @@ def test_plan_imports_neither_transformers_nor_scipy_stats(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip().splitlines()[-1] == "[]", out
     shards = ShardSet(prepare(prepare_config(tmp_path, TASKS)))  # the plan above, rendered and merged
-    from c2s.tokenizer import tokenizer_id
-
     assert tokenizer_id(shards.tokenizer()) == shards.manifest["tokenizer_id"]

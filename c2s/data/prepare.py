@@ -86,7 +86,7 @@ def plan(cfg: PrepareConfig) -> Path:
 
 
 def _plan(cfg: PrepareConfig, work: Path, tasks: list) -> Path:
-    from c2s.corpus.build import build_corpus  # AnnData, scanpy, transformers: only the plan needs them
+    from c2s.corpus.build import build_corpus  # AnnData: only the plan needs it
     from c2s.corpus.plan_meta import spatial_neighbours
     from c2s.tokenizer import build_tokenizer
 
