@@ -3,7 +3,8 @@
 Steps (``step=``): ``plan`` converts every source into an on-disk cell store and writes the
 corpus metadata, spatial neighbours and tokenizer into a work directory; ``render`` runs the
 render jobs (``part``/``num_parts`` pick a share, ``workers`` processes run it); ``merge`` moves
-the job files into ``<shards_root>/<data.name>-<hash>`` with the manifest. ``all`` runs the three.
+the job files (and the tokenizer as transformers saves it, made by render or merge: see
+:func:`hf_tokenizer`) into ``<shards_root>/<data.name>-<hash>`` with the manifest. ``all`` runs the three.
 The same config finds and reuses its shards (after checking their checksums); any change to the
 config or to an input file's bytes writes a new directory.
 """
