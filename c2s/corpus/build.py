@@ -112,24 +112,23 @@ def build_corpus(
     roles_keys = {role: getattr(data, f"{role}_key") for role in OBS_ROLES if getattr(data, f"{role}_key")}
     for role, key in roles_keys.items():  # fail fast, before conversion
         for s in sources:
-            if key not in s.adata.obs.columns:
+            if key not in s.obs_keys:
                 raise C2SInputError(
                     f"data.{role}_key={key!r} is not an obs column. "
-                    f"Available columns: {sorted(map(str, s.adata.obs.columns))}. "
+                    f"Available columns: {sorted(s.obs_keys)}. "
                     f"Set data.{role}_key to one of them, or to null to skip the tasks that need it."
                 )
     store = convert(sources, top_k, store_dir or _tmp_store(), chunk_size=chunk_size, progress=progress)
     roles = {}
     for role, key in roles_keys.items():
         col = (
-            pd.concat([s.adata.obs[key].iloc[kept] for s, kept in zip(sources, store.kept)], ignore_index=True)
+            pd.concat([s.obs_column(key).iloc[kept] for s, kept in zip(sources, store.kept)], ignore_index=True)
             if len(sources) > 1
-            else sources[0].adata.obs[key].iloc[store.kept[0]]
+            else sources[0].obs_column(key).iloc[store.kept[0]]
         )
         roles[role] = _codes(col, key)
-    ids = pa.concat_arrays(
-        [pa.array(np.asarray(s.adata.obs_names)[kept].astype(str)) for s, kept in zip(sources, store.kept)]
-    )
+        del col
+    ids = pa.concat_arrays([s.cell_ids(kept) for s, kept in zip(sources, store.kept)])
     n = len(store)
     if split_by:
         if split_by not in roles:

@@ -28,8 +28,7 @@ QUERY_CELLS = 1 << 16  # cells per neighbour query (its distances and indices ar
 
 
 def description_of(data: "DataConfig", source: ExpressionSource) -> str | None:
-    uns = source.adata.uns
-    d = data.description or uns.get("description") or uns.get("abstract")
+    d = data.description or source.uns("description") or source.uns("abstract")
     return str(d) if d else None
 
 
@@ -77,11 +76,10 @@ def inverse_fit_of(sources: Sequence[ExpressionSource], seed: int) -> InverseFit
 
 def spatial_of(data: "DataConfig", sources: Sequence[ExpressionSource], store: "CellStore") -> np.ndarray | None:
     key = data.spatial_key
-    if not all(key in s.adata.obsm for s in sources):
+    coords = [s.obsm(key) for s in sources]
+    if any(c is None for c in coords):
         return None
-    return np.concatenate(
-        [np.asarray(s.adata.obsm[key], dtype=np.float64)[kept] for s, kept in zip(sources, store.kept)]
-    )
+    return np.concatenate([np.asarray(c, dtype=np.float64)[kept] for c, kept in zip(coords, store.kept)])
 
 
 def spatial_neighbours(corpus: "Corpus", split: str, k: int) -> np.ndarray:

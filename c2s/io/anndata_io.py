@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 import anndata as ad
 import numpy as np
+import pandas as pd
+import pyarrow as pa
 import scipy.sparse as sp
 
 from c2s.errors import C2SInputError
 from c2s.io.gene_names import resolve_gene_names
+from c2s.io.h5ad_parts import H5adParts
 from c2s.io.matrix_checks import KINDS, check_chunk, check_consistent, detect_kind
 
 log = logging.getLogger(__name__)
@@ -48,6 +51,15 @@ def load_anndata(data: str | Path | ad.AnnData, backed: bool = False) -> ad.AnnD
         import scanpy as sc
 
         return getattr(sc.datasets, name)()
+    path = h5ad_path(text)
+    try:
+        return ad.read_h5ad(path, backed="r" if backed else None)
+    except Exception as exc:  # h5py/anndata raise many types for broken files
+        raise _unreadable(path, exc) from exc
+
+
+def h5ad_path(text: str) -> Path:
+    """The existing ``.h5ad`` file named by ``text``, or an error that says what to give instead."""
     path = Path(text).expanduser()
     if path.is_dir():
         raise C2SInputError(
@@ -56,13 +68,25 @@ def load_anndata(data: str | Path | ad.AnnData, backed: bool = False) -> ad.AnnD
         )
     if not path.is_file():
         raise C2SInputError(f"No such h5ad file: {path}. Check data.path (relative paths are from the working dir).")
+    return path
+
+
+def _unreadable(path: Path, exc: Exception) -> C2SInputError:
+    return C2SInputError(
+        f"{path} could not be read as an h5ad file ({type(exc).__name__}: {exc}). "
+        "It may be truncated or not written by anndata: re-export it with adata.write_h5ad()."
+    )
+
+
+def _open_parts(data: str | Path | ad.AnnData, backed: bool) -> H5adParts | None:
+    """A backed .h5ad path read part by part (see c2s.io.h5ad_parts); None for anything else."""
+    if not backed or isinstance(data, ad.AnnData) or str(data).startswith(("synthetic:", "scanpy:")):
+        return None
+    path = h5ad_path(str(data))
     try:
-        return ad.read_h5ad(path, backed="r" if backed else None)
-    except Exception as exc:  # h5py/anndata raise many types for broken files
-        raise C2SInputError(
-            f"{path} could not be read as an h5ad file ({type(exc).__name__}: {exc}). "
-            "It may be truncated or not written by anndata: re-export it with adata.write_h5ad()."
-        ) from exc
+        return H5adParts.open(path)
+    except Exception as exc:
+        raise _unreadable(path, exc) from exc
 
 
 class ExpressionSource:
@@ -74,7 +98,8 @@ class ExpressionSource:
         use_raw: use ``adata.raw`` (its ``X`` and ``var``).
         gene_key: ``var`` column holding gene symbols; ``None`` uses ``var_names``.
         matrix_kind: ``auto`` (detect), ``counts`` or ``lognorm`` (skip detection).
-        backed: open a path with ``backed="r"`` (bounded memory).
+        backed: read a path's matrix in row chunks and its metadata part by part (bounded
+            memory; see :mod:`c2s.io.h5ad_parts`).
         upper_case: upper-case gene names (the c2s_scale prompt format).
     """
 
@@ -93,34 +118,72 @@ class ExpressionSource:
             raise C2SInputError(f"matrix_kind={matrix_kind!r} is not one of {KINDS}.")
         if layer is not None and use_raw:
             raise C2SInputError("Set either layer or use_raw, not both.")
-        self.adata = load_anndata(data, backed=backed)
-        adata = self.adata
-        if use_raw:
-            if adata.raw is None:
-                raise C2SInputError(f"use_raw=True but this AnnData has no .raw. {self._alternatives()}")
-            self.where, self._m, var, var_names = "adata.raw.X", adata.raw.X, adata.raw.var, adata.raw.var_names
-        elif layer is not None:
-            if layer not in adata.layers:
-                raise C2SInputError(
-                    f"Layer {layer!r} not found. Available layers: {sorted(adata.layers.keys())}. "
-                    f"{self._alternatives()}"
-                )
-            self.where, self._m, var, var_names = (
-                f"adata.layers[{layer!r}]",
-                adata.layers[layer],
-                adata.var,
-                adata.var_names,
-            )
+        self._parts = _open_parts(data, backed)
+        self.adata = None if self._parts is not None else load_anndata(data, backed=backed)
+        self.where = "adata.raw.X" if use_raw else f"adata.layers[{layer!r}]" if layer is not None else "adata.X"
+        if use_raw and not self._has_raw:
+            raise C2SInputError(f"use_raw=True but this AnnData has no .raw. {self._alternatives()}")
+        if layer is not None and layer not in self._layers:
+            raise C2SInputError(f"Layer {layer!r} not found. Available layers: {self._layers}. {self._alternatives()}")
+        if self._parts is not None:
+            self._m, var = self._parts.matrix(layer, use_raw)
+            var_names = var.index
         else:
-            self.where, self._m, var, var_names = "adata.X", adata.X, adata.var, adata.var_names
+            adata = self.adata
+            self._m, var, var_names = (
+                (adata.raw.X, adata.raw.var, adata.raw.var_names)
+                if use_raw
+                else (adata.layers[layer] if layer is not None else adata.X, adata.var, adata.var_names)
+            )
         if self._m is None:
             raise C2SInputError(f"{self.where} is empty (None). {self._alternatives()}")
         if sp.issparse(self._m) and not sp.isspmatrix_csr(self._m) and not isinstance(self._m, sp.csr_array):
             log.warning("%s is %s; converting to CSR for row access (one copy).", self.where, type(self._m).__name__)
             self._m = sp.csr_matrix(self._m)
+        elif type(self._m).__name__ == "_CSCDataset":  # anndata's backed CSC
+            # each row chunk of a column-major file reads every column: quadratic in cells
+            # (measured 0.05 s at 20k cells, 0.42 s at 80k), so read it once
+            log.warning(
+                "%s is stored column-major (CSC): row chunks would re-read the whole matrix, so it is "
+                "loaded once as CSR (memory grows with it). For bounded memory, re-save it as CSR: "
+                "adata.X = adata.X.tocsr(); adata.write_h5ad(path).",
+                self.where,
+            )
+            self._m = sp.csr_matrix(self._m.to_memory())
         self.gene_names = resolve_gene_names(var, var_names, gene_key, upper_case)
-        self.obs_names = np.asarray(adata.obs_names, dtype=object)
         self.kind = matrix_kind if matrix_kind != "auto" else self._detect()
+
+    @property
+    def _has_raw(self) -> bool:
+        return self._parts.has_raw if self._parts is not None else self.adata.raw is not None
+
+    @property
+    def _layers(self) -> list[str]:
+        return self._parts.layers if self._parts is not None else sorted(self.adata.layers.keys())
+
+    @property
+    def obs_keys(self) -> list[str]:
+        return self._parts.obs_keys if self._parts is not None else [str(k) for k in self.adata.obs.columns]
+
+    def obs_column(self, key: str) -> pd.Series:
+        """One obs column, all rows (a backed file reads only this column)."""
+        return self._parts.obs_column(key) if self._parts is not None else self.adata.obs[key]
+
+    def cell_ids(self, rows: np.ndarray) -> pa.Array:
+        """Obs names of the sorted positions ``rows``, as an Arrow string array."""
+        if self._parts is not None:
+            return self._parts.cell_ids(rows)
+        return pa.array(np.asarray(self.adata.obs_names)[rows].astype(str), pa.string())
+
+    def obsm(self, key: str) -> np.ndarray | None:
+        """``obsm[key]`` (all rows), or None when absent."""
+        if self._parts is not None:
+            return self._parts.obsm(key)
+        return self.adata.obsm[key] if key in self.adata.obsm else None
+
+    def uns(self, key: str) -> Any:
+        """``uns[key]``, or None when absent."""
+        return self._parts.uns(key) if self._parts is not None else self.adata.uns.get(key)
 
     @property
     def n_obs(self) -> int:
@@ -131,11 +194,7 @@ class ExpressionSource:
         return int(self._m.shape[1])
 
     def _alternatives(self) -> str:
-        adata = self.adata
-        options = []
-        if adata.raw is not None:
-            options.append("use_raw=True (adata.raw)")
-        options += [f"layer={name!r}" for name in adata.layers.keys()]
+        options = (["use_raw=True (adata.raw)"] if self._has_raw else []) + [f"layer={n!r}" for n in self._layers]
         return (
             ("Other matrices in this AnnData: " + ", ".join(options) + ".")
             if options

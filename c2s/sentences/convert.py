@@ -126,7 +126,7 @@ def sentences_from_source(
     return CellSentences(
         indices=np.concatenate(parts_idx) if parts_idx else np.zeros((0, k), np.int32),
         lengths=np.concatenate(parts_len) if parts_len else np.zeros(0, np.int32),
-        cell_ids=source.obs_names[kept],
+        cell_ids=source.cell_ids(kept).to_numpy(zero_copy_only=False),
         rows=kept,
         gene_names=source.gene_names,
         n_empty_dropped=int(n_empty),
