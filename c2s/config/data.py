@@ -19,7 +19,7 @@ class DataConfig:
     layer: str | None = None  # read adata.layers[layer] instead of X
     gene_key: str | None = None  # var column with gene symbols; null = var_names
     matrix_kind: str = "auto"  # auto | counts | lognorm
-    backed: bool = False  # open the h5ad backed="r" (bounded memory)
+    backed: bool = True  # a path: matrix in row chunks, metadata part by part (bounded memory); false loads it
     cell_type_key: str | None = None  # obs column with cell-type labels
     tissue_key: str | None = None  # obs column: tissue
     donor_key: str | None = None  # obs column: donor / individual
