@@ -1,8 +1,8 @@
 """Open an AnnData (path, in memory or backed), pick its matrix, and stream checked,
 log-normalised CSR row chunks.
 
-This is the only place that knows AnnData's layout; later stages see row chunks,
-gene symbols and cell ids.
+This module and :mod:`c2s.io.h5ad_parts` (a backed file's parts) are the only places that know
+AnnData's layout; later stages see row chunks, obs columns, gene symbols and cell ids.
 """
 
 from __future__ import annotations
