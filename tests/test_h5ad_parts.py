@@ -10,6 +10,7 @@ import pytest
 import scipy.sparse as sp
 
 from c2s.corpus.build import build_corpus
+from c2s.errors import C2SInputError
 from c2s.io import h5ad_parts
 from c2s.io.anndata_io import ExpressionSource
 from c2s.io.h5ad_parts import H5adParts
@@ -65,7 +66,7 @@ def test_matrices_equal_and_stay_on_disk(rich, pick):
 
 def test_missing_layer_names_the_ones_there(rich):
     _, path = rich
-    with pytest.raises(Exception, match=r"Layer 'spliced' not found.*\['counts'\].*use_raw=True"):
+    with pytest.raises(C2SInputError, match=r"Layer 'spliced' not found.*\['counts'\].*use_raw=True"):
         ExpressionSource(path, backed=True, layer="spliced")
 
 
@@ -95,7 +96,7 @@ def test_backed_csc_is_read_once_as_csr(tmp_path, caplog):
     np.testing.assert_array_equal(src._raw_rows(0, 50).toarray(), x.toarray())
 
 
-def test_old_obs_encoding_falls_back_to_anndata(rich, tmp_path):
+def test_an_obs_without_the_dataframe_encoding_goes_to_anndata(rich, tmp_path):
     _, path = rich
     old = tmp_path / "old.h5ad"
     old.write_bytes(path.read_bytes())
@@ -103,3 +104,6 @@ def test_old_obs_encoding_falls_back_to_anndata(rich, tmp_path):
         del f["obs"].attrs["encoding-type"]
     assert H5adParts.open(old) is None
     assert H5adParts.open(path) is not None
+    # anndata reads it (and here refuses it: the attribute is gone), with our clear error around its own
+    with pytest.raises(C2SInputError, match="could not be read as an h5ad file.*IORegistryError"):
+        ExpressionSource(old, backed=True)

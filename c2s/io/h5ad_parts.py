@@ -1,6 +1,7 @@
 """An ``.h5ad`` file read part by part: obs columns one at a time, obs names in row chunks, one
-obsm or uns entry when asked, and the chosen matrix (``X``, a layer or ``raw/X``) as anndata's
-backed sparse dataset (an h5py dataset when dense).
+obsm or uns entry when asked, and the chosen matrix (``X``, a layer or ``raw/X``) left on disk:
+CSR row ranges read by :class:`CsrRows`, CSC through anndata's backed dataset, dense as an h5py
+dataset.
 
 Why not ``anndata.read_h5ad(backed="r")``: it loads every obs column, the obs names as Python
 strings, all of obsm and every layer into memory. That was 180 MB per million cells before a
