@@ -107,3 +107,57 @@ def test_an_obs_without_the_dataframe_encoding_goes_to_anndata(rich, tmp_path):
     # anndata reads it (and here refuses it: the attribute is gone), with our clear error around its own
     with pytest.raises(C2SInputError, match="could not be read as an h5ad file.*IORegistryError"):
         ExpressionSource(old, backed=True)
+
+
+def test_dense_rows_equal_and_stay_on_disk(tmp_path):
+    mem = make_synthetic(n_cells=120, n_genes=40, seed=2)
+    mem.X = mem.X.toarray()
+    path = tmp_path / "dense.h5ad"
+    mem.write_h5ad(path)
+    m, b = ExpressionSource(mem), ExpressionSource(path, backed=True)
+    assert isinstance(b._m, h5ad_parts.DenseRows)
+    for (_, _, x1), (_, _, x2) in zip(m.iter_chunks(50), b.iter_chunks(50)):
+        np.testing.assert_array_equal(x1.toarray(), x2.toarray())
+    rows = np.array([0, 7, 119])
+    np.testing.assert_array_equal(m.read_rows(rows).toarray(), b.read_rows(rows).toarray())
+
+
+MANY = """
+import resource, sys
+from c2s.corpus.build import build_corpus
+from c2s.io import h5ad_parts
+h5ad_parts.MAX_OPEN = 8
+resource.setrlimit(resource.RLIMIT_NOFILE, (40, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
+data = {"name": "many", "path": sys.argv[1], "backed": True, "cell_type_key": "cell_type", "matrix_kind": "counts"}
+c = build_corpus(data, top_k=10, store_dir=sys.argv[2], progress=False)
+print(len(c.cell_ids), c.cell_ids[0], c.cell_ids[len(c.cell_ids) - 1])
+"""
+
+
+def test_a_directory_of_more_files_than_descriptors(tmp_path):
+    """60 files, 40 descriptors: each used to stay open (Errno 24, 'Too many open files')."""
+    import subprocess
+    import sys
+
+    for i in range(60):
+        a = make_synthetic(n_cells=20, n_genes=30, seed=i)
+        a.obs_names = [f"f{i}-{n}" for n in a.obs_names]
+        a.write_h5ad(tmp_path / f"part{i:02d}.h5ad")
+    out = subprocess.run(
+        [sys.executable, "-c", MANY, str(tmp_path), str(tmp_path / "store")], capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split() == ["1200", "f0-cell0", "f59-cell19"]
+
+
+def test_a_file_rewritten_while_read_is_an_error(rich, tmp_path):
+    _, path = rich
+    copy = tmp_path / "copy.h5ad"
+    copy.write_bytes(path.read_bytes())
+    src = ExpressionSource(copy, backed=True)
+    assert src.obs_column("cell_type").size == 300
+    make_synthetic(n_cells=50, n_genes=60, seed=9).write_h5ad(tmp_path / "new.h5ad")
+    (tmp_path / "new.h5ad").replace(copy)  # other cells, same path
+    with pytest.raises(C2SInputError, match="changed while it was being read"):
+        src.obs_column("cell_type")
+    assert ExpressionSource(copy, backed=True).n_obs == 50  # a new read sees the new file

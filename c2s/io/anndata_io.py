@@ -154,6 +154,11 @@ class ExpressionSource:
         self.gene_names = resolve_gene_names(var, var_names, gene_key, upper_case)
         self.kind = matrix_kind if matrix_kind != "auto" else self._detect()
 
+    def close(self) -> None:
+        """Close a backed file (it is reopened if read again); nothing for an in-memory AnnData."""
+        if self._parts is not None:
+            self._parts.close()
+
     @property
     def _has_raw(self) -> bool:
         return self._parts.has_raw if self._parts is not None else self.adata.raw is not None

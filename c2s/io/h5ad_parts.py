@@ -1,7 +1,7 @@
 """An ``.h5ad`` file read part by part: obs columns one at a time, obs names in row chunks, one
 obsm or uns entry when asked, and the chosen matrix (``X``, a layer or ``raw/X``) left on disk:
-CSR row ranges read by :class:`CsrRows`, CSC through anndata's backed dataset, dense as an h5py
-dataset.
+CSR row ranges read by :class:`CsrRows`, dense rows by :class:`DenseRows`, CSC through
+anndata's backed dataset.
 
 Why not ``anndata.read_h5ad(backed="r")``: it loads every obs column, the obs names as Python
 strings, all of obsm and every layer into memory. That was 180 MB per million cells before a
@@ -9,10 +9,18 @@ single row was read (measured on the 1M-cell benchmark file), 9 GB at the prepri
 Here the plan holds int codes per role and the kept cells' names as an Arrow array (~14 bytes
 per cell). Files whose obs is not anndata's ``dataframe`` encoding (written before anndata
 0.8) are read through anndata as before.
+
+At most MAX_OPEN files are open at once (least recently used closed first; a part reopens its
+file when next read): a directory of thousands of files, one dataset, failed with "Too many
+open files" under the usual limit of 1,024 descriptors. A file replaced or rewritten while it
+is being read is an error, never a mix of old and new rows.
 """
 
 from __future__ import annotations
 
+import os
+import weakref
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
@@ -23,38 +31,84 @@ import pyarrow as pa
 import scipy.sparse as sp
 from anndata.io import read_elem, sparse_dataset
 
+from c2s.errors import C2SInputError
+
 ID_ROWS = 1 << 16  # obs names read per h5py call (bounded memory: one chunk of Python strings)
+MAX_OPEN = 64  # h5py file handles kept open by this process
+_OPEN: OrderedDict[Path, tuple[tuple, h5py.File]] = OrderedDict()  # path -> (stamp, file)
+
+
+def stamp(path: Path) -> tuple[int, int, int, int]:
+    """(device, inode, size, mtime ns): changes when the file is replaced or rewritten."""
+    st = os.stat(path)
+    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns
+
+
+def handle(path: Path, expected: tuple | None = None) -> h5py.File:
+    """The open read-only h5py file at ``path``, opened (and the least recently used one
+    closed) as needed; ``expected``: the stamp it had when first read. Objects taken from the
+    file stay valid until the next call for another file."""
+    now = stamp(path)
+    if expected is not None and now != expected:
+        raise C2SInputError(f"{path} changed while it was being read. Leave inputs alone during a run, and re-run.")
+    entry = _OPEN.pop(path, None)
+    if entry is not None and (entry[0] != now or not entry[1].id.valid):
+        entry[1].close()
+        entry = None
+    _OPEN[path] = entry = entry or (now, h5py.File(path, "r"))
+    while len(_OPEN) > MAX_OPEN:
+        _OPEN.popitem(last=False)[1][1].close()
+    return entry[1]
+
+
+def release(path: Path) -> None:
+    """Close ``path``'s handle if open (a later read reopens it)."""
+    entry = _OPEN.pop(path, None)
+    if entry is not None:
+        entry[1].close()
 
 
 class H5adParts:
     """The parts of one ``.h5ad`` that a source needs, each read when asked (see module doc)."""
 
-    def __init__(self, file: h5py.File) -> None:
-        self.file = file
-        obs = file["obs"]
-        self._names = obs[str(obs.attrs["_index"])]
+    def __init__(self, path: Path) -> None:
+        self.path, self.stamp = path, stamp(path)
+        weakref.finalize(self, release, path)  # as a held h5py.File closed with its owner
+        obs = self.file["obs"]
+        self._names = f"obs/{obs.attrs['_index']}"
         self.obs_keys = [str(k) for k in obs.attrs.get("column-order", [])]
-        self.n_obs = int(self._names.shape[0])
-        self.layers = sorted(file["layers"].keys()) if "layers" in file else []
-        self.has_raw = "raw" in file and "X" in file["raw"]
+        self.n_obs = int(self.file[self._names].shape[0])
+        self.layers = sorted(self.file["layers"].keys()) if "layers" in self.file else []
+        self.has_raw = "raw" in self.file and "X" in self.file["raw"]
+
+    @property
+    def file(self) -> h5py.File:
+        return handle(self.path, self.stamp)
 
     @classmethod
     def open(cls, path: Path) -> "H5adParts | None":
         """The file's parts, or None when its obs predates anndata's element encoding."""
-        f = h5py.File(path, "r")
+        f = handle(path)
         if "obs" not in f or f["obs"].attrs.get("encoding-type") != "dataframe":
-            f.close()
+            release(path)
             return None
-        return cls(f)
+        return cls(path)
+
+    def close(self) -> None:
+        """Close the file now (so that it can be rewritten); a later read reopens it."""
+        release(self.path)
 
     def matrix(self, layer: str | None, use_raw: bool) -> tuple[Any, pd.DataFrame]:
         """(rows-sliceable matrix or None when absent, its var table): ``raw/X`` with ``raw/var``,
         ``layers/<layer>`` or ``X``."""
-        where = self.file["raw"] if use_raw else self.file
-        elem = self.file["layers"][layer] if layer is not None else where.get("X")
+        where = "raw/" if use_raw else ""
+        name = f"layers/{layer}" if layer is not None else f"{where}X"
+        elem = self.file.get(name)
+        var = read_elem(self.file[f"{where}var"])
         if isinstance(elem, h5py.Group):
-            elem = CsrRows(elem) if elem.attrs.get("encoding-type") == "csr_matrix" else sparse_dataset(elem)
-        return elem, read_elem(where["var"])
+            csr = elem.attrs.get("encoding-type") == "csr_matrix"
+            return (CsrRows(self, name) if csr else sparse_dataset(elem)), var
+        return (None if elem is None else DenseRows(self, name)), var
 
     def obs_column(self, key: str) -> pd.Series:
         """One obs column (categorical columns stay codes plus categories)."""
@@ -63,7 +117,7 @@ class H5adParts:
     def cell_ids(self, rows: np.ndarray) -> pa.Array:
         """Obs names of sorted positions ``rows`` (an Arrow string array), read ID_ROWS rows at a time."""
         rows = np.asarray(rows, dtype=np.int64)
-        parts, names = [], self._names.asstr()
+        parts, names = [], self.file[self._names].asstr()
         for a in range(0, self.n_obs, ID_ROWS):
             lo, hi = np.searchsorted(rows, [a, a + ID_ROWS])
             if hi > lo:
@@ -77,21 +131,33 @@ class H5adParts:
         return read_elem(self.file["uns"][key]) if "uns" in self.file and key in self.file["uns"] else None
 
 
+class DenseRows:
+    """A dense matrix in an .h5ad file, indexed through h5py (its file reopened when needed)."""
+
+    def __init__(self, parts: H5adParts, name: str) -> None:
+        self.parts, self.name = parts, name
+        self.shape = tuple(int(n) for n in parts.file[name].shape)
+
+    def __getitem__(self, rows: Any) -> np.ndarray:
+        return self.parts.file[self.name][rows]
+
+
 class CsrRows:
     """A CSR matrix in an .h5ad group: row ranges read straight from its three h5py datasets,
     other indexing through anndata's backed dataset. (anndata parses scipy's package metadata
     on every slice to pick an index check, 3 ms a call: 28% of converting 1M cells.)"""
 
-    def __init__(self, group: h5py.Group) -> None:
-        self.group, self.shape = group, tuple(int(n) for n in group.attrs["shape"])
-        self._other = sparse_dataset(group)
+    def __init__(self, parts: H5adParts, name: str) -> None:
+        self.parts, self.name = parts, name
+        self.shape = tuple(int(n) for n in parts.file[name].attrs["shape"])
 
     def __getitem__(self, rows: Any) -> sp.csr_matrix:
+        group = self.parts.file[self.name]
         if not (isinstance(rows, slice) and rows.step in (None, 1)):
-            return self._other[rows]
+            return sparse_dataset(group)[rows]
         start, stop, _ = rows.indices(self.shape[0])
         stop = max(start, stop)
-        ptr = self.group["indptr"][start : stop + 1].astype(np.int64)
+        ptr = group["indptr"][start : stop + 1].astype(np.int64)
         lo, hi = int(ptr[0]), int(ptr[-1])
-        x = (self.group["data"][lo:hi], self.group["indices"][lo:hi], ptr - lo)
+        x = (group["data"][lo:hi], group["indices"][lo:hi], ptr - lo)
         return sp.csr_matrix(x, shape=(stop - start, self.shape[1]))
