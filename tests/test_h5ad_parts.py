@@ -161,3 +161,28 @@ def test_a_file_rewritten_while_read_is_an_error(rich, tmp_path):
     with pytest.raises(C2SInputError, match="changed while it was being read"):
         src.obs_column("cell_type")
     assert ExpressionSource(copy, backed=True).n_obs == 50  # a new read sees the new file
+
+
+@pytest.mark.parametrize("gap,span", [(1 << 10, 1 << 20), (0, 40), (10**9, 10**9)])
+def test_csr_integer_rows_equal_anndata(rich, monkeypatch, gap, span):
+    """Rows in runs of nearby rows (gap, span: every split, cut by size, one read) equal anndata's."""
+    from anndata.io import sparse_dataset
+
+    _, path = rich
+    monkeypatch.setattr(h5ad_parts.CsrRows, "GAP", gap)
+    monkeypatch.setattr(h5ad_parts.CsrRows, "SPAN", span)
+    src = ExpressionSource(path, backed=True)
+    ref = sparse_dataset(src._parts.file["X"]).to_memory()
+    rng = np.random.default_rng(1)
+    for rows in (
+        np.sort(rng.choice(300, 40, replace=False)),
+        rng.integers(0, 300, 50),  # unsorted, repeated
+        np.arange(100, 180),  # a range
+        np.array([299, 0]),
+        np.zeros(0, np.int64),
+        slice(10, 60, 7),
+        np.arange(300) % 3 == 0,  # a mask: anndata's path
+    ):
+        got = src._m[rows]
+        assert sp.isspmatrix_csr(got) and got.shape == ref[rows].shape
+        np.testing.assert_array_equal(got.toarray(), ref[rows].toarray())

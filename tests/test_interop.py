@@ -16,6 +16,7 @@ import scipy.sparse as sp
 
 from c2s.config.tasks import TaskOptionsConfig
 from c2s.corpus.build import build_corpus
+from c2s.errors import C2SInputError
 from c2s.eval.sources import reservoir
 from c2s.io.gene_names import resolve_gene_names
 from c2s.scoring.parse import normalize_label, parse_genes
@@ -273,3 +274,18 @@ def test_lora_finetune_under_fsdp(standin, tmp_path):
         == AutoModelForCausalLM.from_pretrained(standin).get_input_embeddings().num_embeddings
     )
     assert "Traceback" not in proc.stderr
+
+
+def test_a_resolved_gene_list_is_reused_with_its_warnings(caplog):
+    var = pd.DataFrame(index=["HLA DRA", "Actb", "Actb"])
+    first = resolve_gene_names(var, var.index, None)
+    caplog.clear()
+    again = resolve_gene_names(var, var.index, None)
+    assert list(again) == list(first) == ["HLA_DRA", "Actb", "Actb-1"]
+    assert again is not first  # a copy: a caller's edit cannot reach the cache
+    assert "contain whitespace" in caplog.text and "made unique" in caplog.text  # logged again
+    missing = pd.DataFrame({"sym": ["HLA DRA", None, "Actb"]}, index=["a", "b", "c"])
+    named = pd.DataFrame({"sym": ["HLA DRA", "None", "Actb"]}, index=["a", "b", "c"])  # same text, no gap
+    assert list(resolve_gene_names(named, named.index, "sym")) == ["HLA_DRA", "None", "Actb"]
+    with pytest.raises(C2SInputError, match="empty or missing name"):
+        resolve_gene_names(missing, missing.index, "sym")

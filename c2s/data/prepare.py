@@ -27,7 +27,7 @@ from c2s.config.prepare import PrepareConfig
 from c2s.corpus.corpus import gene_usage
 from c2s.corpus.splits import SPLITS
 from c2s.data.checksums import sealed
-from c2s.data.input_hash import content_hash
+from c2s.data.input_hash import content_hashes
 from c2s.data.processes import in_child, worker_pool
 from c2s.data.render_jobs import BACKEND, Job, assign_parts, run_job
 from c2s.data.shards import FORMAT_VERSION, ShardSet
@@ -55,9 +55,8 @@ def config_hash(cfg: PrepareConfig) -> str:
     payload = {k: v for k, v in hashed_settings(cfg).items() if v is not None} | {"format_version": FORMAT_VERSION}
     if not payload.get("extra_data"):
         payload.pop("extra_data", None)
-    payload["inputs"] = [
-        content_hash(f, cfg.shards_root) for d in [cfg.data, *cfg.extra_data] for f in input_files(str(d.path))
-    ]
+    files = [f for d in [cfg.data, *cfg.extra_data] for f in input_files(str(d.path))]
+    payload["inputs"] = content_hashes(files, cfg.shards_root)
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 

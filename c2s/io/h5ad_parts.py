@@ -143,9 +143,13 @@ class DenseRows:
 
 
 class CsrRows:
-    """A CSR matrix in an .h5ad group: row ranges read straight from its three h5py datasets,
-    other indexing through anndata's backed dataset. (anndata parses scipy's package metadata
-    on every slice to pick an index check, 3 ms a call: 28% of converting 1M cells.)"""
+    """A CSR matrix in an .h5ad group, read straight from its three h5py datasets: a row range
+    in one read, integer rows in runs of nearby rows. (anndata's backed dataset parses scipy's
+    package metadata on every read to pick an index check, 3 ms a call: 28% of converting 1M
+    cells, and 4.8 of 22.6 s planning a directory of 1,000 files.)"""
+
+    GAP = 1 << 10  # stored values read and dropped rather than starting a new read (~10 us each)
+    SPAN = 1 << 20  # stored values per read at most (bounded memory for any selection)
 
     def __init__(self, parts: H5adParts, name: str) -> None:
         self.parts, self.name = parts, name
@@ -153,11 +157,49 @@ class CsrRows:
 
     def __getitem__(self, rows: Any) -> sp.csr_matrix:
         group = self.parts.file[self.name]
-        if not (isinstance(rows, slice) and rows.step in (None, 1)):
-            return sparse_dataset(group)[rows]
-        start, stop, _ = rows.indices(self.shape[0])
-        stop = max(start, stop)
-        ptr = group["indptr"][start : stop + 1].astype(np.int64)
-        lo, hi = int(ptr[0]), int(ptr[-1])
-        x = (group["data"][lo:hi], group["indices"][lo:hi], ptr - lo)
-        return sp.csr_matrix(x, shape=(stop - start, self.shape[1]))
+        if isinstance(rows, slice) and rows.step in (None, 1):
+            start, stop, _ = rows.indices(self.shape[0])
+            stop = max(start, stop)
+            ptr = group["indptr"][start : stop + 1].astype(np.int64)
+            lo, hi = int(ptr[0]), int(ptr[-1])
+            x = (group["data"][lo:hi], group["indices"][lo:hi], ptr - lo)
+            return sp.csr_matrix(x, shape=(stop - start, self.shape[1]))
+        rows = np.arange(self.shape[0])[rows] if isinstance(rows, slice) else np.asarray(rows)
+        if (
+            rows.dtype.kind not in "iu"
+            or rows.ndim != 1
+            or (rows.size and (rows.min() < 0 or rows.max() >= self.shape[0]))
+        ):
+            return sparse_dataset(group)[rows]  # masks, negative or bad indices: anndata's rules and errors
+        return self._rows(group, rows.astype(np.int64))
+
+    def _rows(self, group: h5py.Group, rows: np.ndarray) -> sp.csr_matrix:
+        u = np.unique(rows)
+        if u.size == 0:
+            return sp.csr_matrix((0, self.shape[1]), dtype=group["data"].dtype)
+        first, last = int(u[0]), int(u[-1])
+        if last - first + 1 == u.size:  # a range after all: one read
+            m = self[first : last + 1]
+            return m if u.size == rows.size else m[rows - first]
+        if last - first < min(self.SPAN, 64 * u.size):  # a dense enough span of indptr: faster than points
+            span = group["indptr"][first : last + 2].astype(np.int64)
+            starts, ends = span[u - first], span[u - first + 1]
+        else:
+            starts, ends = (group["indptr"][u + d].astype(np.int64) for d in (0, 1))
+        new = np.r_[True, starts[1:] - ends[:-1] > self.GAP]  # a new read where the gap is large...
+        sub = (starts - starts[new][np.cumsum(new) - 1]) // self.SPAN
+        new[1:] |= sub[1:] != sub[:-1]  # ...or the read would grow past SPAN
+        cut = np.flatnonzero(new)[1:]
+        data, indices, dset, iset = [], [], group["data"], group["indices"]
+        for a, b in zip(np.r_[0, cut].tolist(), np.r_[cut, u.size].tolist()):
+            lo, hi = int(starts[a]), int(ends[b - 1])
+            d, i = dset[lo:hi], iset[lo:hi]
+            if b - a > 1:  # keep each row's values, drop the gaps between them
+                n = ends[a:b] - starts[a:b]
+                take = np.arange(int(n.sum())) + np.repeat(starts[a:b] - lo - np.r_[0, np.cumsum(n)[:-1]], n)
+                d, i = d[take], i[take]
+            data.append(d)
+            indices.append(i)
+        ptr = np.r_[0, np.cumsum(ends - starts)]
+        m = sp.csr_matrix((np.concatenate(data), np.concatenate(indices), ptr), shape=(u.size, self.shape[1]))
+        return m if u.size == rows.size and np.array_equal(u, rows) else m[np.searchsorted(u, rows)]
