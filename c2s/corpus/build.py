@@ -14,13 +14,12 @@ from typing import Any, Mapping
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 
 from c2s.config.data import DataConfig
 from c2s.config.validate import as_config
 from c2s.corpus.cell_store import convert
 from c2s.corpus.corpus import OBS_ROLES, Corpus
-from c2s.corpus.plan_meta import description_of, gene_sets_of, inverse_fit_of, spatial_of
+from c2s.corpus.plan_meta import cell_ids_of, description_of, gene_sets_of, inverse_fit_of, spatial_of
 from c2s.corpus.splits import SPLITS, apply_holdout, split_cells, split_groups
 from c2s.errors import C2SInputError
 from c2s.io.anndata_io import ExpressionSource
@@ -128,7 +127,7 @@ def build_corpus(
         )
         roles[role] = _codes(col, key)
         del col
-    ids = pa.concat_arrays([s.cell_ids(kept) for s, kept in zip(sources, store.kept)])
+    ids = cell_ids_of(sources, store.kept, input_files(str(data.path)))
     n = len(store)
     if split_by:
         if split_by not in roles:

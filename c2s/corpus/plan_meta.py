@@ -1,15 +1,18 @@
-"""Corpus-wide decisions drawn from ``obs``/``obsm`` and bounded samples of cells: the
-description, marker gene sets, the inverse fit, spatial coordinates and neighbours."""
+"""Corpus-wide decisions drawn from ``obs``/``obsm`` and bounded samples of cells: cell ids,
+the description, marker gene sets, the inverse fit, spatial coordinates and neighbours."""
 
 from __future__ import annotations
 
 import logging
 import os
+from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
 import anndata as ad
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import scipy.sparse as sp
 
 from c2s.corpus.gene_sets import marker_gene_sets, read_gmt
@@ -26,6 +29,31 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 MARKER_CELLS = 20_000  # cells sampled for marker genes (bounded memory at any corpus size)
 QUERY_CELLS = 1 << 16  # cells per neighbour query (its distances and indices are 16 bytes per neighbour)
+
+
+def cell_ids_of(sources: Sequence[ExpressionSource], kept: Sequence[np.ndarray], files: list[str]) -> pa.Array:
+    """Each kept cell's id (an Arrow string array): its obs name, and in a dataset of several
+    files ``<obs name>-<file stem>`` (anndata.concat's ``index_unique`` convention: barcodes
+    repeat across runs). Stems shared by files in different folders become the path below the
+    folder they share. Ids that still repeat are counted in a warning."""
+    parts = [s.cell_ids(k) for s, k in zip(sources, kept)]
+    if len(parts) > 1:
+        stems = [Path(f).stem for f in files]
+        if len(set(stems)) < len(stems):
+            top = os.path.commonpath([os.path.abspath(f) for f in files])
+            stems = [Path(os.path.relpath(os.path.abspath(f), top)).with_suffix("").as_posix() for f in files]
+        parts = [pc.binary_join_element_wise(p, pa.scalar(st), "-").cast(pa.string()) for p, st in zip(parts, stems)]
+    ids = pa.concat_arrays(parts) if parts else pa.array([], pa.string())
+    if pc.count_distinct(ids).as_py() < len(ids):
+        counts = pc.value_counts(ids)
+        rep = counts.filter(pc.greater(counts.field("counts"), 1))
+        log.warning(
+            "%d cell ids occur more than once (e.g. %s): shard rows and QA items cannot tell those cells "
+            "apart. Make them unique (adata.obs_names_make_unique()) and re-save the file.",
+            len(rep),
+            rep.field("values")[:3].to_pylist(),
+        )
+    return ids
 
 
 def description_of(data: "DataConfig", source: ExpressionSource) -> str | None:
