@@ -184,3 +184,16 @@ def test_csr_integer_rows_equal_anndata(rich, monkeypatch, gap, span):
         got = src._m[rows]
         assert sp.isspmatrix_csr(got) and got.shape == ref[rows].shape
         np.testing.assert_array_equal(got.toarray(), ref[rows].toarray())
+
+
+def test_build_corpus_leaves_no_file_open(rich, tmp_path):
+    _, path = rich
+    copy = tmp_path / "copy.h5ad"
+    copy.write_bytes(path.read_bytes())
+    kept = []  # a reference that outlives the call (a traceback or a notebook would hold one)
+    real = h5ad_parts.H5adParts.__init__
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(h5ad_parts.H5adParts, "__init__", lambda self, p: kept.append(self) or real(self, p))
+        build_corpus({**SYNTHETIC_DATA, "path": str(copy), "matrix_kind": "auto"}, top_k=10, progress=False)
+    assert kept and copy not in h5ad_parts._OPEN
+    make_synthetic(n_cells=40, n_genes=60, seed=3).write_h5ad(copy)  # in place: HDF5 refuses if still open

@@ -183,4 +183,6 @@ def build_corpus(
         item["split"] = str(label)
     corpus.spatial = spatial_of(data, sources, store)
     corpus.inverse_fit = inverse_fit_of(sources, seed)
+    for s in sources:  # now, not when collected: the caller may rewrite a file next
+        s.close()
     return corpus
