@@ -49,3 +49,20 @@ def test_missing_obs_key_lists_columns():
         C2SInputError, match=r"data.tissue_key='organ' is not an obs column. Available columns: \[.*'batch'"
     ):
         build_corpus(dict(SYNTHETIC_DATA, tissue_key="organ"))
+
+
+@pytest.mark.parametrize("n_names,dtype", [(2, np.int8), (126, np.int8), (127, np.int16), (40_000, np.int32)])
+def test_role_codes_are_sorted_names_in_the_smallest_int(n_names, dtype):
+    """Codes index the sorted names (string and categorical columns alike; missing -> 'unknown')
+    in the smallest signed int type: 1 byte per cell for the usual few labels. With 'unknown',
+    n_names + 1 categories."""
+    from c2s.corpus.build import _codes
+
+    rng = np.random.default_rng(0)
+    values = np.array([f"L{i:05d}" for i in rng.integers(0, n_names, 3 * n_names)], dtype=object)
+    values[:n_names] = [f"L{i:05d}" for i in range(n_names)]  # every name occurs
+    values[n_names] = None
+    for col in (pd.Series(values), pd.Series(values, dtype="category")):
+        cats, codes = _codes(col, "label")
+        assert codes.dtype == dtype and list(cats) == sorted(cats) and len(cats) == n_names + 1
+        assert list(cats[codes]) == [v if v is not None else "unknown" for v in values]

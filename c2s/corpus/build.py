@@ -30,7 +30,8 @@ log = logging.getLogger(__name__)
 
 
 def _codes(col: pd.Series, key: str) -> tuple[np.ndarray, np.ndarray]:
-    """(sorted category names, int32 codes) of an obs column; missing values become 'unknown'."""
+    """(sorted category names, codes in the smallest signed int type that holds them: 1 byte
+    per cell for up to 127 categories) of an obs column; missing values become 'unknown'."""
     if col.isna().any():
         log.warning("obs[%r] has %d missing values; they become 'unknown'.", key, int(col.isna().sum()))
     if isinstance(col.dtype, pd.CategoricalDtype):
@@ -43,7 +44,8 @@ def _codes(col: pd.Series, key: str) -> tuple[np.ndarray, np.ndarray]:
             col.astype(str).where(col.notna(), "unknown").to_numpy(dtype=object), return_inverse=True
         )
     uniq, inverse = np.unique(cats, return_inverse=True)  # sorted and merged: storage-independent
-    return np.asarray(uniq, dtype=object), inverse[codes].astype(np.int32)
+    dtype = np.int8 if uniq.size <= 127 else np.int16 if uniq.size <= 32767 else np.int32
+    return np.asarray(uniq, dtype=object), inverse[codes].astype(dtype)
 
 
 def _read_qa(path: str | Path) -> list[dict[str, Any]]:

@@ -3,7 +3,7 @@
 Built once from AnnData sources and a data config (c2s.corpus.build); tasks only see this
 object (never AnnData).
 Metadata is compact: each mapped role (cell_type, tissue, donor, batch, condition, cluster,
-caption, niche) is sorted category names plus an int32 code per cell; splits are int8 codes;
+caption, niche) is sorted category names plus a code per cell (int8 up to 127 names); splits are int8 codes;
 cell ids an Arrow string array. ``save``/``load`` round-trip it through memory-mappable files,
 so render workers share one copy through the page cache.
 """
@@ -34,7 +34,7 @@ class Corpus:
 
     name: str
     sentences: CellStore
-    roles: dict[str, tuple[np.ndarray, np.ndarray]]  # role -> (sorted category names, int32 codes)
+    roles: dict[str, tuple[np.ndarray, np.ndarray]]  # role -> (sorted category names, int8/16/32 codes)
     split: np.ndarray  # int8 (n_cells,): index into SPLITS
     cell_ids: pa.Array  # string (n_cells,)
     organism: str

@@ -28,7 +28,7 @@ def check_labels(
     train: int,
     test: int,
 ) -> None:
-    """``roles``: role -> (category names, int32 codes per cell); ``keys``: role -> obs column;
+    """``roles``: role -> (category names, integer codes per cell); ``keys``: role -> obs column;
     ``split``: int8 split code per cell, ``train``/``test`` the codes of those splits."""
     n = split.size
     for role, (cats, codes) in roles.items():
