@@ -66,7 +66,7 @@ def _read_qa(path: str | Path) -> list[dict[str, Any]]:
     return items
 
 
-def _sources(data: DataConfig, upper_case: bool = False) -> list[ExpressionSource]:
+def _sources(data: DataConfig, files: list[str], upper_case: bool = False) -> list[ExpressionSource]:
     return [
         ExpressionSource(
             f,
@@ -77,7 +77,7 @@ def _sources(data: DataConfig, upper_case: bool = False) -> list[ExpressionSourc
             backed=data.backed,
             upper_case=upper_case,
         )
-        for f in input_files(str(data.path))
+        for f in files
     ]
 
 
@@ -109,7 +109,8 @@ def build_corpus(
     ``upper_case_genes``: gene names upper-cased (the c2s_scale prompt format).
     """
     data = as_config(DataConfig, data, "data")
-    sources = _sources(data, upper_case_genes)
+    files = input_files(str(data.path))  # listed once: the sources and their cell ids follow this order
+    sources = _sources(data, files, upper_case_genes)
     roles_keys = {role: getattr(data, f"{role}_key") for role in OBS_ROLES if getattr(data, f"{role}_key")}
     for role, key in roles_keys.items():  # fail fast, before conversion
         for s in sources:
@@ -129,7 +130,7 @@ def build_corpus(
         )
         roles[role] = _codes(col, key)
         del col
-    ids = cell_ids_of(sources, store.kept, input_files(str(data.path)))
+    ids = cell_ids_of(sources, store.kept, files)
     n = len(store)
     if split_by:
         if split_by not in roles:

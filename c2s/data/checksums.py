@@ -38,6 +38,11 @@ def state_key(path: Path, name: str) -> str:
     return f"{name}|{st.st_size}|{st.st_mtime_ns}|{st.st_ino}"
 
 
+def state_name(key: str) -> str:
+    """The ``name`` a :func:`state_key` was made from."""
+    return key.rsplit("|", 3)[0]
+
+
 def read_digest_cache(path: Path) -> dict[str, str]:
     """A digest cache (JSON object), or {} when it is missing or unreadable."""
     try:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from c2s.data.checksums import read_digest_cache, sha256_file, state_key, write_digest_cache
+from c2s.data.checksums import read_digest_cache, sha256_file, state_key, state_name, write_digest_cache
 
 
 def content_hashes(paths: list[str], cache_dir: str | Path) -> list[str]:
@@ -19,7 +19,7 @@ def content_hashes(paths: list[str], cache_dir: str | Path) -> list[str]:
     it fails later with a clear error)."""
     cache = Path(cache_dir) / ".input-hashes.json"
     known, fresh, out = read_digest_cache(cache), False, []
-    key_of = {k.rsplit("|", 3)[0]: k for k in known}  # path -> its cached key
+    key_of = {state_name(k): k for k in known}  # path -> its cached key
     for path in paths:
         if path.startswith(("synthetic:", "scanpy:")):
             out.append(path)
