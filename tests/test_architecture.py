@@ -1,6 +1,7 @@
 """The layering and style rules hold: import-linter's contracts (.importlinter: packages import only the layers
 below them, no cycles between siblings) and ruff (pyproject.toml: lint and format, line length 120)."""
 
+import os
 import shutil
 import subprocess
 import sys
@@ -29,14 +30,21 @@ def test_import_contracts_hold():
 
 
 def test_import_contracts_can_fail(tmp_path):
-    """The layers contract catches an upward import (a low package importing the training layer)."""
-    bad = ROOT / "c2s" / "sentences" / "_upward_probe.py"
-    bad.write_text("import c2s.training.run  # noqa: F401\n")
-    try:
-        out = _run(_tool("lint-imports"), "--no-cache")
-    finally:
-        bad.unlink()
-    assert out.returncode != 0 and "c2s.sentences is not allowed to import c2s.training" in out.stdout
+    """The layers contract catches an upward import (a low package importing the training layer). The probe is
+    planted in a copy of the package, never in the source tree (another process may be using this checkout)."""
+    shutil.copytree(ROOT / "c2s", tmp_path / "c2s", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ROOT / ".importlinter", tmp_path / ".importlinter")
+    (tmp_path / "c2s" / "sentences" / "_upward_probe.py").write_text("import c2s.training.run  # noqa: F401\n")
+    out = subprocess.run(
+        [_tool("lint-imports"), "--no-cache"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PYTHONPATH": str(tmp_path)},
+    )
+    assert out.returncode != 0 and "c2s.sentences is not allowed to import c2s.training" in out.stdout, out.stdout
+    assert not (ROOT / "c2s" / "sentences" / "_upward_probe.py").exists()
 
 
 def test_ruff_lint_and_format():

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
@@ -50,9 +51,12 @@ def _run(cmd, timeout=400):
 
 @pytest.mark.parametrize("strategy", ["ddp", "fsdp"])
 def test_two_process_train_save_resume(strategy, tmp_path):
+    """fsdp trains Gemma-2 in full: its tied embedding matrix must stay one matrix through sharding and export."""
+    model = ["model=gemma2-tiny"] if strategy == "fsdp" else []
     base = _cmd(
         tmp_path,
         "run",
+        *model,
         f"strategy={strategy}",
         "strategy.accelerator=cpu",
         "strategy.devices=2",
@@ -68,7 +72,17 @@ def test_two_process_train_save_resume(strategy, tmp_path):
     rows, losses = _history(stage / "history.jsonl")
     assert [r["step"] for r in rows] == list(range(1, 9))
     assert all(v == v and v < 10 for v in losses.values())
-    assert json.loads((stage / "summary.json").read_text())["steps"] == 8
+    summary = json.loads((stage / "summary.json").read_text())
+    assert summary["steps"] == 8
+    if strategy == "fsdp":
+        from safetensors.torch import load_file
+        from transformers import AutoModelForCausalLM
+
+        reloaded = AutoModelForCausalLM.from_pretrained(stage / "hf")
+        assert reloaded.get_output_embeddings().weight is reloaded.get_input_embeddings().weight
+        state = load_file(stage / "hf" / "model.safetensors")
+        assert "lm_head.weight" not in state or torch.equal(state["lm_head.weight"], state["model.embed_tokens.weight"])
+        assert summary["parameters"]["total"] == sum(p.numel() for p in reloaded.parameters())
 
 
 def test_interrupted_run_resumes_onto_the_same_curve(tmp_path):

@@ -78,13 +78,6 @@ class TrainConfig(PrepareConfig):
                 "stages.<first>.lora.enabled=true with model.init=scratch: LoRA adapts trained weights. "
                 "Set model.init=pretrained, init_from=<HF export>, or disable LoRA."
             )
-        full = [s for s in self.order() if not self.stages[s].lora.enabled]
-        if self.strategy.name == "fsdp" and self.model.arch == "gemma2" and full:
-            raise ValueError(
-                f"Stage(s) {full} would train Gemma-2 in full under strategy=fsdp, which c2s cannot do yet "
-                "(its tied embeddings would get two copies that drift apart). Use LoRA "
-                f"(stages.{full[0]}.lora.enabled=true) or strategy=ddp."
-            )
         first = self.stages[self.order()[0]]
         if first.mode == "grpo" and self.model.init == "scratch" and not self.init_from:
             raise ValueError(

@@ -3,81 +3,55 @@
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable
 
 import torch
 
+from c2s.config.families import FAMILIES, Family, family
 from c2s.config.model import LoraConfig, ModelConfig
 from c2s.errors import C2SInputError
 
 log = logging.getLogger(__name__)
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
-LORA_TARGETS = {  # per architecture; "all-linear" also works for both
-    "gpt_neox": ["query_key_value", "dense", "dense_h_to_4h", "dense_4h_to_h"],
-    "gemma2": ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
-}
 
 
-def attention_for(m: ModelConfig, device_type: str, packed: bool = True) -> str:
-    """The attention implementation to use. ``auto``: for packed training on CUDA, flex_attention,
-    where transformers turns the rows' position_ids into a block-sparse BlockMask (no (L, L) mask;
-    Gemma-2's soft-capping is a score_mod); otherwise sdpa (eager for Gemma-2), which needs no
-    compiler and suits KV-cache generation from left-padded rows."""
+def family_of(model: torch.nn.Module) -> Family:
+    """The family of a built or loaded model (peft-wrapped or not), from its config's ``model_type``."""
+    base = getattr(model, "get_base_model", lambda: model)()
+    return family(base.config.model_type)
+
+
+def attention_for(m: ModelConfig, device_type: str, packed: bool = True, source: str | None = None) -> str:
+    """The attention implementation to use. ``auto``: for packed training on CUDA, flex_attention where the
+    family supports it (transformers turns the rows' position_ids into a block-sparse BlockMask, no (L, L)
+    mask; Gemma-2's soft-capping is a score_mod); otherwise the family's default (sdpa; eager for Gemma-2),
+    which needs no compiler and suits KV-cache generation from left-padded rows. ``source``: the checkpoint
+    the model comes from, whose own family counts."""
     impl = m.attn_implementation
     if impl != "auto":
         return impl
-    if device_type == "cuda" and packed:
+    fam = m.family(source)
+    if device_type == "cuda" and packed and "flex_attention" in fam.attention:
         return "flex_attention"
-    return "eager" if m.arch == "gemma2" else "sdpa"
+    return fam.attention[0]
 
 
 def _scratch_config(m: ModelConfig, tokenizer, attn: str):
-    vocab = max(len(tokenizer), m.vocab_size or 0)
-    ids = dict(
-        vocab_size=vocab,
+    """The HF config of a scratch model: the family's ``hf_fields`` filled from ``m`` (None left to transformers)."""
+    import transformers
+
+    fam = FAMILIES[m.arch]
+    kwargs = {hf: getattr(m, ours) for hf, ours in fam.hf_fields.items() if getattr(m, ours) is not None}
+    return getattr(transformers, fam.config_class)(
+        vocab_size=max(len(tokenizer), m.vocab_size or 0),
         bos_token_id=tokenizer.bos_token_id,
         eos_token_id=tokenizer.eos_token_id,
         pad_token_id=tokenizer.pad_token_id,
         max_position_embeddings=m.max_position_embeddings,
         attn_implementation=attn,
         use_cache=False,
+        tie_word_embeddings=fam.ties_embeddings if m.tie_embeddings is None else m.tie_embeddings,
+        **kwargs,
     )
-    return ARCHS[m.arch](m, ids)
-
-
-def _gpt_neox(m: ModelConfig, ids: dict[str, Any]):
-    from transformers import GPTNeoXConfig
-
-    return GPTNeoXConfig(
-        hidden_size=m.hidden_size,
-        num_hidden_layers=m.num_layers,
-        num_attention_heads=m.num_heads,
-        intermediate_size=m.intermediate_size,
-        rotary_pct=m.rotary_pct,
-        tie_word_embeddings=False,
-        **ids,
-    )
-
-
-def _gemma2(m: ModelConfig, ids: dict[str, Any]):
-    from transformers import Gemma2Config
-
-    head_dim = m.head_dim or m.hidden_size // m.num_heads
-    return Gemma2Config(
-        hidden_size=m.hidden_size,
-        num_hidden_layers=m.num_layers,
-        num_attention_heads=m.num_heads,
-        num_key_value_heads=m.num_kv_heads or m.num_heads,
-        head_dim=head_dim,
-        intermediate_size=m.intermediate_size,
-        sliding_window=m.sliding_window or 4096,
-        query_pre_attn_scalar=m.query_pre_attn_scalar or head_dim,
-        **ids,
-    )
-
-
-# model.arch -> HF config builder(ModelConfig, token ids and shared settings)
-ARCHS: dict[str, Callable[[ModelConfig, dict[str, Any]], Any]] = {"gpt_neox": _gpt_neox, "gemma2": _gemma2}
 
 
 def build_model(
@@ -93,7 +67,7 @@ def build_model(
     from transformers import AutoModelForCausalLM
 
     source = init_from or (m.name_or_path if m.init == "pretrained" else None)
-    attn = attention_for(m, device_type, packed)
+    attn = attention_for(m, device_type, packed, source)
     if source is None:
         model = AutoModelForCausalLM.from_config(_scratch_config(m, tokenizer, attn), dtype=DTYPES[m.dtype])
     else:
@@ -154,11 +128,12 @@ def check_tokenizer(model: torch.nn.Module, tokenizer) -> None:
         raise C2SInputError("The tokenizer has no EOS token, so generation cannot stop; use one that has.")
 
 
-def add_lora(model: torch.nn.Module, arch: str, lora: LoraConfig) -> torch.nn.Module:
-    """Wrap with peft LoRA; only adapter weights stay trainable."""
+def add_lora(model: torch.nn.Module, lora: LoraConfig) -> torch.nn.Module:
+    """Wrap with peft LoRA (targets: ``lora.target_modules``, else the model family's); only adapter weights
+    stay trainable."""
     import peft
 
-    targets = lora.target_modules or LORA_TARGETS[arch]
+    targets = list(lora.target_modules or family_of(model).lora_targets)
     if list(targets) == ["all-linear"]:
         targets = "all-linear"
     cfg = peft.LoraConfig(

@@ -77,8 +77,8 @@ class DecoderModule(L.LightningModule):
         model = self.build_decoder()
         check_tokenizer(model, self.tokenizer)
         if self.stage_cfg.lora.enabled:
-            model = add_lora(model, self.model_cfg.arch, self.stage_cfg.lora)
-        self._param_counts = count_parameters(model)  # before sharding (FSDP gives tied embeddings two copies)
+            model = add_lora(model, self.stage_cfg.lora)
+        self._param_counts = count_parameters(model)  # before sharding: full sizes, a tied matrix once
         if h.shard:
             from c2s.models.fsdp import shard_model
 

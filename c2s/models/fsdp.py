@@ -1,9 +1,19 @@
-"""FSDP2: ``fully_shard`` every decoder block, the decoder, the LM head, then the root
-(used through Lightning's ModelParallelStrategy)."""
+"""FSDP2: ``fully_shard`` every decoder block, then the root (used through Lightning's ModelParallelStrategy).
+
+The root's group holds the embeddings, the final norm and the LM head. A model that ties its input and
+output embeddings keeps that matrix as one parameter there: counted once, updated once, exported as
+one. The training step calls the decoder and the head itself (logits only where labels are), so that
+computation is registered as a forward method of the root (``c2s.models.losses.FSDP_METHOD``) and
+runs inside the root's all-gather and reduce-scatter.
+"""
 
 from __future__ import annotations
 
+import functools
+
 import torch
+
+from c2s.models.losses import FSDP_METHOD, compute_token_losses
 
 
 def decoder_blocks(model: torch.nn.Module) -> list[torch.nn.Module]:
@@ -18,18 +28,8 @@ def decoder_blocks(model: torch.nn.Module) -> list[torch.nn.Module]:
 
 def shard_model(model: torch.nn.Module, mesh, bf16: bool = False, activation_checkpointing: bool = False) -> None:
     """Shard in place over ``mesh``; compute in bf16 (fp32 reductions) when ``bf16``."""
-    from torch.distributed.fsdp import MixedPrecisionPolicy, fully_shard
+    from torch.distributed.fsdp import MixedPrecisionPolicy, fully_shard, register_fsdp_forward_method
 
-    decoder, head = model.get_decoder(), model.get_output_embeddings()
-    if head.weight is model.get_input_embeddings().weight and head.weight.requires_grad:
-        from c2s.errors import C2SInputError
-
-        # The decoder and the head are separate groups (below), which gives the tied matrix two
-        # copies: frozen (LoRA) they stay equal; trained, they would drift apart.
-        raise C2SInputError(
-            "This model ties its input and output embeddings (Gemma-2), which strategy=fsdp cannot "
-            "train in full yet: use LoRA (stages.<stage>.lora.enabled=true), or strategy=ddp."
-        )
     if activation_checkpointing:
         model.gradient_checkpointing_enable()
     kwargs = {"mesh": mesh}
@@ -37,8 +37,6 @@ def shard_model(model: torch.nn.Module, mesh, bf16: bool = False, activation_che
         kwargs["mp_policy"] = MixedPrecisionPolicy(param_dtype=torch.bfloat16, reduce_dtype=torch.float32)
     for block in decoder_blocks(model):
         fully_shard(block, **kwargs)
-    # The decoder (embeddings, final norm) and the LM head get their own groups: the training
-    # step calls them separately (logits only where labels are), not through the root forward.
-    fully_shard(decoder, **kwargs)
-    fully_shard(head, **kwargs)
     fully_shard(model, **kwargs)
+    setattr(model, FSDP_METHOD, functools.partial(compute_token_losses, model))
+    register_fsdp_forward_method(model, FSDP_METHOD)
