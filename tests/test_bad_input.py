@@ -130,7 +130,7 @@ def test_mixed_counts_matrix():
 
 
 def test_malformed_and_missing_h5ad(tmp_path, counts_adata):
-    with pytest.raises(C2SInputError, match="No such h5ad file"):
+    with pytest.raises(C2SInputError, match="nope.h5ad.: no such file"):
         cell_sentences(tmp_path / "nope.h5ad")
     path = tmp_path / "ok.h5ad"
     counts_adata.write_h5ad(path)

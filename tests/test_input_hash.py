@@ -14,7 +14,7 @@ def test_digests_are_the_bytes_sha256_and_cached(tmp_path, monkeypatch):
     for i in range(5):
         f = tmp_path / f"f{i}.h5ad"
         f.write_bytes(bytes([i]) * (1000 + i))
-        files.append(str(f))
+        files.append(f)  # a Path: a file identified by its bytes (c2s.io.sources identity)
     want = [hashlib.sha256(open(f, "rb").read()).hexdigest() for f in files]
     calls = []
     real = input_hash.sha256_file
@@ -28,4 +28,4 @@ def test_digests_are_the_bytes_sha256_and_cached(tmp_path, monkeypatch):
     assert got[2] == hashlib.sha256(b"new bytes").hexdigest() and got[:2] == want[:2] and len(calls) == 6
     cache = json.loads((tmp_path / ".input-hashes.json").read_text())
     assert len(cache) == 5  # the rewritten file's stale entry is gone
-    assert content_hashes([str(tmp_path / "gone.h5ad")], tmp_path) == [f"missing:{tmp_path / 'gone.h5ad'}"]
+    assert content_hashes([tmp_path / "gone.h5ad"], tmp_path) == [f"missing:{tmp_path / 'gone.h5ad'}"]

@@ -16,8 +16,11 @@ def run(cfg: DictConfig) -> None:
     from c2s.config.prepare import PrepareConfig
     from c2s.config.validate import validate_config
     from c2s.data.prepare import prepare
+    from c2s.training.names import check_data_names
 
-    print(prepare(validate_config(cfg, PrepareConfig, outputs=("shards_root",))))
+    config = validate_config(cfg, PrepareConfig, outputs=("shards_root",))
+    check_data_names(config)
+    print(prepare(config))
 
 
 @hydra.main(config_path=CONFIG_DIR, config_name="prepare", version_base="1.3")

@@ -20,7 +20,7 @@ from c2s.atomic import write_json_atomic
 from c2s.cli import exit_on_input_error, hydra_entry
 from c2s.config import register_configs
 from c2s.config.compose import CONFIG_DIR
-from c2s.io import ExpressionSource
+from c2s.io.sources import open_source
 from c2s.sentences.convert import sentences_from_source
 from c2s.sentences.inverse import fit_points, sample_rank_expression
 from c2s.sentences.plots import plot_inverse_fit
@@ -36,9 +36,7 @@ def run(cfg: DictConfig) -> dict:
     validate_config(cfg, SentencesConfig, outputs=("out_dir",))
     d = cfg.data
     out = Path(cfg.out_dir)
-    source = ExpressionSource(
-        d.path, layer=d.layer, use_raw=d.use_raw, gene_key=d.gene_key, matrix_kind=d.matrix_kind, backed=d.backed
-    )
+    source = open_source(str(d.path), d)
     t0 = time.perf_counter()
     sentences = sentences_from_source(source, top_k=cfg.top_k, chunk_size=cfg.chunk_size, progress=True)
     seconds = time.perf_counter() - t0

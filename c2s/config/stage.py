@@ -82,7 +82,7 @@ class GRPOConfig:
 class StageConfig:
     """configs/stage/: one training stage. Budget: max_steps, else max_tokens, else max_examples, else max_epochs."""
 
-    mode: str = "pretrain"  # pretrain (loss on all tokens) | sft (loss on targets) | grpo (task rewards)
+    mode: str = "pretrain"  # c2s.training.recipes.RECIPES: pretrain (all tokens) | sft (targets) | grpo (rewards)
     task_mix: TaskMixConfig = field(default_factory=TaskMixConfig)
     lora: LoraConfig = field(default_factory=LoraConfig)
     optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
@@ -102,7 +102,6 @@ class StageConfig:
     grpo: GRPOConfig = field(default_factory=GRPOConfig)  # used by mode=grpo only
 
     def __post_init__(self) -> None:
-        one_of(self.mode, ("pretrain", "sft", "grpo"), "stage.mode")
         positive(
             self,
             "batch_size",
@@ -132,12 +131,3 @@ class StageConfig:
             )
         if self.grad_clip < 0:
             raise ValueError(f"stage.grad_clip={self.grad_clip} must be >= 0.")
-        if self.mode == "grpo" and (self.max_tokens or self.max_examples):
-            raise ValueError(
-                "stage.max_tokens and max_examples do not apply to mode=grpo; budget it with max_steps or max_epochs."
-            )
-        if self.mode == "grpo" and self.accumulate_grad_batches != 1:
-            raise ValueError(
-                "stage.accumulate_grad_batches must be 1 under mode=grpo (it steps the optimizer itself; "
-                "raise batch_size or grpo.group_size instead)."
-            )

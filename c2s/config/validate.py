@@ -80,18 +80,12 @@ def check_writable(path: str | Path, key: str) -> None:
 
 
 def check_data_paths(cfg: Any) -> None:
-    """Every ``data`` / ``extra_data`` path names at least one existing .h5ad file (or scanpy:/synthetic:)."""
-    from c2s.io.inputs import input_files
+    """Every ``data`` / ``extra_data`` path is of a known source scheme and its parts can be read (each source
+    kind checks its own, c2s.io.sources)."""
+    from c2s.io.sources import source_parts
 
     for d in [cfg.data, *(cfg.get("extra_data") or [])]:
-        for f in input_files(str(d.path)):
-            if f.startswith(("synthetic:", "scanpy:")):
-                continue
-            if not Path(f).expanduser().is_file():
-                raise C2SInputError(
-                    f"data.path={f!r}: no such file. Give an existing .h5ad, a directory of .h5ad "
-                    "files, a glob, or scanpy:pbmc68k_reduced."
-                )
+        source_parts(str(d.path))
 
 
 def validate_config(cfg: DictConfig, schema: type[T], outputs: tuple[str, ...] = (), data: bool = True) -> T:

@@ -22,9 +22,8 @@ from c2s.corpus.corpus import OBS_ROLES, Corpus
 from c2s.corpus.plan_meta import cell_ids_of, description_of, gene_sets_of, inverse_fit_of, spatial_of
 from c2s.corpus.splits import SPLITS, apply_holdout, split_cells, split_groups
 from c2s.errors import C2SInputError
-from c2s.io.anndata_io import ExpressionSource
-from c2s.io.inputs import input_files
 from c2s.io.label_checks import check_labels
+from c2s.io.sources import Source, open_source, source_parts
 
 log = logging.getLogger(__name__)
 
@@ -66,19 +65,8 @@ def _read_qa(path: str | Path) -> list[dict[str, Any]]:
     return items
 
 
-def _sources(data: DataConfig, files: list[str], upper_case: bool = False) -> list[ExpressionSource]:
-    return [
-        ExpressionSource(
-            f,
-            layer=data.layer,
-            use_raw=data.use_raw,
-            gene_key=data.gene_key,
-            matrix_kind=data.matrix_kind,
-            backed=data.backed,
-            upper_case=upper_case,
-        )
-        for f in files
-    ]
+def _sources(data: DataConfig, parts: list[str], upper_case: bool = False) -> list[Source]:
+    return [open_source(p, data, upper_case) for p in parts]
 
 
 def _tmp_store() -> Path:
@@ -109,7 +97,7 @@ def build_corpus(
     ``upper_case_genes``: gene names upper-cased (the c2s_scale prompt format).
     """
     data = as_config(DataConfig, data, "data")
-    files = input_files(str(data.path))  # listed once: the sources and their cell ids follow this order
+    files = source_parts(str(data.path))  # listed once: the sources and their cell ids follow this order
     sources = _sources(data, files, upper_case_genes)
     roles_keys = {role: getattr(data, f"{role}_key") for role in OBS_ROLES if getattr(data, f"{role}_key")}
     for role, key in roles_keys.items():  # fail fast, before conversion

@@ -21,7 +21,7 @@ from c2s.atomic import atomic_dir
 from c2s.errors import C2SInputError
 
 if TYPE_CHECKING:
-    from c2s.io.anndata_io import ExpressionSource
+    from c2s.io.sources import Source
 
 log = logging.getLogger(__name__)
 WINDOW = 16 << 20  # bytes of the store mapped at a time by take()
@@ -107,7 +107,7 @@ class CellStore:
         return [self.sentence(int(i)) for i in rows]
 
 
-def gene_union(sources: Sequence[ExpressionSource]) -> tuple[np.ndarray, list[np.ndarray]]:
+def gene_union(sources: Sequence[Source]) -> tuple[np.ndarray, list[np.ndarray]]:
     """Global gene names (first-seen order) and, per source, its column -> global id."""
     pos: dict[str, int] = {}
     maps = []
@@ -117,7 +117,7 @@ def gene_union(sources: Sequence[ExpressionSource]) -> tuple[np.ndarray, list[np
 
 
 def convert(
-    sources: Sequence[ExpressionSource], top_k: int, out: str | Path, chunk_size: int = 4096, progress: bool = True
+    sources: Sequence[Source], top_k: int, out: str | Path, chunk_size: int = 4096, progress: bool = True
 ) -> CellStore:
     """Stream every source in row chunks into a store at ``out`` (reused if complete).
 

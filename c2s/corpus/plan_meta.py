@@ -17,7 +17,7 @@ import scipy.sparse as sp
 
 from c2s.corpus.gene_sets import marker_gene_sets, read_gmt
 from c2s.corpus.splits import SPLITS, split_cells
-from c2s.io.anndata_io import ExpressionSource
+from c2s.io.sources import Source
 from c2s.sentences import InverseFit
 from c2s.sentences.inverse import fit_points, sample_rank_expression
 
@@ -31,7 +31,7 @@ MARKER_CELLS = 20_000  # cells sampled for marker genes (bounded memory at any c
 QUERY_CELLS = 1 << 16  # cells per neighbour query (its distances and indices are 16 bytes per neighbour)
 
 
-def cell_ids_of(sources: Sequence[ExpressionSource], kept: Sequence[np.ndarray], files: list[str]) -> pa.Array:
+def cell_ids_of(sources: Sequence[Source], kept: Sequence[np.ndarray], files: list[str]) -> pa.Array:
     """Each kept cell's id (an Arrow string array): its obs name, and in a dataset of several
     files ``<obs name>-<file stem>`` (anndata.concat's ``index_unique`` convention: barcodes
     repeat across runs). Stems shared by files in different folders become the path below the
@@ -47,7 +47,7 @@ def cell_ids_of(sources: Sequence[ExpressionSource], kept: Sequence[np.ndarray],
     return pa.concat_arrays(parts) if parts else pa.array([], pa.string())
 
 
-def description_of(data: "DataConfig", source: ExpressionSource) -> str | None:
+def description_of(data: "DataConfig", source: Source) -> str | None:
     d = data.description or source.uns("description") or source.uns("abstract")
     return str(d) if d else None
 
@@ -55,7 +55,7 @@ def description_of(data: "DataConfig", source: ExpressionSource) -> str | None:
 def gene_sets_of(
     corpus: "Corpus",
     data: "DataConfig",
-    sources: Sequence[ExpressionSource],
+    sources: Sequence[Source],
     seed: int,
     n_genes: int,
     val_fraction: float,
@@ -88,13 +88,13 @@ def gene_sets_of(
     return sets, dict(zip(names, (str(s) for s in split_cells(len(names), val_fraction, test_fraction, seed + 1))))
 
 
-def inverse_fit_of(sources: Sequence[ExpressionSource], seed: int) -> InverseFit:
+def inverse_fit_of(sources: Sequence[Source], seed: int) -> InverseFit:
     """The rank -> expression fit on 1000 seeded cells drawn from every file."""
     rank, value, n_fit = sample_rank_expression(list(sources), n_cells=1000, seed=seed)
     return fit_points(rank, value, n_cells=n_fit, top_k=None, seed=seed)
 
 
-def spatial_of(data: "DataConfig", sources: Sequence[ExpressionSource], store: "CellStore") -> np.ndarray | None:
+def spatial_of(data: "DataConfig", sources: Sequence[Source], store: "CellStore") -> np.ndarray | None:
     key = data.spatial_key
     coords = [s.obsm(key) for s in sources]
     if any(c is None for c in coords):

@@ -1,10 +1,10 @@
-"""What the input files hold, as sha256s, so shards built from a replaced file are never reused.
+"""What the inputs hold, so shards built from replaced data are never reused.
 
-Hashing reads a file once; digests are cached in ``<shards_root>/.input-hashes.json`` keyed by
-(absolute path, size, mtime_ns, inode), so unchanged files are not re-read. The cache is read
-and written once per call, whatever the number of files (once per file had made a directory
-of thousands of files quadratic). ``synthetic:`` and ``scanpy:`` sources are generated or
-bundled: their name is their content.
+Each source names its parts' content (c2s.io.sources ``identity``): a string (generated or bundled data,
+whose name is their content; a database version) is taken as it is; a file is its bytes' sha256. Hashing
+reads a file once; digests are cached in ``<shards_root>/.input-hashes.json`` keyed by (absolute path,
+size, mtime_ns, inode), so unchanged files are not re-read. The cache is read and written once per call,
+whatever the number of files (once per file had made a directory of thousands of files quadratic).
 """
 
 from __future__ import annotations
@@ -14,17 +14,17 @@ from pathlib import Path
 from c2s.data.checksums import read_digest_cache, sha256_file, state_key, state_name, write_digest_cache
 
 
-def content_hashes(paths: list[str], cache_dir: str | Path) -> list[str]:
-    """One digest per path, in order (``missing:<path>`` for a file that is not there: reading
-    it fails later with a clear error)."""
+def content_hashes(identities: list[str | Path], cache_dir: str | Path) -> list[str]:
+    """One identity per input part, in order: strings as given, files as their sha256 (``missing:<path>``
+    for a file that is not there: reading it fails later with a clear error)."""
     cache = Path(cache_dir) / ".input-hashes.json"
     known, fresh, out = read_digest_cache(cache), False, []
     key_of = {state_name(k): k for k in known}  # path -> its cached key
-    for path in paths:
-        if path.startswith(("synthetic:", "scanpy:")):
-            out.append(path)
+    for ident in identities:
+        if not isinstance(ident, Path):
+            out.append(str(ident))
             continue
-        p = Path(path).expanduser().resolve()
+        p = ident.expanduser().resolve()
         if not p.is_file():
             out.append(f"missing:{p}")
             continue

@@ -32,7 +32,7 @@ from c2s.data.processes import in_child, worker_pool
 from c2s.data.render_jobs import BACKEND, Job, assign_parts, run_job
 from c2s.data.shards import FORMAT_VERSION, ShardSet
 from c2s.errors import C2SInputError
-from c2s.io.inputs import input_files
+from c2s.io.sources import identities, source_parts
 from c2s.tasks import build_tasks
 from c2s.tasks.formats import upper_case_genes
 
@@ -55,8 +55,8 @@ def config_hash(cfg: PrepareConfig) -> str:
     payload = {k: v for k, v in hashed_settings(cfg).items() if v is not None} | {"format_version": FORMAT_VERSION}
     if not payload.get("extra_data"):
         payload.pop("extra_data", None)
-    files = [f for d in [cfg.data, *cfg.extra_data] for f in input_files(str(d.path))]
-    payload["inputs"] = content_hashes(files, cfg.shards_root)
+    parts = [p for d in [cfg.data, *cfg.extra_data] for p in source_parts(str(d.path))]
+    payload["inputs"] = content_hashes(identities(parts), cfg.shards_root)
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 

@@ -1,13 +1,17 @@
-"""AnnData in: read it (in memory or backed), validate the matrix and labels, map gene names; synthetic data.
+"""Data in: sources behind one protocol (c2s.io.sources), AnnData reading and checks, gene names, synthetic data.
 
 The readers load lazily, so that importing a submodule does not import anndata."""
 
-__all__ = ["ExpressionSource", "load_anndata"]
+__all__ = ["ExpressionSource", "load_anndata", "open_source"]
 
 
 def __getattr__(name: str):
-    if name in __all__:
+    if name == "ExpressionSource":
         from c2s.io import anndata_io
 
-        return getattr(anndata_io, name)
+        return anndata_io.ExpressionSource
+    if name in __all__:
+        from c2s.io import sources
+
+        return getattr(sources, name)
     raise AttributeError(f"module 'c2s.io' has no attribute {name!r}")

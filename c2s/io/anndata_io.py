@@ -25,34 +25,13 @@ from c2s.io.matrix_checks import KINDS, check_chunk, check_consistent, detect_ki
 
 log = logging.getLogger(__name__)
 
-BUNDLED = {"pbmc68k_reduced"}  # scanpy datasets that ship inside the wheel (no download)
 DETECT_ROWS = 1000
 
 
-def load_anndata(data: str | Path | ad.AnnData, backed: bool = False) -> ad.AnnData:
-    """Return an AnnData from an object, an ``.h5ad`` path, ``scanpy:<bundled dataset>`` or
-    ``synthetic:<seed>`` (see :mod:`c2s.io.synthetic`).
-
-    ``backed=True`` opens the file read-only without loading the matrix (``backed="r"``).
-    """
-    if isinstance(data, ad.AnnData):
-        return data
-    text = str(data)
-    if text.startswith("synthetic:"):
-        from c2s.io.synthetic import make_synthetic
-
-        return make_synthetic(seed=int(text.split(":", 1)[1] or 0))
-    if text.startswith("scanpy:"):
-        name = text.split(":", 1)[1]
-        if name not in BUNDLED:
-            raise C2SInputError(
-                f"{text!r}: only datasets bundled inside scanpy load offline ({sorted(BUNDLED)}). "
-                "Download other data yourself and pass the .h5ad path."
-            )
-        import scanpy as sc
-
-        return getattr(sc.datasets, name)()
-    path = h5ad_path(text)
+def read_h5ad(data: str | Path, backed: bool = False) -> ad.AnnData:
+    """An ``.h5ad`` file as an AnnData; ``backed=True`` opens it read-only without loading the matrix. (Other
+    sources by scheme: c2s.io.sources.load_anndata.)"""
+    path = h5ad_path(str(data))
     try:
         return ad.read_h5ad(path, backed="r" if backed else None)
     except Exception as exc:  # h5py/anndata raise many types for broken files
@@ -81,7 +60,7 @@ def _unreadable(path: Path, exc: Exception) -> C2SInputError:
 
 def _open_parts(data: str | Path | ad.AnnData, backed: bool) -> H5adParts | None:
     """A backed .h5ad path read part by part (see c2s.io.h5ad_parts); None for anything else."""
-    if not backed or isinstance(data, ad.AnnData) or str(data).startswith(("synthetic:", "scanpy:")):
+    if not backed or isinstance(data, ad.AnnData):
         return None
     path = h5ad_path(str(data))
     try:
@@ -94,7 +73,7 @@ class ExpressionSource:
     """A checked view of one expression matrix of an AnnData, read in row chunks.
 
     Args:
-        data: AnnData, ``.h5ad`` path, or ``scanpy:pbmc68k_reduced``.
+        data: AnnData or ``.h5ad`` path (other sources: ``c2s.io.sources.open_source``).
         layer: name of a layer to use instead of ``X``.
         use_raw: use ``adata.raw`` (its ``X`` and ``var``).
         gene_key: ``var`` column holding gene symbols; ``None`` uses ``var_names``.
@@ -120,7 +99,9 @@ class ExpressionSource:
         if layer is not None and use_raw:
             raise C2SInputError("Set either layer or use_raw, not both.")
         self._parts = _open_parts(data, backed)
-        self.adata = None if self._parts is not None else load_anndata(data, backed=backed)
+        self.adata = (
+            None if self._parts is not None else data if isinstance(data, ad.AnnData) else read_h5ad(data, backed)
+        )
         self.where = "adata.raw.X" if use_raw else f"adata.layers[{layer!r}]" if layer is not None else "adata.X"
         if use_raw and not self._has_raw:
             raise C2SInputError(f"use_raw=True but this AnnData has no .raw. {self._alternatives()}")

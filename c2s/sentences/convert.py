@@ -12,7 +12,7 @@ from tqdm.auto import tqdm
 
 from c2s.atomic import atomic_path
 from c2s.errors import C2SInputError
-from c2s.io.anndata_io import ExpressionSource
+from c2s.io.sources import Source, open_source
 from c2s.sentences.topk import topk_indices
 
 log = logging.getLogger(__name__)
@@ -102,7 +102,7 @@ def _check_top_k(top_k: int | None, n_vars: int) -> int:
 
 
 def sentences_from_source(
-    source: ExpressionSource, top_k: int | None = 100, chunk_size: int = 512, progress: bool = False
+    source: Source, top_k: int | None = 100, chunk_size: int = 512, progress: bool = False
 ) -> CellSentences:
     """Stream ``source`` in row chunks and keep each cell's top-``top_k`` genes.
 
@@ -148,12 +148,10 @@ def cell_sentence_indices(
 ) -> CellSentences:
     """Array variant for pipelines: int32 gene indices per cell (see :class:`CellSentences`).
 
-    ``adata`` may be an AnnData (in memory or backed) or an ``.h5ad`` path
-    (opened ``backed="r"`` when ``backed=True``). ``top_k=None`` keeps every expressed gene.
+    ``adata`` may be an AnnData (in memory or backed), an ``.h5ad`` path (streamed when ``backed=True``) or
+    any data path of c2s.io.sources (``scanpy:pbmc68k_reduced``). ``top_k=None`` keeps every expressed gene.
     """
-    source = ExpressionSource(
-        adata, layer=layer, use_raw=use_raw, gene_key=gene_key, matrix_kind=matrix_kind, backed=backed
-    )
+    source = open_source(adata, layer=layer, use_raw=use_raw, gene_key=gene_key, matrix_kind=matrix_kind, backed=backed)
     return sentences_from_source(source, top_k=top_k, chunk_size=chunk_size, progress=progress)
 
 

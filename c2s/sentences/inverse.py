@@ -75,7 +75,7 @@ def sample_rank_expression(
     source, n_cells: int = 1000, seed: int = 0, top_k: int | None = None
 ) -> tuple[np.ndarray, np.ndarray, int]:
     """(rank, expression, n_sampled): every kept gene of ``n_cells`` cells drawn with ``seed``.
-    ``source``: one ExpressionSource, or a list of them read as one dataset (cells drawn
+    ``source``: one Source (c2s.io.sources), or a list of them read as one dataset (cells drawn
     uniformly over all files, so every file contributes in proportion to its size)."""
     sources = list(source) if isinstance(source, (list, tuple)) else [source]
     sizes = np.array([s.n_obs for s in sources], dtype=np.int64)
@@ -144,11 +144,11 @@ def fit_inverse(
 
     ``top_k=None`` uses every expressed gene of each sampled cell; an int uses only the
     first ``top_k`` ranks (what a top-K sentence can carry). Other keyword arguments go to
-    :class:`~c2s.io.ExpressionSource` (``gene_key``, ``matrix_kind``, ``backed``).
+    :func:`~c2s.io.sources.open_source` (``gene_key``, ``matrix_kind``, ``backed``).
     """
-    from c2s.io.anndata_io import ExpressionSource
+    from c2s.io.sources import open_source
 
-    source = ExpressionSource(adata, layer=layer, use_raw=use_raw, **source_kwargs)
+    source = open_source(adata, layer=layer, use_raw=use_raw, **source_kwargs)
     rank, value, n = sample_rank_expression(source, n_cells=n_cells, seed=seed, top_k=top_k)
     return fit_points(rank, value, n_cells=n, top_k=top_k, seed=seed)
 

@@ -19,7 +19,7 @@ def model_card(summary: Mapping[str, Any], manifest: Mapping[str, Any], run_name
     tokens_per_step, parameters, init_from, val_history); ``manifest``: the shards' manifest."""
     p, steps = summary["parameters"], summary["steps"]
     val = summary.get("val_history") or []
-    key = "reward" if summary["mode"] == "grpo" else "loss"
+    key = summary.get("metric_key", "loss")  # the stage recipe's validation metric
     curve = " → ".join(f"{r[key]:.3f}" for r in val[:1] + val[-1:]) if val else "n/a"
     counts = manifest.get("counts", {}).get("train", {})
     fmt = ((manifest.get("config", {}).get("tasks") or {}).get("options") or {}).get("prompt_format", "c2s")

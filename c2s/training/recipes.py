@@ -14,7 +14,9 @@ from typing import Any, ClassVar
 
 from c2s.config.train import TrainConfig
 from c2s.data.datamodule import C2SDataModule
+from c2s.errors import C2SInputError
 from c2s.training.budget import Budget, grpo_budget, resolve_budget
+from c2s.training.strategies import STRATEGIES
 
 
 class Recipe:
@@ -64,15 +66,15 @@ class Recipe:
             dm.tasks,
             budget.schedule_steps,
             init_from=self.init_from,
-            shard=strategy.name == "fsdp",
+            shard=STRATEGIES[strategy.name].sharded,
             activation_checkpointing=strategy.activation_checkpointing,
             log_prefix=self.name,
             shards_dir=str(self.shards_dir),
         )
 
     def trainer_kwargs(self) -> dict[str, Any]:
-        fsdp = self.cfg.strategy.name == "fsdp"  # FSDP clips in its own step (Lightning cannot here)
-        return {"gradient_clip_val": None if fsdp else self.stage.grad_clip, "check_val_every_n_epoch": 1}
+        sharded = STRATEGIES[self.cfg.strategy.name].sharded  # FSDP clips in its own step (Lightning cannot here)
+        return {"gradient_clip_val": None if sharded else self.stage.grad_clip, "check_val_every_n_epoch": 1}
 
 
 class GRPORecipe(Recipe):
@@ -84,7 +86,28 @@ class GRPORecipe(Recipe):
     def check(cls, name: str, cfg: TrainConfig) -> None:
         from c2s.rewards import check_names
 
-        check_names(cfg.stages[name].grpo.rewards)
+        stage = cfg.stages[name]
+        check_names(stage.grpo.rewards)
+        if stage.max_tokens or stage.max_examples:
+            raise C2SInputError(
+                f"stages.{name}.max_tokens and max_examples do not apply to mode=grpo; budget it with max_steps or "
+                "max_epochs."
+            )
+        if stage.accumulate_grad_batches != 1:
+            raise C2SInputError(
+                f"stages.{name}.accumulate_grad_batches must be 1 under mode=grpo (it steps the optimizer itself; "
+                "raise batch_size or grpo.group_size instead)."
+            )
+        if name == cfg.order()[0] and cfg.model.init == "scratch" and not cfg.init_from:
+            raise C2SInputError(
+                "The first stage is GRPO but the model is built from scratch: GRPO improves a trained "
+                "model. Set init_from=<HF export of an SFT stage> or run an sft stage before it."
+            )
+        if STRATEGIES[cfg.strategy.name].sharded:
+            raise C2SInputError(
+                f"Stage {name}: mode=grpo under a sharded strategy (strategy={cfg.strategy.name}) is not supported "
+                "yet (ranks generate different lengths); use strategy=ddp."
+            )
 
     def datamodule(self):
         from c2s.rl.checks import check_grpo_start

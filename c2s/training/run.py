@@ -11,19 +11,19 @@ import json
 import logging
 import time
 from pathlib import Path
-from typing import Any, Callable
 
 import lightning as L
 from lightning.pytorch.callbacks import Callback, LearningRateMonitor, ModelCheckpoint
 
 from c2s.atomic import sweep_orphans, write_json_atomic, write_text_atomic
-from c2s.config.train import StrategyConfig, TrainConfig
+from c2s.config.train import TrainConfig
 from c2s.data.datamodule import TrainedPosition
 from c2s.errors import C2SInputError
 from c2s.training.checkpoints import AtomicCheckpointIO, previous, resume_point
 from c2s.training.export import export_hf
 from c2s.training.model_card import model_card
 from c2s.training.recipes import RECIPES
+from c2s.training.strategies import STRATEGIES
 
 log = logging.getLogger(__name__)
 
@@ -63,24 +63,10 @@ def rewind_history(path: Path, step: int) -> None:
     write_text_atomic(path, "".join(f"{line}\n" for line in keep))
 
 
-def _fsdp(s: StrategyConfig):
-    from lightning.pytorch.strategies import ModelParallelStrategy
-
-    return ModelParallelStrategy(data_parallel_size=s.devices * s.num_nodes, tensor_parallel_size=1)
-
-
-# strategy.name -> the Trainer's strategy argument
-STRATEGIES: dict[str, Callable[[StrategyConfig], Any]] = {
-    "cpu": lambda s: "auto",
-    "gpu": lambda s: "auto",
-    "ddp": lambda s: "ddp",
-    "fsdp": _fsdp,
-}
-
-
 def run_stage(cfg: TrainConfig, name: str, shards_dir: Path, init_from: str | None, logger) -> Path:
     """Train stage ``name`` of ``cfg`` (a validated TrainConfig); return its HF export dir."""
     stage, strat = cfg.stages[name], cfg.strategy
+    sharded = STRATEGIES[strat.name].sharded
     out = Path(cfg.run_dir) / name
     if (out / "summary.json").exists() and cfg.resume == "auto" and not cfg.fast_dev_run:
         log.info("Stage %s already finished in %s; skipping (resume=auto).", name, out)
@@ -108,7 +94,7 @@ def run_stage(cfg: TrainConfig, name: str, shards_dir: Path, init_from: str | No
         accelerator=strat.accelerator,
         devices=strat.devices,
         num_nodes=strat.num_nodes,
-        strategy=STRATEGIES[strat.name](strat),
+        strategy=STRATEGIES[strat.name].build(strat),
         precision=strat.precision,
         max_steps=budget.max_steps,
         max_epochs=budget.max_epochs,
@@ -123,7 +109,7 @@ def run_stage(cfg: TrainConfig, name: str, shards_dir: Path, init_from: str | No
         use_distributed_sampler=False,
         fast_dev_run=cfg.fast_dev_run,
         enable_model_summary=False,
-        plugins=[AtomicCheckpointIO()] if strat.name != "fsdp" else None,  # FSDP writes sharded dirs itself
+        plugins=None if sharded else [AtomicCheckpointIO()],  # FSDP writes sharded dirs itself
         **recipe.trainer_kwargs(),
     )
     t0 = time.perf_counter()
@@ -148,14 +134,13 @@ def run_stage(cfg: TrainConfig, name: str, shards_dir: Path, init_from: str | No
         trainer.validate(module, datamodule=dm, verbose=False)  # the end point, if fit stopped mid-epoch
     seconds = time.perf_counter() - t0
     counts = module.parameter_counts()  # before the export merges LoRA adapters into the base weights
-    export = export_hf(
-        module.model, dm.tokenizer, out / "hf", sharded=strat.name == "fsdp", is_global_zero=trainer.is_global_zero
-    )
+    export = export_hf(module.model, dm.tokenizer, out / "hf", sharded=sharded, is_global_zero=trainer.is_global_zero)
     if trainer.is_global_zero:
         write_json_atomic(export / "c2s_meta.json", {"shards": str(shards_dir), "stage": name, "tasks": dm.tasks})
         summary = {
             "stage": name,
             "mode": stage.mode,
+            "metric_key": recipe.metric_key,
             "parameters": counts,
             "steps": int(trainer.global_step),
             "seconds": round(seconds, 1),
