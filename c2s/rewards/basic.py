@@ -1,9 +1,10 @@
-"""Label-match and gene-overlap rewards (stateless)."""
+"""Label-match and gene-overlap rewards."""
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Iterable, Sequence
 
+from c2s.scoring.overlap import text_overlap
 from c2s.scoring.parse import normalize_label
 
 
@@ -18,16 +19,19 @@ def label_match(
     ]
 
 
-def gene_overlap(
-    prompts: Sequence[str], completions: Sequence[str], genes: Sequence[str | None] | None = None, **_
-) -> list[float | None]:
-    """Share (0..1) of the reference genes (space-separated) named in the completion; None without a reference."""
-    genes = genes or [None] * len(completions)
-    out = []
-    for c, ref in zip(completions, genes):
-        if ref is None:
-            out.append(None)
-            continue
-        want = set(ref.split())
-        out.append(len(want & set(c.split())) / max(1, len(want)))
-    return out
+class GeneOverlap:
+    """Share (0..1) of the reference genes named in the completion, parsed as evaluation parses them
+    (``c2s.scoring.overlap.text_overlap``: vocabulary filter, a closing period); None without a reference.
+    ``vocabulary``: the shards' genes (None: the reference's own words)."""
+
+    def __init__(self, vocabulary: Iterable[str] | None = None) -> None:
+        self.vocabulary = None if vocabulary is None else frozenset(vocabulary)
+
+    def __call__(
+        self, prompts: Sequence[str], completions: Sequence[str], genes: Sequence[str | None] | None = None, **_
+    ) -> list[float | None]:
+        genes = genes or [None] * len(completions)
+        return [None if ref is None else text_overlap(c, ref, self.vocabulary) for c, ref in zip(completions, genes)]
+
+
+gene_overlap = GeneOverlap()

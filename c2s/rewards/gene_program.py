@@ -18,6 +18,9 @@ class GeneProgramReward:
         self.program = list(program)
         self.columns = program_columns(self.program, self.genes)
 
+    def describe(self) -> str:
+        return f"gene program ({len(self.program)} genes): {' '.join(self.program)}"
+
     def __call__(
         self, prompts: Sequence[str], completions: Sequence[str], perturbed: Sequence[str | None] | None = None, **_
     ) -> list[float | None]:

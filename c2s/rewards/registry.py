@@ -1,23 +1,115 @@
-"""Reward names -> callables, the fields each prompt row gives them, and weighted sums.
+"""Rewards as configured components: each has a parameter schema and a builder, registered in ``REWARDS``.
 
-Fields come from the row's target, by its task's metric (``Metric.reward_fields``, c2s.scoring.metric):
-``label`` (accuracy tasks), ``genes`` (gene lists: overlap tasks and perturbation response), ``reference``
-(BERTScore tasks), ``perturbed`` (perturbation response); every row also gives ``task``. A reward returns None
-where its field is None ("does not apply").
+A stage names its rewards under ``grpo.rewards``, each a weight or a node with a ``weight`` and the reward's own
+parameters, e.g. ``{gene_program: {weight: 1.0, top_n: 20}, gene_overlap: 0.5}``. Each is built once from its
+parameters with a ``RewardContext`` (the prompt shards: genes, inverse fit, train rows). Fields come from the
+row's target, by its task's metric (``Metric.reward_fields``, c2s.scoring.metric): ``label``, ``genes``,
+``reference``, ``perturbed``; every row also gives ``task``. A reward returns None where it does not apply.
+A new reward is a callable, a parameter dataclass and one ``register_reward`` call (from any module).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
+from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
-from c2s.config.stage import GRPOConfig
+from omegaconf import OmegaConf
+
 from c2s.errors import C2SInputError
-from c2s.rewards.basic import gene_overlap, label_match
 from c2s.scoring.metric import REWARD_FIELDS
 
 Reward = Callable[..., list]
+
+
+@dataclass
+class RewardContext:
+    """What a reward may be built from: the prepared shards (None outside a training stage)."""
+
+    shards_dir: Path | None = None
+
+    def need_shards(self, what: str) -> Path:
+        if self.shards_dir is None:
+            raise C2SInputError(f"The {what} reward needs the prepared shards (genes and inverse fit).")
+        return Path(self.shards_dir)
+
+    @cached_property
+    def genes(self) -> list[str] | None:
+        """The shards' gene vocabulary, or None without shards."""
+        return None if self.shards_dir is None else json.loads((Path(self.shards_dir) / "genes.json").read_text())
+
+
+@dataclass(frozen=True)
+class RewardSpec:
+    params: type  # a dataclass of the reward's parameters ("weight" is not one of them)
+    build: Callable[[Any, RewardContext], Reward]
+
+
+@dataclass
+class NoParams:
+    pass
+
+
+REWARDS: dict[str, RewardSpec] = {}
+
+
+def register_reward(name: str, params: type, build: Callable[[Any, RewardContext], Reward]) -> None:
+    """Add reward ``name``: ``params`` (a dataclass) types its config node; ``build(params, context)`` makes it."""
+    REWARDS[name] = RewardSpec(params, build)
+
+
+def _nodes(rewards: Mapping[str, Any]) -> dict[str, tuple[float, dict[str, Any]]]:
+    """name -> (weight, parameters) from ``grpo.rewards`` (a weight, or a node with ``weight`` and parameters)."""
+    if not rewards:
+        raise C2SInputError("grpo.rewards is empty: give at least one reward, e.g. {label_match: 1.0}.")
+    unknown = sorted(set(rewards) - set(REWARDS))
+    if unknown:
+        raise C2SInputError(f"grpo.rewards names unknown reward(s) {unknown}; known: {sorted(REWARDS)}.")
+    out = {}
+    for name, node in rewards.items():
+        node = OmegaConf.to_container(node) if OmegaConf.is_config(node) else node
+        node = {"weight": node} if isinstance(node, (int, float)) and not isinstance(node, bool) else node
+        if not isinstance(node, Mapping) or not isinstance(node.get("weight", 1.0), (int, float)):
+            raise C2SInputError(f"grpo.rewards.{name}: give a weight, or {{weight: <number>, <parameters>...}}.")
+        params = {k: v for k, v in node.items() if k != "weight"}
+        out[name] = (float(node.get("weight", 1.0)), params)
+    return out
+
+
+def _params(name: str, values: Mapping[str, Any]) -> Any:
+    schema = REWARDS[name].params
+    allowed = [f.name for f in dataclasses.fields(schema)]
+    unknown = sorted(set(values) - set(allowed))
+    if unknown:
+        raise C2SInputError(
+            f"grpo.rewards.{name} has unknown parameter(s) {unknown}; its parameters: {['weight', *allowed]}."
+        )
+    try:
+        return OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(schema), dict(values)))
+    except Exception as exc:  # a wrong type, or the schema's own __post_init__
+        raise C2SInputError(f"grpo.rewards.{name}: {exc}".splitlines()[0]) from None
+
+
+def check_rewards(rewards: Mapping[str, Any]) -> None:
+    """Raise unless every reward is registered and its parameters fit its schema (before any work)."""
+    for name, (_, params) in _nodes(rewards).items():
+        _params(name, params)
+
+
+check_names = check_rewards  # the name recipes and notebooks used
+
+
+def reward_weights(rewards: Mapping[str, Any]) -> dict[str, float]:
+    return {name: w for name, (w, _) in _nodes(rewards).items()}
+
+
+def build_rewards(rewards: Mapping[str, Any], shards_dir: str | Path | None = None) -> dict[str, Reward]:
+    """The rewards configured in ``rewards`` (``grpo.rewards``), built once each with the shards as context."""
+    ctx = RewardContext(None if shards_dir is None else Path(shards_dir))
+    return {name: REWARDS[name].build(_params(name, params), ctx) for name, (_, params) in _nodes(rewards).items()}
 
 
 def sample_fields(rows: Sequence[Mapping[str, Any]]) -> dict[str, list]:
@@ -31,59 +123,6 @@ def sample_fields(rows: Sequence[Mapping[str, Any]]) -> dict[str, list]:
         for field in REGISTRY[r["task"]].metric.reward_fields:
             fields[field][i] = r["target"]
     return fields
-
-
-def check_names(names) -> None:
-    """Raise naming the unknown ones unless every name is a registered reward."""
-    unknown = sorted(set(names) - set(REWARD_NAMES))
-    if unknown or not names:
-        raise C2SInputError(
-            f"grpo.rewards names unknown reward(s) {unknown or '(none given)'}; known: {list(REWARD_NAMES)}."
-        )
-
-
-def _bertscore(shards_dir: Path | None, o: GRPOConfig) -> Reward:
-    from c2s.rewards.text import BERTScoreReward
-
-    return BERTScoreReward(o.bertscore_model)
-
-
-def _gene_program(shards_dir: Path | None, o: GRPOConfig) -> Reward:
-    """Needs the shards: genes.json, inverse_fit.json, and the train rows for a DE program."""
-    if shards_dir is None:
-        raise C2SInputError("The gene_program reward needs the prepared shards (genes and inverse fit).")
-    from c2s.data.shards import ShardSet
-    from c2s.rewards.gene_program import GeneProgramReward
-    from c2s.scoring.program import top_de_genes
-    from c2s.sentences import InverseFit
-
-    shards_dir = Path(shards_dir)
-    genes = json.loads((shards_dir / "genes.json").read_text())
-    fit = InverseFit.load(shards_dir / "inverse_fit.json")
-    program = o.program
-    if not program:
-        rows = ShardSet(shards_dir, verify=False).rows("train", ["task", "prompt", "target"], {"perturbation_response"})
-        program = top_de_genes(rows, fit, genes, o.program_top_n)
-    return GeneProgramReward(genes, fit, program, o.program_metric)
-
-
-# name -> builder(shards_dir, GRPO settings: bertscore_model, program, ...)
-BUILDERS: dict[str, Callable[[Path | None, GRPOConfig], Reward]] = {
-    "label_match": lambda shards_dir, o: label_match,
-    "gene_overlap": lambda shards_dir, o: gene_overlap,
-    "bertscore": _bertscore,
-    "gene_program": _gene_program,
-}
-REWARD_NAMES = tuple(BUILDERS)
-
-
-def build_rewards(
-    weights: Mapping[str, float], shards_dir: str | Path | None = None, options: GRPOConfig | None = None
-) -> dict[str, Reward]:
-    """The rewards named in ``weights``, built once each (``options``: the stage's GRPO settings)."""
-    check_names(weights)
-    where, o = None if shards_dir is None else Path(shards_dir), options or GRPOConfig()
-    return {name: BUILDERS[name](where, o) for name in weights}
 
 
 def weighted_sum(parts: Mapping[str, Sequence[float | None]], weights: Mapping[str, float]) -> list[float | None]:

@@ -17,7 +17,7 @@ import torch
 
 from c2s.config.stage import GRPOConfig
 from c2s.models.decoder_module import DecoderModule
-from c2s.rewards import build_rewards, sample_fields, weighted_sum
+from c2s.rewards import build_rewards, reward_weights, sample_fields, weighted_sum
 from c2s.rl.grpo_loss import group_advantages, grpo_loss
 from c2s.rl.rollout import Rollout, completion_logprobs, sample
 
@@ -63,15 +63,16 @@ class GRPOModule(DecoderModule):
     def setup(self, stage: str) -> None:
         self._seed = torch.initial_seed()  # run_stage seeded everything; the same again on resume
         if not self.rewards:
-            self.rewards = build_rewards(self.g.rewards, self.hparams.shards_dir, self.g)
+            self.rewards = build_rewards(self.g.rewards, self.hparams.shards_dir)
+            self.reward_weights = reward_weights(self.g.rewards)
 
     def on_fit_start(self) -> None:
         super().on_fit_start()
         for ref in self._ref:
             ref.to(self.device)
-        program = getattr(self.rewards.get("gene_program"), "program", None)
-        if program:
-            self.print(f"gene program ({len(program)} genes): {' '.join(program)}")
+        for name, reward in self.rewards.items():  # a reward built from the data says what it learned from it
+            if hasattr(reward, "describe"):
+                self.print(f"reward {name}: {reward.describe()}")
 
     def reference_logprobs(self, rollout: Rollout) -> torch.Tensor:
         """Completion log-probs under the reference: adapters disabled (LoRA) or the frozen copy."""
@@ -86,7 +87,7 @@ class GRPOModule(DecoderModule):
         prompts = _repeat([r["prompt"] for r in rows], group)
         fields = {k: _repeat(v, group) for k, v in sample_fields(rows).items()}
         parts = {name: fn(prompts, rollout.texts, **fields) for name, fn in self.rewards.items()}
-        return weighted_sum(parts, self.g.rewards), parts
+        return weighted_sum(parts, self.reward_weights), parts
 
     # ---- training ---------------------------------------------------------------------------
     def training_step(self, batch: Mapping[str, Any], batch_idx: int) -> dict[str, Any]:

@@ -43,7 +43,7 @@ def top_de_genes(rows: Sequence[Mapping], fit: InverseFit, genes: Sequence[str],
     if not rows:
         raise C2SInputError(
             "No perturbation_response rows to find differentially expressed genes in: prepare shards "
-            "with a condition column (data.condition_key, data.control_value) or set grpo.program."
+            "with a condition column (data.condition_key, data.control_value) or set grpo.rewards.gene_program.program."
         )
     return top_changed(*pair_expression(rows, fit, genes), genes, top_n)
 
