@@ -49,8 +49,11 @@ from c2s.sentences import reconstruct
 from c2s.tasks import REGISTRY
 
 log = logging.getLogger(__name__)
-SINGLE_CELL_GEN = ("cell_lm", "conditional_cell_generation")
-NO_REPEAT = SINGLE_CELL_GEN + ("gene_set_enumeration", "perturbation_response")  # one gene list, each gene once
+
+
+def _needs(task: str):
+    """What evaluation needs for ``task`` (its class's ``EvalSpec``)."""
+    return REGISTRY[task].evaluation
 
 
 def _ci(scores: np.ndarray, n: int, seed: int) -> dict[str, float]:
@@ -119,7 +122,7 @@ class Evaluator:
             top_p=g.top_p,
             seed=self.seed,
             desc=task + (" (sampled)" if sample else ""),
-            no_repeat_tokens=g.no_repeat_genes and task in NO_REPEAT and self.one_token_genes,
+            no_repeat_tokens=g.no_repeat_genes and _needs(task).unique_genes and self.one_token_genes,
             cache=g.cache,
         )
 
@@ -157,7 +160,7 @@ class Evaluator:
             parsed, scores = entry.pop("_per_example")  # each scorer: (parsed outputs, per-example scores)
             decoding = "sampled" if self.cfg.generation.do_sample else "greedy"
             predictions += prediction_records(task, rows, gen, parsed, scores, metric.score, decoding)
-            if task in SINGLE_CELL_GEN and self.cfg.generation.also_sample and not self.cfg.generation.do_sample:
+            if _needs(task).generated_cells and self.cfg.generation.also_sample and not self.cfg.generation.do_sample:
                 sampled = self._generate(rows, task, sample=True)  # greedy cells collapse onto a few modes
                 lists = [parse_genes(g, self.vocab)[0] for g in sampled]
                 true = [parse_genes(r["target"], self.vocab)[0] for r in rows]
@@ -166,8 +169,9 @@ class Evaluator:
             report["tasks"][task] = entry
             log.info("%s: %s", task, {k: round(v["value"], 3) for k, v in entry["model"].items()})
         write_text_atomic(out_dir / "predictions.jsonl", "".join(json.dumps(p) + "\n" for p in predictions))
-        if "cell_type_annotation" in self.tasks and self.cfg.embeddings:
-            report["embeddings"] = self._embeddings(out_dir)
+        probe = [t for t in self.tasks if _needs(t).embeddings]
+        if probe and self.cfg.embeddings:
+            report["embeddings"] = self._embeddings(probe[0], out_dir)
         return report
 
     def _labels(self, task, rows, train, gen, out_dir) -> dict:
@@ -185,7 +189,7 @@ class Evaluator:
             res["baselines"]["knn_pca"] = _label_metrics(
                 B.knn_pca(tr, train_y, te, seed=self.seed), true, self.n_boot, self.seed
             )
-        if task == "cell_type_annotation":
+        if _needs(task).confusion:
             plot_confusion(true, pred, out_dir / "confusion_matrix.png", f"{task}: model on {len(rows)} test cells")
         return res
 
@@ -211,9 +215,10 @@ class Evaluator:
         train_genes = [parse_genes(r["target"], self.vocab)[0] for r in train]
         length = int(np.median([len(t) for t in true])) if true else 0
         candidates = {"model": pred, "marginal_sampler": B.marginal_sampler(train_genes, len(rows), length, self.seed)}
-        if task in SINGLE_CELL_GEN:
-            labels = [json.loads(r["meta"]).get("cell_type", "") for r in rows]
-            train_labels = [json.loads(r["meta"]).get("cell_type", "") for r in train]
+        needs = _needs(task)
+        if needs.generated_cells:
+            labels = [json.loads(r["meta"]).get(needs.label_field, "") for r in rows]
+            train_labels = [json.loads(r["meta"]).get(needs.label_field, "") for r in train]
             candidates["same_label_train_cell"] = B.same_label_sampler(train_genes, train_labels, labels, self.seed)
         res = {
             "parse": {
@@ -222,7 +227,7 @@ class Evaluator:
             },
             "baselines": {},
         }
-        real_pcs = self._pca(train, len(rows)) if task in SINGLE_CELL_GEN else None
+        real_pcs = self._pca(train, len(rows)) if needs.generated_cells else None
         for name, lists in candidates.items():
             m, per = self._cell_metrics(lists, true, real_pcs)
             if name == "model":
@@ -273,9 +278,10 @@ class Evaluator:
             },
         }
 
-    def _embeddings(self, out_dir: Path) -> dict:
-        test = self._subsample(self._rows(self.cfg.split, "cell_type_annotation"))
-        train = self._rows("train", "cell_type_annotation")[:500]
+    def _embeddings(self, task: str, out_dir: Path) -> dict:
+        """Embeddings of the cells in ``task``'s prompts, labelled by its answers."""
+        test = self._subsample(self._rows(self.cfg.split, task))
+        train = self._rows("train", task)[:500]
         sent = lambda rs: [" ".join(parse_genes(r["prompt"], self.vocab)[0]) for r in rs]  # noqa: E731
         e_tr, e_te = embed_cells(self.model, self.tok, sent(train)), embed_cells(self.model, self.tok, sent(test))
         y_tr, y_te = [r["target"] for r in train], [r["target"] for r in test]

@@ -45,7 +45,10 @@ def _gene_program(p: GeneProgramParams, ctx: RewardContext):
     fit = InverseFit.load(shards_dir / "inverse_fit.json")
     program = p.program
     if not program:
-        rows = ShardSet(shards_dir, verify=False).rows("train", ["task", "prompt", "target"], {"perturbation_response"})
+        from c2s.tasks import REGISTRY
+
+        pairs = {name for name, task in REGISTRY.items() if "perturbed" in task.metric.reward_fields}
+        rows = ShardSet(shards_dir, verify=False).rows("train", ["task", "prompt", "target"], pairs)
         program = top_de_genes(rows, fit, genes, p.top_n)
     return GeneProgramReward(genes, fit, program, p.metric)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from c2s.config.tasks import TaskOptionsConfig
 from c2s.errors import C2SInputError
-from c2s.tasks.base import Task
+from c2s.tasks.base import EvalSpec, Task
 from c2s.tasks.gene_sets import GeneSetEnumeration, GeneSetNaming
 from c2s.tasks.multi_cell import (
     MultiCellLanguageModelling,
@@ -46,6 +46,12 @@ DOWNSTREAM = (
 REGISTRY: dict[str, type[Task]] = {cls.name: cls for cls in PRETRAINING + DOWNSTREAM}
 
 
+def register_task(cls: type[Task]) -> type[Task]:
+    """Add a task class under its ``name`` (usable as a decorator, from any module)."""
+    REGISTRY[cls.name] = cls
+    return cls
+
+
 def build_tasks(
     names: list[str], options: TaskOptionsConfig | None = None, match_keys: list[str] | None = None
 ) -> list[Task]:
@@ -53,13 +59,7 @@ def build_tasks(
     unknown = [n for n in names if n not in REGISTRY]
     if unknown:
         raise C2SInputError(f"Unknown task(s) {unknown}. Known tasks: {sorted(REGISTRY)}.")
-    tasks = []
-    for n in names:
-        if n == PerturbationResponse.name and match_keys is not None:
-            tasks.append(PerturbationResponse(options, match_keys=match_keys))
-        else:
-            tasks.append(REGISTRY[n](options))
-    return tasks
+    return [REGISTRY[n].from_config(options, match_keys) for n in names]
 
 
-__all__ = ["DOWNSTREAM", "PRETRAINING", "REGISTRY", "Task", "build_tasks"]
+__all__ = ["DOWNSTREAM", "PRETRAINING", "REGISTRY", "EvalSpec", "Task", "build_tasks", "register_task"]

@@ -6,6 +6,7 @@ record per cell build their records as columns directly (c2s.tasks.columns)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, ClassVar, Iterator
 
 import numpy as np
@@ -15,6 +16,26 @@ from c2s.corpus.corpus import Corpus
 from c2s.scoring.metric import Metric
 from c2s.tasks.columns import BATCH, Columns, Genes, batched, cells_field, coded, const, encode
 from c2s.tasks.formats import C2S_SCALE
+
+
+@dataclass(frozen=True)
+class EvalSpec:
+    """What evaluation needs to know about a task beyond its metric (c2s.eval.runner asks these, never a name).
+
+    unique_genes: the answer is one gene list naming each gene once, so generation may ban repeating a gene token.
+    generated_cells: the answer is one cell: also scored as a population (scFID, MMD, Wasserstein against real
+        cells), decoded by sampling too, with a training cell of the same ``label_field`` as a baseline.
+    label_field: the meta field that labels a cell (generated cells' same-label baseline).
+    confusion: draw the confusion matrix of the answers.
+    embeddings: the cells of this task's prompts feed the embedding probe (kNN on hidden states, UMAP), labelled by
+        the answers.
+    """
+
+    unique_genes: bool = False
+    generated_cells: bool = False
+    label_field: str = "cell_type"
+    confusion: bool = False
+    embeddings: bool = False
 
 
 class Task:
@@ -27,6 +48,7 @@ class Task:
     target_field: ClassVar[str]  # the record field that is the answer
     requires: ClassVar[tuple[str, ...]] = ()  # obs roles or corpus attributes
     templates: ClassVar[tuple[str, ...]]
+    evaluation: ClassVar[EvalSpec] = EvalSpec()
 
     target_suffix: str = ""  # after the answer (c2s_scale: a period)
 
@@ -35,6 +57,11 @@ class Task:
         if self.opt.prompt_format == "c2s_scale" and self.name in C2S_SCALE:
             self.templates = (C2S_SCALE[self.name].prompt,)
             self.target_suffix = C2S_SCALE[self.name].target_suffix
+
+    @classmethod
+    def from_config(cls, options: TaskOptionsConfig | None, match_keys: list[str] | None = None) -> "Task":
+        """The task for the ``tasks`` config (``options``, and the keys perturbation pairs are matched on)."""
+        return cls(options)
 
     def missing(self, corpus: Corpus) -> str | None:
         """Why this task cannot run on ``corpus`` (None when it can)."""

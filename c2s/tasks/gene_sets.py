@@ -8,7 +8,7 @@ import numpy as np
 
 from c2s.corpus.corpus import Corpus
 from c2s.scoring.metric import ACCURACY, OVERLAP
-from c2s.tasks.base import Genes, Task
+from c2s.tasks.base import EvalSpec, Genes, Task
 
 
 class _PerGeneSet(Task):
@@ -36,6 +36,7 @@ class _PerGeneSet(Task):
 class GeneSetEnumeration(_PerGeneSet):
     name = "gene_set_enumeration"
     metric = OVERLAP
+    evaluation = EvalSpec(unique_genes=True)
     target_field = "genes"
     templates = (
         'List the genes of the gene set "{set_name}".',

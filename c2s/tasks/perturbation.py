@@ -14,7 +14,7 @@ import numpy as np
 from c2s.config.tasks import TaskOptionsConfig
 from c2s.corpus.corpus import Corpus
 from c2s.scoring.metric import KENDALL_TAU
-from c2s.tasks.base import Task
+from c2s.tasks.base import EvalSpec, Task
 from c2s.tasks.columns import BATCH, Columns, cells_field, coded, const, fixed
 
 
@@ -22,6 +22,7 @@ class PerturbationResponse(Task):
     name = "perturbation_response"
     kind = "downstream"
     metric = KENDALL_TAU
+    evaluation = EvalSpec(unique_genes=True)
     target_field = "perturbed"
     requires = ("condition", "control_value")
     templates = (
@@ -35,6 +36,10 @@ class PerturbationResponse(Task):
     def __init__(self, options: TaskOptionsConfig | None = None, match_keys: Sequence[str] = ("cell_type",)) -> None:
         super().__init__(options)
         self.match_keys = tuple(match_keys)
+
+    @classmethod
+    def from_config(cls, options: TaskOptionsConfig | None, match_keys: Sequence[str] | None = None) -> Task:
+        return cls(options) if match_keys is None else cls(options, match_keys=match_keys)
 
     def missing(self, corpus: Corpus) -> str | None:
         reason = super().missing(corpus)

@@ -8,7 +8,7 @@ import numpy as np
 
 from c2s.corpus.corpus import Corpus
 from c2s.scoring.metric import ACCURACY, OVERLAP
-from c2s.tasks.base import Task, per_cell
+from c2s.tasks.base import EvalSpec, Task, per_cell
 from c2s.tasks.columns import Columns
 
 
@@ -22,6 +22,7 @@ class _PerCell(Task):
 class CellLanguageModelling(_PerCell):
     name = "cell_lm"
     metric = OVERLAP
+    evaluation = EvalSpec(unique_genes=True, generated_cells=True)
     target_field = "sentence"
     templates = (
         "Generate a cell sentence: the {n_genes} most expressed genes of a {organism} cell, highest first.",
@@ -36,6 +37,7 @@ class CellLanguageModelling(_PerCell):
 class CellTypeAnnotation(_PerCell):
     name = "cell_type_annotation"
     metric = ACCURACY
+    evaluation = EvalSpec(confusion=True, embeddings=True)
     target_field = "cell_type"
     requires = ("cell_type",)
     templates = (
@@ -51,6 +53,7 @@ class CellTypeAnnotation(_PerCell):
 class ConditionalCellGeneration(_PerCell):
     name = "conditional_cell_generation"
     metric = OVERLAP
+    evaluation = EvalSpec(unique_genes=True, generated_cells=True)
     target_field = "sentence"
     requires = ("cell_type",)
     templates = (
