@@ -58,12 +58,18 @@ class EvaluateConfig:
     genes_per_cell: int | None = None  # null: 200 for c2s_scale (the model cards), else 100
     test_fraction: float = 0.2  # of the h5ad's cells, scored (a seeded split); the rest feed the baselines
     baseline_examples: int = 2000  # training examples sampled per task for the baselines
+    # zero-shot gene names: keep | upper | match_model (each gene takes the spelling of the model's gene token with
+    # the same letters, ignoring case: a mouse file for a model trained on human symbols, or the reverse)
+    gene_case: str = "keep"
 
     def __post_init__(self) -> None:
         positive(self, "max_examples", "bootstrap", "program_top_n", "genes_per_cell", "baseline_examples")
         if self.split not in ("train", "val", "test"):
             raise ValueError(f"split={self.split!r} is not one of ('train', 'val', 'test').")
         one_of(self.prompt_format, PROMPT_FORMATS, "prompt_format")
+        one_of(self.gene_case, ("keep", "upper", "match_model"), "gene_case")
+        if self.gene_case != "keep" and self.data is None:
+            raise ValueError("gene_case applies to zero-shot evaluation (data=…); shards keep the names they hold.")
         if not 0 < self.test_fraction < 1:
             raise ValueError(f"test_fraction={self.test_fraction} must be in (0, 1).")
         if self.data is not None and self.shards is not None:

@@ -28,6 +28,21 @@ def _fmt(m: dict) -> str:
     return f"{m['value']:.3f} [{m['ci_low']:.3f}, {m['ci_high']:.3f}]"
 
 
+def _coverage_lines(cov: dict | None) -> list[str]:
+    if not cov:
+        return []
+    pct = 100 * cov["fraction"]
+    lines = [
+        f"Gene coverage: {cov['n_known']} of {cov['n_genes']} genes ({pct:.1f}%) are in the model's vocabulary"
+        + (f" (missing e.g. {', '.join(cov['missing'])})." if cov["missing"] else "."),
+        "",
+    ]
+    if cov["causes"]:
+        lines[-1:-1] = ["", "**Warning: low gene coverage.** Scores here say little about the model. Likely causes:"]
+        lines[-1:-1] = [f"- {c}" for c in cov["causes"]]
+    return lines
+
+
 def write_report(report: dict, out_dir: str | Path, title: str) -> str:
     """Write both files into ``out_dir``; return the Markdown."""
     out_dir = Path(out_dir)
@@ -38,6 +53,7 @@ def write_report(report: dict, out_dir: str | Path, title: str) -> str:
         "point estimates with 95% bootstrap CIs [low, high]. `model`: greedy decoding (unless "
         "generation.do_sample); `model, sampled`: generated cells decoded by sampling.",
         "",
+        *_coverage_lines(report.get("gene_coverage")),
         "| task | n | metric | model | model, sampled | baselines |",
         "|---|---|---|---|---|---|",
     ]

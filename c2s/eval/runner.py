@@ -27,6 +27,7 @@ from c2s.atomic import write_text_atomic
 from c2s.config.evaluate import EvaluateConfig
 from c2s.errors import C2SInputError
 from c2s.eval import baselines as B
+from c2s.eval.coverage import gene_coverage
 from c2s.eval.embeddings import embed_cells, knn_probe, plot_confusion, plot_umap
 from c2s.eval.generate import generate
 from c2s.eval.metrics import (
@@ -60,14 +61,6 @@ def _ci(scores: np.ndarray, n: int, seed: int) -> dict[str, float]:
     return ci(bootstrap_ci(scores, n=n, seed=seed))
 
 
-def _one_token_genes(tokenizer, genes: list[str], n: int = 50) -> bool:
-    """Whether " GENE" is one token for (a spread sample of) the vocabulary's genes."""
-    sample = genes[:: max(1, len(genes) // n)][:n]
-    return bool(sample) and all(
-        len(ids) == 1 for ids in tokenizer([" " + g for g in sample], add_special_tokens=False)["input_ids"]
-    )
-
-
 def _label_metrics(pred: list[str], true: list[str], n: int, seed: int) -> dict:
     f1 = bootstrap_paired(macro_f1, pred, true, n=n, seed=seed, bounds=(0.0, 1.0))
     return {"accuracy": _ci(accuracy(pred, true), n, seed), "macro_f1": ci(f1)}
@@ -90,11 +83,14 @@ class Evaluator:
                 f"Task(s) {missing} are not in the {cfg.split} split of {source.name}; present: {sorted(present)}."
             )
         self.tasks = wanted
-        self.one_token_genes = _one_token_genes(tokenizer, self.genes)
-        if not self.one_token_genes and cfg.generation.no_repeat_genes:
+        # before any generation: how many of the genes in the prompts and references the model knows
+        self.coverage = gene_coverage(tokenizer, self.genes)
+        self.coverage.log(f"{source.name} for this model")
+        self.one_token_genes = self.coverage.mode == "whole"
+        if not self.one_token_genes and cfg.generation.no_repeat_genes and self.coverage.n_known:
             log.info(
-                "Genes are several tokens each with this tokenizer: no_repeat_genes is off (sub-words repeat "
-                "across genes); repeated genes are dropped when parsing instead."
+                "Genes are several known sub-word tokens each with this tokenizer: no_repeat_genes is off (sub-words "
+                "repeat across genes); repeated genes are dropped when parsing instead."
             )
 
     def _rows(self, split: str, task: str) -> list[dict]:
@@ -135,6 +131,7 @@ class Evaluator:
             "shards": self.source.name,
             "tasks": {},
             "predictions": "predictions.jsonl",
+            "gene_coverage": self.coverage.report(),
         }
         predictions: list[dict] = []
         for task in self.tasks:

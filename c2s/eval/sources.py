@@ -86,8 +86,14 @@ class H5adSource:
             seed=cfg.seed,
             val_fraction=0.0,
             test_fraction=cfg.test_fraction,
-            upper_case_genes=upper_case_genes(fmt),
+            upper_case_genes=upper_case_genes(fmt) or cfg.gene_case == "upper",
         )
+        if cfg.gene_case == "match_model":
+            from c2s.eval.coverage import match_case
+
+            names, n = match_case([str(g) for g in self.corpus.sentences.gene_names], tokenizer)
+            self.corpus.sentences.gene_names = np.asarray(names, dtype=object)
+            log.info("gene_case=match_model: %d gene names take the model's spelling (case ignored).", n)
         names = cfg.tasks or sorted(C2S_SCALE if fmt == "c2s_scale" else REGISTRY)
         options = TaskOptionsConfig(genes_per_cell=k, prompt_format=fmt)
         self._tasks = {t.name: t for t in build_tasks(names, options)}

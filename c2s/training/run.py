@@ -63,6 +63,18 @@ def rewind_history(path: Path, step: int) -> None:
     write_text_atomic(path, "".join(f"{line}\n" for line in keep))
 
 
+def _coverage(cfg: TrainConfig, shards_dir: Path, init_from: str | None, tokenizer):
+    """Fine-tuning trained weights (``init_from``, a pretrained model): how many of the shards' genes its tokenizer
+    knows, logged (a warning when few) before any step; None when the model starts from scratch."""
+    if not init_from and cfg.model.init != "pretrained":
+        return None
+    from c2s.eval.coverage import gene_coverage
+
+    coverage = gene_coverage(tokenizer, json.loads((Path(shards_dir) / "genes.json").read_text()))
+    coverage.log(f"the shards for the model from {init_from or cfg.model.name_or_path}")
+    return coverage
+
+
 def run_stage(cfg: TrainConfig, name: str, shards_dir: Path, init_from: str | None, logger) -> Path:
     """Train stage ``name`` of ``cfg`` (a validated TrainConfig); return its HF export dir."""
     stage, strat = cfg.stages[name], cfg.strategy
@@ -78,6 +90,7 @@ def run_stage(cfg: TrainConfig, name: str, shards_dir: Path, init_from: str | No
     L.seed_everything(seed, workers=True)
     recipe = RECIPES[stage.mode](cfg, name, shards_dir, init_from, seed)
     dm = recipe.datamodule()
+    coverage = _coverage(cfg, shards_dir, init_from, dm.tokenizer)
     budget = recipe.budget(dm)
     module = recipe.module(dm, budget)
     out.mkdir(parents=True, exist_ok=True)
@@ -149,6 +162,7 @@ def run_stage(cfg: TrainConfig, name: str, shards_dir: Path, init_from: str | No
             "init_from": init_from,
             "shards": str(shards_dir),
             "val_history": module.val_history,
+            **({"gene_coverage": coverage.report()} if coverage else {}),
             "export": str(export),
         }
         write_text_atomic(export / "README.md", model_card(summary | {"stage": name}, dm.shards.manifest, cfg.name))
