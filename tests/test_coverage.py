@@ -83,10 +83,10 @@ def test_case_mismatch_is_named_and_fixed(export, tmp_path, caplog):
     with caplog.at_level(logging.INFO):
         report = _zero_shot(export, tmp_path / "lower.h5ad", tmp_path / "a")
     cov = report["gene_coverage"]
-    assert cov["n_known"] == 0 and cov["n_known_ignoring_case"] == cov["n_genes"]
+    assert cov["n_known"] == 0 and cov["n_known_ignoring_case"] > cov["n_genes"] / 2
     assert any("gene_case=match_model" in c for c in cov["causes"]) and "gene_case=match_model" in caplog.text
     fixed = _zero_shot(export, tmp_path / "lower.h5ad", tmp_path / "b", "gene_case=match_model")["gene_coverage"]
-    assert fixed["fraction"] == 1.0 and fixed["causes"] == []
+    assert fixed["n_known"] == cov["n_known_ignoring_case"] and fixed["causes"] == []
 
 
 def test_own_test_split_has_full_coverage_and_no_warning(export, tmp_path, caplog):

@@ -11,6 +11,17 @@ def one_of(value: Any, allowed: tuple, key: str) -> None:
         raise ValueError(f"{key}={value!r} is not one of {allowed}.")
 
 
+def plain_name(value: Any, key: str) -> None:
+    """Raise unless ``value`` is one plain path component (it becomes a directory name under an output root:
+    ``../x``, ``/abs`` or ``a/b`` would write outside it)."""
+    text = str(value)
+    if text in ("", ".", "..") or "/" in text or "\\" in text or "\x00" in text or text.startswith("~"):
+        raise ValueError(
+            f"{key}={text!r} must be one plain name (it becomes a directory name): no '/', '\\', '..' or '~', "
+            "e.g. my_dataset."
+        )
+
+
 def positive(obj: Any, *keys: str, prefix: str = "") -> None:
     """Raise naming the first of ``keys`` (attributes of ``obj``) that is not an integer >= 1."""
     for key in keys:

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from omegaconf import MISSING
 
-from c2s.config.checks import positive
+from c2s.config.checks import plain_name, positive
 
 
 @dataclass
@@ -36,6 +36,9 @@ class DataConfig:
     description: str | None = None  # free-text dataset description (else uns['description'])
     gene_sets_gmt: str | None = None  # GMT file; default: marker sets from the data
     qa_path: str | None = None  # JSONL: {"question", "answer", "cell_ids" | "group"}
+
+    def __post_init__(self) -> None:
+        plain_name(self.name, "data.name")  # it names the shard directory under shards_root
 
 
 @dataclass

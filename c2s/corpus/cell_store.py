@@ -129,7 +129,10 @@ def convert(
     if (out / "store.npz").is_file():
         return CellStore.open(out)
     names, maps = gene_union(sources)
-    k = max(1, min(int(top_k), max(s.n_vars for s in sources)))
+    widest = max(s.n_vars for s in sources)
+    if int(top_k) > widest:  # the README's rule: clamped, with a warning
+        log.warning("top_k=%d exceeds the %d genes in the matrix; using top_k=%d.", int(top_k), widest, widest)
+    k = max(1, min(int(top_k), widest))
     dtype = np.uint16 if names.size < 65535 else np.int32
     with atomic_dir(out) as tmp:
         counts = np.zeros(names.size, dtype=np.int64)
