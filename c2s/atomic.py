@@ -20,6 +20,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
+from c2s.errors import C2SInputError
+
 log = logging.getLogger(__name__)
 _HOST = socket.gethostname().replace("/", "_")
 _TMP = re.compile(r"\.tmp@(?P<host>.+)-(?P<pid>\d+)-\d+(\.tmp\S*)?$")
@@ -101,6 +103,11 @@ def atomic_dir(path: str | os.PathLike, replace: bool = True) -> Iterator[Path]:
     work), keep it and discard ours. The temporary directory never outlives the block.
     """
     path = Path(path)
+    if path.is_symlink():  # replacing it would write through or delete what it points at
+        raise C2SInputError(
+            f"{path} is a symbolic link (to {os.readlink(path)}), where c2s writes a directory of its own. Remove the "
+            "link, or write elsewhere (another run_dir, out_dir or shards_root)."
+        )
     tmp = path.parent / f".{path.name}.{_tag()}"
     tmp.mkdir(parents=True)
     try:

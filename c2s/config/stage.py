@@ -8,6 +8,9 @@ from typing import Any
 from c2s.config.checks import one_of, positive
 from c2s.config.model import LoraConfig
 
+# the optimizer classes a stage may name (``_target_`` is imported by Hydra: nothing else is allowed there)
+OPTIMIZERS = ("torch.optim.AdamW", "torch.optim.Adam", "torch.optim.NAdam", "torch.optim.RAdam")  # all take betas, eps
+
 
 @dataclass
 class OptimizerConfig:
@@ -17,6 +20,9 @@ class OptimizerConfig:
     weight_decay: float = 0.01
     betas: list[float] = field(default_factory=lambda: [0.9, 0.95])
     eps: float = 1e-8
+
+    def __post_init__(self) -> None:
+        one_of(self._target_, OPTIMIZERS, "stages.<stage>.optimizer._target_")
 
 
 @dataclass
@@ -34,6 +40,7 @@ class TaskMixConfig:
 
 
 AGGREGATIONS = ("grpo", "dapo")  # c2s.rl.grpo_loss
+OVERLONG = ("drop", "refuse")  # what the DataModule does with an example longer than max_seq_len
 
 
 @dataclass
@@ -90,6 +97,7 @@ class StageConfig:
     max_epochs: int = 1
     batch_size: int = 8
     max_seq_len: int = 1024
+    overlong: str = "drop"  # an example longer than max_seq_len: drop (counted, logged) | refuse; never cut
     grad_clip: float = 1.0
     accumulate_grad_batches: int = 1
     val_every_n_steps: int | None = None  # null: once per epoch
@@ -99,6 +107,7 @@ class StageConfig:
     grpo: GRPOConfig = field(default_factory=GRPOConfig)  # used by mode=grpo only
 
     def __post_init__(self) -> None:
+        one_of(self.overlong, OVERLONG, "stage.overlong")
         positive(
             self,
             "batch_size",

@@ -14,7 +14,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from c2s.errors import C2SInputError
 
-IGNORED = {"hydra", "_target_", "_partial_"}
+IGNORED = {"hydra"}  # _target_ is a key only where a schema declares it (the optimizer): Hydra imports it
 T = TypeVar("T")
 
 

@@ -5,7 +5,6 @@ codes, split the cells, and gather gene sets, QA items, coordinates and the inve
 from __future__ import annotations
 
 import atexit
-import json
 import logging
 import shutil
 import tempfile
@@ -20,9 +19,11 @@ from c2s.config.validate import as_config
 from c2s.corpus.cell_store import convert
 from c2s.corpus.corpus import OBS_ROLES, Corpus
 from c2s.corpus.plan_meta import cell_ids_of, description_of, gene_sets_of, inverse_fit_of, spatial_of
+from c2s.corpus.qa import known_cells, read_qa
 from c2s.corpus.splits import SPLITS, apply_holdout, split_cells, split_groups
 from c2s.errors import C2SInputError
 from c2s.io.label_checks import check_labels
+from c2s.io.labels import safe_labels
 from c2s.io.sources import Source, open_source, source_parts
 
 log = logging.getLogger(__name__)
@@ -43,26 +44,12 @@ def _codes(col: pd.Series, key: str) -> tuple[np.ndarray, np.ndarray]:
             col.astype(str).where(col.notna(), "unknown").to_numpy(dtype=object), return_inverse=True
         )
     uniq, inverse = np.unique(cats, return_inverse=True)  # sorted and merged: storage-independent
+    safe, renamed = safe_labels(uniq, f"obs[{key!r}]")  # distinct labels stay distinct when answers are scored
+    if renamed:
+        uniq, merged = np.unique(safe, return_inverse=True)  # an empty label joins 'unknown'
+        inverse = merged[inverse]
     dtype = np.int8 if uniq.size <= 127 else np.int16 if uniq.size <= 32767 else np.int32
     return np.asarray(uniq, dtype=object), inverse[codes].astype(dtype)
-
-
-def _read_qa(path: str | Path) -> list[dict[str, Any]]:
-    path = Path(path)
-    if not path.is_file():
-        raise C2SInputError(f"QA file not found: {path}. Set data.qa_path to a JSONL file or null.")
-    items = []
-    for n, line in enumerate(path.read_text().splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            item = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise C2SInputError(f"{path}:{n}: not valid JSON ({exc}).") from exc
-        if not {"question", "answer"} <= item.keys() or not ({"cell_ids", "group"} & item.keys()):
-            raise C2SInputError(f"{path}:{n}: a QA item needs 'question', 'answer' and 'cell_ids' or 'group'.")
-        items.append(item)
-    return items
 
 
 def _sources(data: DataConfig, parts: list[str], upper_case: bool = False) -> list[Source]:
@@ -166,7 +153,7 @@ def build_corpus(
     corpus.gene_sets, corpus.gene_set_split = gene_sets_of(
         corpus, data, sources, seed, marker_genes, val_fraction, test_fraction
     )
-    corpus.qa = _read_qa(data.qa_path) if data.qa_path else []
+    corpus.qa = known_cells(read_qa(data.qa_path), ids, data.qa_path) if data.qa_path else []
     for item, label in zip(corpus.qa, split_cells(len(corpus.qa), val_fraction, test_fraction, seed + 2)):
         unknown = set(item.get("group", {})) - set(roles)
         if unknown:

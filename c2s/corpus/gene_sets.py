@@ -24,7 +24,14 @@ def read_gmt(path: str | Path, vocabulary: set[str], min_genes: int = 3) -> dict
     if not path.is_file():
         raise C2SInputError(f"Gene-set file not found: {path}. Set data.gene_sets_gmt to a GMT file or null.")
     sets: dict[str, list[str]] = {}
-    for n, line in enumerate(path.read_text().splitlines(), 1):
+    try:
+        text = path.read_text()
+    except UnicodeDecodeError as exc:
+        raise C2SInputError(
+            f"{path} is not UTF-8 text ({exc.reason} at byte {exc.start}): data.gene_sets_gmt takes a GMT text file "
+            "(name<TAB>description<TAB>genes…)."
+        ) from None
+    for n, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
         parts = line.rstrip("\n").split("\t")

@@ -17,6 +17,7 @@ import scipy.sparse as sp
 
 from c2s.corpus.gene_sets import marker_gene_sets, read_gmt
 from c2s.corpus.splits import SPLITS, split_cells
+from c2s.errors import C2SInputError
 from c2s.io.sources import Source
 from c2s.sentences import InverseFit
 from c2s.sentences.inverse import fit_points, sample_rank_expression
@@ -35,9 +36,10 @@ def cell_ids_of(sources: Sequence[Source], kept: Sequence[np.ndarray], files: li
     """Each kept cell's id (an Arrow string array): its obs name, and in a dataset of several
     files ``<obs name>-<file stem>`` (anndata.concat's ``index_unique`` convention: barcodes
     repeat across runs). Stems shared by files in different folders become the path below the
-    folder they share. (Repeats within one file are not looked for: a hash set of every id
-    costs 0.43 s per million cells and memory that grows with the corpus.)"""
-    parts = [s.cell_ids(k) for s, k in zip(sources, kept)]
+    folder they share. Names repeated within one file are made unique as anndata's ``obs_names_make_unique`` does
+    (``x``, ``x-1``, …), with a warning: QA items and shard rows name cells by id (one hashed pass per file,
+    about 0.4 s per million cells)."""
+    parts = [_unique(s.cell_ids(k), f) for s, k, f in zip(sources, kept, files)]
     if len(parts) > 1:
         stems = [Path(f).stem for f in files]
         if len(set(stems)) < len(stems):
@@ -45,6 +47,25 @@ def cell_ids_of(sources: Sequence[Source], kept: Sequence[np.ndarray], files: li
             stems = [Path(os.path.relpath(os.path.abspath(f), top)).with_suffix("").as_posix() for f in files]
         parts = [pc.binary_join_element_wise(p, pa.scalar(st), "-").cast(pa.string()) for p, st in zip(parts, stems)]
     return pa.concat_arrays(parts) if parts else pa.array([], pa.string())
+
+
+def _unique(ids: pa.Array, where: str) -> pa.Array:
+    """``ids`` with repeats renamed as ``anndata.utils.make_index_unique`` renames them (logged)."""
+    if pc.count_distinct(ids).as_py() == len(ids):
+        return ids
+    from anndata.utils import make_index_unique
+
+    old = pd.Index(ids.to_numpy(zero_copy_only=False).astype(str))
+    new = make_index_unique(old)
+    changed = np.flatnonzero(old != new)
+    log.warning(
+        "%s: %d cell names repeat (e.g. %s); made unique as anndata does (%s), so cell ids tell cells apart.",
+        where,
+        changed.size,
+        ", ".join(repr(old[i]) for i in changed[:3]),
+        ", ".join(f"{old[i]} -> {new[i]}" for i in changed[:3]),
+    )
+    return pa.array(np.asarray(new, dtype=object), pa.string())
 
 
 def description_of(data: "DataConfig", source: Source) -> str | None:
@@ -99,7 +120,20 @@ def spatial_of(data: "DataConfig", sources: Sequence[Source], store: "CellStore"
     coords = [s.obsm(key) for s in sources]
     if any(c is None for c in coords):
         return None
-    return np.concatenate([np.asarray(c, dtype=np.float64)[kept] for c, kept in zip(coords, store.kept)])
+    try:
+        xy = np.concatenate([np.asarray(c, dtype=np.float64)[kept] for c, kept in zip(coords, store.kept)])
+    except (TypeError, ValueError) as exc:
+        raise C2SInputError(f"obsm[{key!r}] is not a numeric (cells, dims) array ({exc}).") from None
+    if xy.ndim != 2:
+        raise C2SInputError(f"obsm[{key!r}] has shape {xy.shape}; spatial coordinates are a (cells, dims) array.")
+    bad = ~np.isfinite(xy).all(axis=1)
+    if bad.any():
+        raise C2SInputError(
+            f"obsm[{key!r}] has NaN or infinite coordinates for {int(bad.sum())} of {len(xy)} cells: neighbours "
+            "cannot be found for them. Drop those cells (or fix their coordinates), or point data.spatial_key at "
+            "another obsm entry."
+        )
+    return xy
 
 
 def spatial_neighbours(corpus: "Corpus", split: str, k: int) -> np.ndarray:

@@ -12,6 +12,7 @@ import numpy as np
 from lightning.pytorch.callbacks import Callback
 from torch.utils.data import DataLoader
 
+from c2s.config.stage import OVERLONG
 from c2s.data.shards import ShardSet
 from c2s.data.stream import PackedStream, TokenIndex
 from c2s.errors import C2SInputError
@@ -85,6 +86,9 @@ class C2SDataModule(L.LightningDataModule):
         weights: task -> multiplier (see c2s.data.packing); tasks not listed get ``default_weight``.
         mode: ``pretrain`` (loss on all tokens) or ``sft`` (loss on target tokens only).
         max_seq_len: tokens per packed sequence; batch_size: sequences per batch.
+        overlong: an example longer than ``max_seq_len`` (``<s> prompt target </s>``) would lose its end, the
+            target's ``</s>`` at least: ``drop`` leaves it out (counted per task, logged, ``overlong_counts``),
+            ``refuse`` stops with the counts and the fix.
     """
 
     def __init__(
@@ -97,8 +101,12 @@ class C2SDataModule(L.LightningDataModule):
         batch_size: int = 8,
         num_workers: int = 0,
         seed: int = 0,
+        overlong: str = "drop",
     ) -> None:
         super().__init__()
+        if overlong not in OVERLONG:
+            raise ValueError(f"overlong={overlong!r} is not one of {OVERLONG}.")
+        self.overlong, self.overlong_counts = overlong, {}
         self.shards_dir = Path(shards_dir)
         self.weights, self.default_weight = dict(weights or {}), default_weight
         self.mode, self.max_seq_len, self.batch_size = mode, max_seq_len, batch_size
@@ -138,6 +146,29 @@ class C2SDataModule(L.LightningDataModule):
             self._index[split] = TokenIndex.from_shards(self.shards, split, self.tasks)
         return self._index[split]
 
+    def keep(self, split: str) -> np.ndarray | None:
+        """Examples of ``split`` that fit ``max_seq_len`` (None: all do); the others are counted per task and
+        dropped or refused (``overlong``)."""
+        index = self.index(split)
+        over = index.lengths > self.max_seq_len
+        if not over.any():
+            return None
+        per_task = np.bincount(index.task_ids[over], minlength=len(self.tasks))
+        counts = {t: int(n) for t, n in zip(self.tasks, per_task) if n}
+        self.overlong_counts[split] = counts
+        longest = int(index.lengths.max())
+        msg = (
+            f"{int(over.sum())} {split} examples are longer than max_seq_len={self.max_seq_len} tokens (longest "
+            f"{longest}; per task: {counts}): they would be cut, losing their answer's end and </s>"
+        )
+        if self.overlong == "refuse":
+            raise C2SInputError(
+                f"{msg}. Raise stages.<stage>.max_seq_len to {longest}, shorten them (tasks.options.genes_per_cell, "
+                "tasks.options.max_tokens), or set stages.<stage>.overlong=drop."
+            )
+        log.warning("%s; dropped (stages.<stage>.overlong=drop).", msg)
+        return ~over
+
     def stream(self, split: str, rank: int | None = None, world_size: int | None = None) -> PackedStream:
         self.setup()
         r, w = trainer_rank(self.trainer)
@@ -154,6 +185,7 @@ class C2SDataModule(L.LightningDataModule):
             pad_id=self.tokenizer.pad_token_id,
             bos_id=self.tokenizer.bos_token_id,
             eos_id=self.tokenizer.eos_token_id,
+            keep=self.keep(split),
         )
 
     def _loader(self, split: str) -> ResumableLoader:

@@ -6,7 +6,8 @@ Rules (documented in README "Data"):
 - Task weight w is a per-task multiplier: an epoch draws round(n_task × w) examples of the task
   (w = 1: each exactly once; 2: twice; 0.5: a seeded half, different each epoch; 0: none).
 - Packing: first-fit over the shuffled order into sequences of ≤ max_len tokens, with at most
-  ``open_bins`` sequences open; an example longer than max_len is truncated at the end.
+  ``open_bins`` sequences open; an example longer than max_len is truncated at the end (the DataModule leaves
+  such examples out, or refuses them: none reaches here from training).
 - Batches are dealt round-robin to the ``slots = world_size × workers`` (rank-major). When the
   batch count is not a multiple of slots, the last round is filled with *padding batches*
   (copies flagged ``is_padding``, whose labels are all masked), so every rank runs the same

@@ -226,13 +226,18 @@ def merge(cfg: PrepareConfig) -> Path:
             ("inverse_fits.json", p["inverse_fits"]),
         ):
             (tmp / name).write_text(json.dumps(obj, indent=2, sort_keys=True))
+        skipped = dict(p["skipped_tasks"])
+        for task in sorted({j.task for j in jobs}):  # asked for, not skipped, yet no example: say so
+            if not any(counts[s].get(task) for s in SPLITS):
+                skipped[task] = "rendered no examples (its inputs matched nothing; see the warnings above)"
+                log.warning("Task %s rendered no examples: listed in the manifest's skipped_tasks.", task)
         manifest = {
             "c2s_version": c2s.__version__,
             "config_hash": out.name.rsplit("-", 1)[1],
             "config": hashed_settings(cfg) | {"shards_root": cfg.shards_root},
             "seed": cfg.seed,
             "tokenizer_id": tok_id,
-            "skipped_tasks": p["skipped_tasks"],
+            "skipped_tasks": skipped,
             "n_cells": p["n_cells"],
             "n_empty_dropped": p["n_empty_dropped"],
             "cells_per_split": p["cells_per_split"],

@@ -1,6 +1,6 @@
 """Token index of a split and the IterableDataset that streams packed batches from it.
 
-Sequence of one example: ``<bos> prompt target <eos>`` (truncated at the end to max_len).
+Sequence of one example: ``<bos> prompt target <eos>`` (the DataModule drops or refuses examples over max_len).
 A batch is a dict of (B, L) tensors:
 - input_ids; labels (-100 where no loss); position_ids (restart at 0 per example);
 - segment_ids: 1, 2, … per example in a row, 0 on padding. Packed examples must not attend
@@ -190,6 +190,7 @@ class PackedStream(IterableDataset):
         bos_id: int,
         eos_id: int,
         open_bins: int = 64,
+        keep: np.ndarray | None = None,
     ) -> None:
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
@@ -197,6 +198,7 @@ class PackedStream(IterableDataset):
         self.max_len, self.batch_size, self.mode, self.seed = max_len, batch_size, mode, seed
         self.rank, self.world_size, self.workers = rank, world_size, max(1, workers)
         self.pad_id, self.bos_id, self.eos_id, self.open_bins = pad_id, bos_id, eos_id, open_bins
+        self.keep = keep  # bool per example (None: all); the others are never drawn (too long for max_len)
         self.epoch = 0
         self.skip = 0
         self._per_rank: dict[int, int] = {}  # epoch -> batches per rank
@@ -211,6 +213,8 @@ class PackedStream(IterableDataset):
             return self._plan[1]
         self._plan = None  # the old plan is freed before the new one is built
         order = select_epoch(self.index.task_ids, self.weights, self.seed, epoch)
+        if self.keep is not None:
+            order = order[self.keep[order]]
         examples, starts = pack_arrays(order, self.index.lengths, self.max_len, self.open_bins)
         del order
         self._plan = (epoch, EpochPlan(examples, starts, self.batch_size, self.world_size * self.workers))

@@ -21,6 +21,7 @@ from anndata.abc import CSCDataset
 from c2s.errors import C2SInputError
 from c2s.io.gene_names import resolve_gene_names
 from c2s.io.h5ad_parts import H5adParts
+from c2s.io.h5ad_structure import check_file, check_rows
 from c2s.io.matrix_checks import KINDS, check_chunk, check_consistent, detect_kind
 
 log = logging.getLogger(__name__)
@@ -33,7 +34,10 @@ def read_h5ad(data: str | Path, backed: bool = False) -> ad.AnnData:
     sources by scheme: c2s.io.sources.load_anndata.)"""
     path = h5ad_path(str(data))
     try:
+        check_file(path, backed)  # a shape the arrays do not back would make anndata allocate by it
         return ad.read_h5ad(path, backed="r" if backed else None)
+    except C2SInputError:
+        raise
     except Exception as exc:  # h5py/anndata raise many types for broken files
         raise _unreadable(path, exc) from exc
 
@@ -204,6 +208,9 @@ class ExpressionSource:
         return kind
 
     def _prepare(self, chunk: sp.csr_matrix, start: int, stop: int) -> sp.csr_matrix:
+        check_rows(chunk.indices, self.n_vars, f"{self.where} (rows {start}:{stop})")
+        if chunk.dtype == np.float16:  # numpy and numba lack float16 arithmetic here; float32 holds it exactly
+            chunk = chunk.astype(np.float32)
         n_frac = check_chunk(chunk, f"{self.where} (rows {start}:{stop})", self._alternatives())
         check_consistent(n_frac, self.kind, self.where, f"{start}:{stop}")
         if self.kind == "counts":

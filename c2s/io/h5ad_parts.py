@@ -32,6 +32,7 @@ import scipy.sparse as sp
 from anndata.io import read_elem, sparse_dataset
 
 from c2s.errors import C2SInputError
+from c2s.io.h5ad_structure import check_matrix
 
 ID_ROWS = 1 << 16  # obs names read per h5py call (bounded memory: one chunk of Python strings)
 MAX_OPEN = 64  # h5py file handles kept open by this process
@@ -105,6 +106,8 @@ class H5adParts:
         name = f"layers/{layer}" if layer is not None else f"{where}X"
         elem = self.file.get(name)
         var = read_elem(self.file[f"{where}var"])
+        if elem is not None:  # before anything allocates by its declared shape
+            check_matrix(self.path, elem, name, self.n_obs, len(var))
         if isinstance(elem, h5py.Group):
             csr = elem.attrs.get("encoding-type") == "csr_matrix"
             return (CsrRows(self, name) if csr else sparse_dataset(elem)), var

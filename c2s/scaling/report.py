@@ -4,6 +4,7 @@ metrics against N, D and FLOPs, and write scaling.{md,json} + PNGs."""
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import asdict
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from c2s.scaling.fit import PowerLawFit, fit_power_law
 from c2s.scaling.metrics import fit_metric_errors, metric_keys, metric_table, plot_metrics
 from c2s.scaling.seeds import seed_summary, seed_table
 
+log = logging.getLogger(__name__)
 NEEDED = ("non_embedding_params", "params", "tokens", "flops", "val_loss", "model")
 AXES = (
     ("non_embedding_params", "non-embedding parameters N", "params"),
@@ -35,7 +37,24 @@ def collect(sweep_dir: str | Path) -> list[dict]:
         if missing:
             raise C2SInputError(f"{p} lacks {missing}: not a c2s result.json; delete it or re-run that job.")
         results.append(r | {"path": str(p.parent)})
-    return sorted(results, key=lambda r: (r["non_embedding_params"], r["tokens"]))
+        why = _invalid(r)
+        if why:
+            results[-1]["excluded"] = why
+            log.warning("%s is left out of the fits and plots: %s.", p, why)
+    return sorted(results, key=lambda r: (_number(r["non_embedding_params"]), _number(r["tokens"])))
+
+
+def _number(x) -> float:
+    return float(x) if isinstance(x, (int, float)) and not isinstance(x, bool) and np.isfinite(x) else float("inf")
+
+
+def _invalid(r: dict) -> str | None:
+    """Why a run cannot enter the fits (a loss that is not a positive finite number; a size that is not one)."""
+    for key in ("val_loss", "non_embedding_params", "params", "tokens", "flops"):
+        x = r[key]
+        if isinstance(x, bool) or not isinstance(x, (int, float)) or not np.isfinite(x) or x <= 0:
+            return f"{key} is {x!r}, not a positive finite number"
+    return None
 
 
 def _count(x: float | None) -> str:
@@ -79,9 +98,16 @@ def scaling_report(sweep_dir: str | Path, out_dir: str | Path | None = None, n_b
         raise C2SInputError(
             f"{sweep_dir} is not a directory. Give a sweep's output dir (multirun/... or outputs/sweeps/<name>)."
         )
-    results = collect(sweep_dir)
-    if not results:
+    found = collect(sweep_dir)
+    if not found:
         raise C2SInputError(f"No result.json under {sweep_dir}: run a sweep first (python train.py -m experiment=...).")
+    excluded = [r for r in found if r.get("excluded")]
+    results = [r for r in found if not r.get("excluded")]
+    if not results:
+        raise C2SInputError(
+            f"No run under {sweep_dir} has a usable loss ({excluded[0]['path']}: {excluded[0]['excluded']}); "
+            "re-run those jobs."
+        )
     out = Path(out_dir) if out_dir else sweep_dir
     out.mkdir(parents=True, exist_ok=True)
     n = np.array([r["non_embedding_params"] for r in results], float)
@@ -118,6 +144,7 @@ def scaling_report(sweep_dir: str | Path, out_dir: str | Path | None = None, n_b
     report = {
         "sweep": str(sweep_dir),
         "runs": results,
+        "excluded": [{"path": r["path"], "reason": r["excluded"]} for r in excluded],
         "fits": {k: asdict(v) for k, v in fits.items()},
         "metric_fits": {k: asdict(v) for k, v in metric_fits.items()},
         "seeds": seed_summary(results),
@@ -134,6 +161,7 @@ def scaling_report(sweep_dir: str | Path, out_dir: str | Path | None = None, n_b
         f"{r['tokens']:,.0f} | {_count(r.get('examples'))} | {r['flops']:.3g} | {r['val_loss']:.4f} |"
         for r in results
     ]
+    lines += [f"| {Path(r['path']).name} | left out: {r['excluded']} | | | | | | |" for r in excluded]
     for name, f in fits.items():
         lines += [
             "",

@@ -4,14 +4,7 @@ from __future__ import annotations
 
 import re
 
-
-def normalize_label(text: str) -> str:
-    """Case-folded, whitespace-collapsed answer: the first line, up to the first period that ends a
-    sentence (the c2s_scale format answers ``B cell.`` and a model may go on after it), trailing
-    punctuation removed."""
-    first = text.strip().split("\n")[0]
-    first = re.split(r"\.(?:\s|$)", first, maxsplit=1)[0]
-    return re.sub(r"\s+", " ", first).strip().strip(".,;:").casefold()
+from c2s.io.labels import normalize_label  # noqa: F401  (labels are made safe for it at prepare)
 
 
 def parse_genes(text: str, vocabulary: set[str]) -> tuple[list[str], int, int]:

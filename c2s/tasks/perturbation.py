@@ -46,7 +46,15 @@ class PerturbationResponse(Task):
         if reason:
             return reason
         absent = [k for k in self.match_keys if not corpus.has(k)]
-        return f"match keys {absent} are not mapped" if absent else None
+        if absent:
+            return f"match keys {absent} are not mapped"
+        cats = [str(c) for c in corpus.roles["condition"][0]]
+        if str(corpus.control_value) not in cats:
+            return (
+                f"data.control_value={corpus.control_value!r} is not a value of the condition column "
+                f"(values: {cats[:8]}{' …' if len(cats) > 8 else ''}), so no cell is a control"
+            )
+        return None
 
     def columns(self, corpus: Corpus, split: str, rng: np.random.Generator) -> Iterator[Columns]:
         """Controls sorted by match key once; each perturbed cell draws one in O(1)."""

@@ -44,6 +44,7 @@ class Recipe:
             batch_size=s.batch_size,
             num_workers=self.cfg.num_workers,
             seed=self.seed,
+            overlong=s.overlong,
         )
         dm.setup()
         return dm

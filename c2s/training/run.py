@@ -163,6 +163,7 @@ def run_stage(cfg: TrainConfig, name: str, shards_dir: Path, init_from: str | No
             "shards": str(shards_dir),
             "val_history": module.val_history,
             **({"gene_coverage": coverage.report()} if coverage else {}),
+            **({"overlong_dropped": dm.overlong_counts} if getattr(dm, "overlong_counts", None) else {}),
             "export": str(export),
         }
         write_text_atomic(export / "README.md", model_card(summary | {"stage": name}, dm.shards.manifest, cfg.name))
