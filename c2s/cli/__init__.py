@@ -4,7 +4,7 @@ import logging
 import sys
 from typing import Any, Callable
 
-from c2s.errors import C2SInputError
+from c2s.errors import C2SInputError, C2SInterrupted
 
 _started = False  # set once our code runs: Hydra's errors before that are config errors
 
@@ -18,6 +18,9 @@ def exit_on_input_error(fn: Callable[[Any], Any], cfg: Any, name: str) -> None:
     except C2SInputError as exc:
         logging.getLogger(name).error("%s", exc)
         sys.exit(2)
+    except C2SInterrupted as exc:  # stopped by a signal: never a success
+        logging.getLogger(name).error("%s", exc)
+        sys.exit(exc.code)
 
 
 def hydra_entry(main: Callable[[], Any]) -> None:

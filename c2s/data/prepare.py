@@ -33,6 +33,7 @@ from c2s.data.render_jobs import BACKEND, Job, assign_parts, run_job
 from c2s.data.shards import FORMAT_VERSION, ShardSet
 from c2s.errors import C2SInputError
 from c2s.io.sources import identities, source_parts
+from c2s.locks import file_lock
 from c2s.tasks import build_tasks
 from c2s.tasks.formats import upper_case_genes
 
@@ -255,9 +256,18 @@ def merge(cfg: PrepareConfig) -> Path:
 
 
 def prepare(cfg: PrepareConfig) -> Path:
-    """Write (or reuse) the shard directory for ``cfg`` (a validated PrepareConfig, or a TrainConfig)."""
-    sweep_orphans(cfg.shards_root)  # temporaries of runs killed mid-write
+    """Write (or reuse) the shard directory for ``cfg`` (a validated PrepareConfig, or a TrainConfig). One process
+    writes a shard directory at a time: another that wants the same one waits for it, then reuses it (render
+    parts of a split job run side by side, as planned)."""
     out = shard_dir(cfg)
+    if cfg.step == "render":
+        return _prepare(cfg, out)
+    with file_lock(Path(cfg.shards_root) / f".{out.name}.lock", out, "shards_root", wait=True):
+        return _prepare(cfg, out)
+
+
+def _prepare(cfg: PrepareConfig, out: Path) -> Path:
+    sweep_orphans(cfg.shards_root)  # temporaries of runs killed mid-write
     if (out / "manifest.json").exists():
         ShardSet(out)  # checksums verified; raises naming a corrupt file
         log.info("Reusing prepared shards in %s", out)

@@ -23,6 +23,7 @@ from c2s.training.checkpoints import AtomicCheckpointIO, previous, resume_point
 from c2s.training.export import export_hf
 from c2s.training.model_card import model_card
 from c2s.training.recipes import RECIPES
+from c2s.training.signals import GracefulStop
 from c2s.training.strategies import STRATEGIES
 
 log = logging.getLogger(__name__)
@@ -75,6 +76,17 @@ def _coverage(cfg: TrainConfig, shards_dir: Path, init_from: str | None, tokeniz
     return coverage
 
 
+def _plugins(sharded: bool) -> list:
+    """Atomic checkpoint writes (FSDP writes sharded directories itself); under SLURM, Lightning's own requeue on
+    SIGUSR1 is off: GracefulStop saves the checkpoint c2s resumes from, then requeues."""
+    from lightning.pytorch.plugins.environments import SLURMEnvironment
+
+    plugins: list = [] if sharded else [AtomicCheckpointIO()]
+    if SLURMEnvironment.detect():
+        plugins.append(SLURMEnvironment(auto_requeue=False))
+    return plugins
+
+
 def run_stage(cfg: TrainConfig, name: str, shards_dir: Path, init_from: str | None, logger) -> Path:
     """Train stage ``name`` of ``cfg`` (a validated TrainConfig); return its HF export dir."""
     stage, strat = cfg.stages[name], cfg.strategy
@@ -100,6 +112,7 @@ def run_stage(cfg: TrainConfig, name: str, shards_dir: Path, init_from: str | No
         ),
         History(out / "history.jsonl"),
         TrainedPosition(),
+        stop := GracefulStop(ckpt),
     ]
     if logger:
         callbacks.append(LearningRateMonitor(logging_interval="step"))
@@ -122,7 +135,7 @@ def run_stage(cfg: TrainConfig, name: str, shards_dir: Path, init_from: str | No
         use_distributed_sampler=False,
         fast_dev_run=cfg.fast_dev_run,
         enable_model_summary=False,
-        plugins=None if sharded else [AtomicCheckpointIO()],  # FSDP writes sharded dirs itself
+        plugins=_plugins(sharded),
         **recipe.trainer_kwargs(),
     )
     t0 = time.perf_counter()
@@ -140,7 +153,12 @@ def run_stage(cfg: TrainConfig, name: str, shards_dir: Path, init_from: str | No
         (out / "history.jsonl").unlink(missing_ok=True)
         trainer.validate(module, datamodule=dm, verbose=False)  # the starting point of the val curve
         module.train()
-    trainer.fit(module, datamodule=dm, ckpt_path=resume_from, weights_only=True)
+    try:
+        trainer.fit(module, datamodule=dm, ckpt_path=resume_from, weights_only=True)
+    except (SystemExit, KeyboardInterrupt):  # a signal (SIGTERMException is a SystemExit; Ctrl-C becomes exit 1)
+        if stop.signal is None:
+            raise
+        raise stop.interrupted(name, trainer.global_step) from None
     if not cfg.fast_dev_run:
         trainer.save_checkpoint(ckpt, weights_only=False)  # last.ckpt always holds the final state (= the export)
     if not cfg.fast_dev_run and (not module.val_history or module.val_history[-1]["step"] != trainer.global_step):

@@ -9,6 +9,7 @@ from pathlib import Path
 from omegaconf import DictConfig
 
 from c2s.config.train import TrainConfig
+from c2s.locks import dir_lock
 
 
 def validate(cfg: DictConfig) -> TrainConfig:
@@ -23,13 +24,18 @@ def validate(cfg: DictConfig) -> TrainConfig:
 
 
 def run(cfg: DictConfig) -> Path:
-    """Run the job; returns the last stage's HF export."""
+    """Run the job, holding its run directory's lock; returns the last stage's HF export."""
+    config = validate(cfg)
+    with dir_lock(config.run_dir, "run_dir (or name)"):  # one run per run directory
+        return _run(config)
+
+
+def _run(config: TrainConfig) -> Path:
     from c2s.data.prepare import prepare
     from c2s.training.loggers import build_logger, finish_logger
     from c2s.training.report import summarise_run, write_result
     from c2s.training.run import run_stage
 
-    config = validate(cfg)
     plain = dataclasses.asdict(config)  # the loggers record it
     shards = prepare(config)
     logger = build_logger(config.logger, config.name, config.run_dir, plain)
