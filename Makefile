@@ -37,7 +37,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports
 
-bench: $(STAMP)
+bench: $(STAMP)  # full sizes; `make test` runs each at --smoke size (tests/test_benchmarks.py)
 	$(PIP) -e ".[dev,bench]"
 	$(PY) benchmarks/cell_sentences.py
 	$(PY) benchmarks/tokens_and_packing.py

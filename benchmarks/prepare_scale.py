@@ -129,7 +129,10 @@ def main() -> None:
     ap.add_argument("--stream-seconds", type=float, default=20.0)
     ap.add_argument("--no-baseline", action="store_true")
     ap.add_argument("--keep", action="store_true", help="keep the shards (outputs/bench/shards)")
+    ap.add_argument("--smoke", action="store_true", help="2,000 cells, 1 s streams (CI: the code paths)")
     args = ap.parse_args()
+    if args.smoke:
+        args.cells, args.stream_seconds = "2k", 0.5
     n = cells(args.cells)
     from c2s.io.synthetic import write_synthetic
 
@@ -150,17 +153,18 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         # untimed: a 400-cell prepare compiles and caches every numba kernel (a clean clone's first
         # run paid ~8 s of compiling in whichever step came first)
-        run_measured(
-            [
-                sys.executable,
-                "-m",
-                "c2s.cli.prepare",
-                "data=synthetic",
-                f"shards_root={tmp}/warm",
-                f"hydra.run.dir={tmp}/hydra",
-                f"workers={args.workers}",
-            ]
-        )
+        if not args.smoke:  # smoke: the code paths, not the figures
+            run_measured(
+                [
+                    sys.executable,
+                    "-m",
+                    "c2s.cli.prepare",
+                    "data=synthetic",
+                    f"shards_root={tmp}/warm",
+                    f"hydra.run.dir={tmp}/hydra",
+                    f"workers={args.workers}",
+                ]
+            )
         # the conversion measured as prepare is: a fresh interpreter, its imports included
         cold, _, _ = run_measured([sys.executable, "-c", CONVERT, str(data), str(Path(tmp) / "store2")])
         t = time.perf_counter()
@@ -211,7 +215,7 @@ def baseline(data: Path, root: Path, common: list[str], n: int) -> None:
         from cell2sentence import CSData
         from cell2sentence.prompt_formatter import C2SPromptFormatter
     except ImportError:
-        print("cell2sentence not installed (make bench installs it): baseline skipped")
+        print("speed ratio c2s / cell2sentence: cell2sentence not installed (make bench installs it), baseline skipped")
         return
     import anndata as ad
     from transformers import AutoTokenizer

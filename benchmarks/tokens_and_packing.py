@@ -27,8 +27,11 @@ logging.basicConfig(level=logging.WARNING)
 
 
 def main() -> None:
+    import sys
+
+    smoke = ["tasks.names=[cell_lm,cell_type_annotation]"] if "--smoke" in sys.argv else []  # CI: the code paths
     with tempfile.TemporaryDirectory() as tmp:
-        cfg = OmegaConf.to_container(compose_config("prepare", [f"shards_root={tmp}"]), resolve=True)
+        cfg = OmegaConf.to_container(compose_config("prepare", [f"shards_root={tmp}", *smoke]), resolve=True)
         shards = ShardSet(prepare(from_dict(PrepareConfig, cfg, "config")))
         tok = shards.tokenizer()
         rows = [r for f in shards.files("train") for r in shards.read(f, ["task", "prompt", "target"]).to_pylist()]

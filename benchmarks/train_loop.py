@@ -83,9 +83,13 @@ def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--steps", type=int, default=40)
     p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--smoke", action="store_true", help="4 steps once, two tasks (CI: the code paths)")
     args = p.parse_args()
+    smoke = ["tasks.names=[cell_lm,cell_type_annotation]"] if args.smoke else []
+    if args.smoke:
+        args.steps, args.repeats = 4, 1
     with tempfile.TemporaryDirectory() as tmp:
-        cfg = OmegaConf.to_container(compose_config("train", [f"shards_root={tmp}"]), resolve=True)
+        cfg = OmegaConf.to_container(compose_config("train", [f"shards_root={tmp}", *smoke]), resolve=True)
         stage = cfg["stages"]["pretrain"]
         dm = C2SDataModule(
             shards_dir=str(prepare(from_dict(TrainConfig, cfg, "config"))),

@@ -110,9 +110,13 @@ def main() -> None:
     p.add_argument("--hf-batch", type=int, default=32, help="baseline rows per step")
     p.add_argument("--max-len", type=int, default=256, help="c2s packed sequence length")
     p.add_argument("--batch", type=int, default=32, help="c2s sequences per step")
+    p.add_argument("--smoke", action="store_true", help="3 steps, two tasks (CI: the code paths)")
     args = p.parse_args()
+    smoke = ["tasks.names=[cell_lm,cell_type_annotation]"] if args.smoke else []
+    if args.smoke:
+        args.steps = 3
     with tempfile.TemporaryDirectory() as tmp:
-        cfg = OmegaConf.to_container(compose_config("train", [f"shards_root={tmp}/shards"]), resolve=True)
+        cfg = OmegaConf.to_container(compose_config("train", [f"shards_root={tmp}/shards", *smoke]), resolve=True)
         shards = ShardSet(prepare(from_dict(TrainConfig, cfg, "config")))
         rows = [
             r
