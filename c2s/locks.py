@@ -53,9 +53,11 @@ def dir_lock(directory: str | Path, what: str, wait: bool = False):
 
 
 @contextmanager
-def file_lock(path: Path, directory: Path, what: str, wait: bool = False) -> Iterator[None]:
+def file_lock(path: Path, directory: Path, what: str, wait: bool = False, remove: bool = False) -> Iterator[None]:
     """Hold the lock file ``path`` (guarding ``directory``) for the block. Held by another live process: raise
-    naming it and ``what`` (the config key to change), or with ``wait`` block until it is free (logged)."""
+    naming it and ``what`` (the config key to change), or with ``wait`` block until it is free (logged).
+    ``remove``: delete the lock file on release (a waiter then holds a lock on the deleted file: safe only where
+    it re-checks whether the work is done, as prepare does)."""
     if launcher_rank() != 0:
         yield
         return
@@ -83,4 +85,6 @@ def file_lock(path: Path, directory: Path, what: str, wait: bool = False) -> Ite
         finally:
             f.seek(0)
             f.truncate()  # released: an empty file names no holder
+            if remove:
+                path.unlink(missing_ok=True)
             fcntl.lockf(f, fcntl.LOCK_UN)

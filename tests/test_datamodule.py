@@ -12,7 +12,7 @@ from c2s.errors import C2SInputError
 
 
 def _dm(shards, **kw):
-    args = dict(shards_dir=str(shards), max_seq_len=512, batch_size=2, num_workers=2, seed=0)
+    args = dict(shards_dir=str(shards), max_seq_len=1024, batch_size=2, num_workers=2, seed=0)  # none longer
     args.update(kw)
     dm = C2SDataModule(**args)
     dm.setup()
@@ -156,12 +156,12 @@ def test_budgets_in_tokens_and_examples_match_the_epoch_plan(synthetic_shards):
     plan = stream.plan(0)
     n_examples = len(dm.index("train"))
     tokens = float(stream.index.lengths[plan.examples].sum())
-    epoch = resolve_budget(StageConfig(max_epochs=1, batch_size=2, max_seq_len=512), dm, 1)
+    epoch = resolve_budget(StageConfig(max_epochs=1, batch_size=2, max_seq_len=1024), dm, 1)
     assert epoch.examples_per_step * epoch.schedule_steps == pytest.approx(n_examples)
     assert epoch.tokens_per_step * epoch.schedule_steps == pytest.approx(tokens)
-    half = resolve_budget(StageConfig(max_examples=n_examples // 2, batch_size=2, max_seq_len=512), dm, 1)
+    half = resolve_budget(StageConfig(max_examples=n_examples // 2, batch_size=2, max_seq_len=1024), dm, 1)
     assert half.max_steps == int(np.ceil(n_examples // 2 / epoch.examples_per_step))
-    by_tokens = resolve_budget(StageConfig(max_tokens=int(tokens // 2), batch_size=2, max_seq_len=512), dm, 1)
+    by_tokens = resolve_budget(StageConfig(max_tokens=int(tokens // 2), batch_size=2, max_seq_len=1024), dm, 1)
     assert by_tokens.max_steps == int(np.ceil(int(tokens // 2) / epoch.tokens_per_step))
     with pytest.raises(ValueError, match="max_examples=0 must be positive"):
         StageConfig(max_examples=0)

@@ -128,7 +128,7 @@ def test_bad_step_and_part_are_refused(tmp_path):
         prepare(prepare_config(tmp_path, "part=2", "num_parts=2"))
     with pytest.raises(C2SInputError, match="step="):
         prepare(prepare_config(tmp_path, "step=convert"))
-    assert compose("prepare", ["workers=3"]).workers == 3
+    assert compose("prepare", ["workers=3"]).workers == "3"
 
 
 def test_marker_sets_and_inverse_fit_use_every_file(tmp_path):
@@ -213,3 +213,28 @@ def test_cells_of_several_files_get_file_qualified_ids(tmp_path):
     assert {i.rsplit("-", 1)[1] for i in three.cell_ids.to_pylist()} == {"x/a", "x/b", "y/a"}
     one = build_corpus({**data, "path": str(tmp_path / "x" / "a.h5ad")}, top_k=10, progress=False)
     assert one.cell_ids.to_pylist()[:2] == ["cell0", "cell1"]  # one file: obs names as they are
+
+
+def test_workers_auto_uses_the_cores_this_process_may_use(monkeypatch, caplog):
+    import logging
+    import os
+
+    from c2s.data import cores
+
+    monkeypatch.setattr(cores, "usable_memory", lambda: 64 << 30)
+    monkeypatch.setattr(cores, "_cgroup_cpus", lambda: None)
+    affinity = len(os.sched_getaffinity(0))
+    monkeypatch.delenv("SLURM_CPUS_PER_TASK", raising=False)
+    with caplog.at_level(logging.INFO):
+        assert cores.auto_workers(1_000_000) == affinity  # the affinity, not the node's count
+    assert f"{affinity} usable cores" in caplog.text
+    monkeypatch.setenv("SLURM_CPUS_PER_TASK", "1")
+    assert cores.auto_workers(1_000_000) == 1
+    monkeypatch.delenv("SLURM_CPUS_PER_TASK")
+    monkeypatch.setattr(cores, "_cgroup_cpus", lambda: 0.5)  # a fractional quota still gets one process
+    assert cores.auto_workers(1_000_000) == 1
+    monkeypatch.setattr(cores, "_cgroup_cpus", lambda: None)
+    monkeypatch.setattr(cores, "usable_memory", lambda: cores.RESERVE_BYTES + cores.WORKER_BYTES)  # room for one
+    assert cores.auto_workers(1_000_000) == 1
+    monkeypatch.setattr(cores, "usable_memory", lambda: 64 << 30)
+    assert cores.auto_workers(700) == 1  # small data: processes cost more than they save

@@ -32,14 +32,18 @@ class PrepareConfig:
     top_k: int = 100
     rows_per_shard: int = 50_000  # rows per parquet file (files never mix splits or tasks)
     shards_root: str = "outputs/shards"
-    workers: int = 1  # render processes on this machine (output bytes do not depend on it)
+    # render processes on this machine: auto (the cores this process may use, capped by memory; 1 for small data)
+    # or a number; output bytes do not depend on it
+    workers: str = "auto"
     chunk_size: int = 4096  # AnnData rows per conversion chunk (bounds memory; output independent of it)
     step: str = "all"  # all | plan | render | merge (split the work across machines, see experiments/README)
     part: int = 0  # step=render: which share of the render jobs this process runs
     num_parts: int = 1
 
     def __post_init__(self) -> None:
-        positive(self, "top_k", "rows_per_shard", "workers", "chunk_size", "num_parts")
+        positive(self, "top_k", "rows_per_shard", "chunk_size", "num_parts")
+        if self.workers != "auto" and not (str(self.workers).isdigit() and int(self.workers) >= 1):
+            raise ValueError(f"workers={self.workers!r} must be auto or a positive integer.")
         if self.step not in ("all", "plan", "render", "merge"):
             raise ValueError(f"step={self.step!r} is not one of ('all', 'plan', 'render', 'merge').")
         if not 0 <= self.part < self.num_parts:

@@ -12,7 +12,6 @@ import numpy as np
 from lightning.pytorch.callbacks import Callback
 from torch.utils.data import DataLoader
 
-from c2s.config.stage import OVERLONG
 from c2s.data.shards import ShardSet
 from c2s.data.stream import PackedStream, TokenIndex
 from c2s.errors import C2SInputError
@@ -104,9 +103,7 @@ class C2SDataModule(L.LightningDataModule):
         overlong: str = "drop",
     ) -> None:
         super().__init__()
-        if overlong not in OVERLONG:
-            raise ValueError(f"overlong={overlong!r} is not one of {OVERLONG}.")
-        self.overlong, self.overlong_counts = overlong, {}
+        self.overlong, self.overlong_counts = overlong, {}  # drop | refuse (checked by StageConfig)
         self.shards_dir = Path(shards_dir)
         self.weights, self.default_weight = dict(weights or {}), default_weight
         self.mode, self.max_seq_len, self.batch_size = mode, max_seq_len, batch_size

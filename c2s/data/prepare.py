@@ -27,6 +27,7 @@ from c2s.config.prepare import PrepareConfig
 from c2s.corpus.corpus import gene_usage
 from c2s.corpus.splits import SPLITS
 from c2s.data.checksums import sealed
+from c2s.data.cores import workers_for
 from c2s.data.input_hash import content_hashes
 from c2s.data.processes import in_child, worker_pool
 from c2s.data.render_jobs import BACKEND, Job, assign_parts, run_job
@@ -66,8 +67,7 @@ def shard_dir(cfg: PrepareConfig) -> Path:
 
 
 def work_dir(cfg: PrepareConfig) -> Path:
-    out = shard_dir(cfg)
-    return out.parent / f".work-{out.name}"
+    return shard_dir(cfg).parent / f".work-{shard_dir(cfg).name}"
 
 
 def plan(cfg: PrepareConfig) -> Path:
@@ -256,13 +256,12 @@ def merge(cfg: PrepareConfig) -> Path:
 
 
 def prepare(cfg: PrepareConfig) -> Path:
-    """Write (or reuse) the shard directory for ``cfg`` (a validated PrepareConfig, or a TrainConfig). One process
-    writes a shard directory at a time: another that wants the same one waits for it, then reuses it (render
-    parts of a split job run side by side, as planned)."""
+    """Write (or reuse) the shard directory for ``cfg`` (a validated PrepareConfig, or a TrainConfig); one writer
+    at a time: another waits, then reuses it (render parts of a split job run side by side, as planned)."""
     out = shard_dir(cfg)
     if cfg.step == "render":
         return _prepare(cfg, out)
-    with file_lock(Path(cfg.shards_root) / f".{out.name}.lock", out, "shards_root", wait=True):
+    with file_lock(Path(cfg.shards_root) / f".{out.name}.lock", out, "shards_root", wait=True, remove=True):
         return _prepare(cfg, out)
 
 
@@ -272,7 +271,7 @@ def _prepare(cfg: PrepareConfig, out: Path) -> Path:
         ShardSet(out)  # checksums verified; raises naming a corrupt file
         log.info("Reusing prepared shards in %s", out)
         return out
-    step, part, num_parts, workers = cfg.step, cfg.part, cfg.num_parts, cfg.workers
+    step, part, num_parts, workers = cfg.step, cfg.part, cfg.num_parts, workers_for(cfg)
     pool = worker_pool(workers) if workers > 1 and step in ("all", "render") else None
     t = time.perf_counter()
     try:

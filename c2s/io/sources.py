@@ -77,6 +77,7 @@ class SourceKind:
     open: Callable[[str, Any, bool], Source]
     identity: Callable[[str], str | Path]
     anndata: Callable[[str, bool], Any] | None = None
+    size: Callable[[str], int | None] | None = None  # cells in a part, read cheaply (sizes workers=auto)
 
 
 def scheme_of(path: str) -> str:
@@ -116,6 +117,12 @@ def open_source(part: str | Any, options: Any = None, upper_case: bool = False, 
     kind = kind_of(str(part))
     kind.check(str(part))
     return kind.open(str(part), options if options is not None else _Reading(**reading), upper_case)
+
+
+def count_cells(part: str) -> int | None:
+    """A part's number of cells when its kind can say cheaply (``SourceKind.size``), else None."""
+    kind = kind_of(part)
+    return kind.size(part) if kind.size is not None else None
 
 
 def identities(paths: list[str]) -> list[str | Path]:
@@ -194,13 +201,16 @@ def _synthetic_check(part: str) -> None:
         raise C2SInputError(f"data.path={part!r}: synthetic:<seed> takes an integer seed, e.g. synthetic:0.")
 
 
+SYNTHETIC_CELLS = 400  # c2s.io.synthetic.make_synthetic's default
+
+
 def _synthetic(part: str, backed: bool = False):
     from c2s.io.synthetic import make_synthetic
 
     return make_synthetic(seed=int(part.split(":", 1)[1] or 0))
 
 
-BUNDLED = {"pbmc68k_reduced"}  # scanpy datasets that ship inside the wheel (no download)
+BUNDLED = {"pbmc68k_reduced": 700}  # scanpy datasets that ship inside the wheel (no download): their cells
 
 
 def _scanpy_check(part: str) -> None:
@@ -221,6 +231,18 @@ def _one(path: str) -> list[str]:
     return [path]
 
 
+def _h5ad_size(part: str) -> int | None:
+    """Rows of an .h5ad's obs (its index length, read with h5py), or None for an older encoding."""
+    import h5py
+
+    try:
+        with h5py.File(Path(part).expanduser(), "r") as f:
+            index = f["obs"].attrs.get("_index")
+            return int(f["obs"][index].shape[0]) if index is not None else None
+    except (OSError, KeyError):
+        return None
+
+
 def _read_h5ad(part: str, backed: bool = False):
     from c2s.io.anndata_io import read_h5ad
 
@@ -229,10 +251,14 @@ def _read_h5ad(part: str, backed: bool = False):
 
 SOURCES: dict[str, SourceKind] = {
     "h5ad": SourceKind(
-        _h5ad_parts, _h5ad_check, _anndata_source(lambda p: p), lambda p: Path(p).expanduser(), _read_h5ad
+        _h5ad_parts, _h5ad_check, _anndata_source(lambda p: p), lambda p: Path(p).expanduser(), _read_h5ad, _h5ad_size
     ),
-    "synthetic": SourceKind(_one, _synthetic_check, _anndata_source(_synthetic), str, _synthetic),
-    "scanpy": SourceKind(_one, _scanpy_check, _anndata_source(_scanpy), str, _scanpy),
+    "synthetic": SourceKind(
+        _one, _synthetic_check, _anndata_source(_synthetic), str, _synthetic, lambda p: SYNTHETIC_CELLS
+    ),
+    "scanpy": SourceKind(
+        _one, _scanpy_check, _anndata_source(_scanpy), str, _scanpy, lambda p: BUNDLED.get(p.split(":", 1)[1])
+    ),
 }
 
 
