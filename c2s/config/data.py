@@ -36,6 +36,12 @@ class DataConfig:
     description: str | None = None  # free-text dataset description (else uns['description'])
     gene_sets_gmt: str | None = None  # GMT file; default: marker sets from the data
     qa_path: str | None = None  # JSONL: {"question", "answer", "cell_ids" | "group"}
+    # a TileDB-SOMA experiment (data=soma: path soma:<uri>): the query's measurement, value filters, cell-name column
+    uri: str | None = None
+    measurement: str = "RNA"
+    obs_value_filter: str | None = None  # e.g. "tissue_general == 'lung' and is_primary_data == True"
+    var_value_filter: str | None = None
+    obs_id_key: str | None = "obs_id"  # obs column of cell names (null or absent: the soma_joinids)
 
     def __post_init__(self) -> None:
         plain_name(self.name, "data.name")  # it names the shard directory under shards_root

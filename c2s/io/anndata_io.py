@@ -62,8 +62,11 @@ def _unreadable(path: Path, exc: Exception) -> C2SInputError:
     )
 
 
-def _open_parts(data: str | Path | ad.AnnData, backed: bool) -> H5adParts | None:
-    """A backed .h5ad path read part by part (see c2s.io.h5ad_parts); None for anything else."""
+def _open_parts(data: Any, backed: bool) -> Any:
+    """A backed .h5ad path read part by part (see c2s.io.h5ad_parts), or a parts object given as it is (a SOMA
+    query: c2s.io.soma); None for anything else."""
+    if hasattr(data, "matrix") and hasattr(data, "obs_column"):
+        return data
     if not backed or isinstance(data, ad.AnnData):
         return None
     path = h5ad_path(str(data))
@@ -107,6 +110,8 @@ class ExpressionSource:
             None if self._parts is not None else data if isinstance(data, ad.AnnData) else read_h5ad(data, backed)
         )
         self.where = "adata.raw.X" if use_raw else f"adata.layers[{layer!r}]" if layer is not None else "adata.X"
+        if hasattr(self._parts, "where_of"):
+            self.where = self._parts.where_of(layer, use_raw)
         if use_raw and not self._has_raw:
             raise C2SInputError(f"use_raw=True but this AnnData has no .raw. {self._alternatives()}")
         if layer is not None and layer not in self._layers:

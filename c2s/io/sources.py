@@ -249,6 +249,39 @@ def _read_h5ad(part: str, backed: bool = False):
     return read_h5ad(part, backed)
 
 
+def _soma_part(part: str) -> str:
+    return part.split(":", 1)[1]
+
+
+def _soma_open(part: str, o: Any, upper_case: bool) -> Source:
+    """A SOMA query (c2s.io.soma) read through ExpressionSource, as an .h5ad file is."""
+    from c2s.io.anndata_io import ExpressionSource
+    from c2s.io.soma import SomaParts
+
+    parts = SomaParts(
+        _soma_part(part),
+        getattr(o, "measurement", "RNA"),
+        getattr(o, "obs_value_filter", None),
+        getattr(o, "var_value_filter", None),
+        getattr(o, "obs_id_key", "obs_id"),
+    )
+    return ExpressionSource(
+        parts, layer=o.layer or "raw", gene_key=o.gene_key, matrix_kind=o.matrix_kind, upper_case=upper_case
+    )
+
+
+def _soma_check(part: str) -> None:
+    from c2s.io.soma import check_uri
+
+    check_uri(_soma_part(part))
+
+
+def _soma_identity(part: str) -> str:
+    from c2s.io.soma import identity
+
+    return identity(_soma_part(part))
+
+
 SOURCES: dict[str, SourceKind] = {
     "h5ad": SourceKind(
         _h5ad_parts, _h5ad_check, _anndata_source(lambda p: p), lambda p: Path(p).expanduser(), _read_h5ad, _h5ad_size
@@ -259,6 +292,7 @@ SOURCES: dict[str, SourceKind] = {
     "scanpy": SourceKind(
         _one, _scanpy_check, _anndata_source(_scanpy), str, _scanpy, lambda p: BUNDLED.get(p.split(":", 1)[1])
     ),
+    "soma": SourceKind(_one, _soma_check, _soma_open, _soma_identity),
 }
 
 
