@@ -161,3 +161,107 @@ def test_cli_exits_2_on_a_bad_filter(files, tmp_path):
         timeout=120,
     )
     assert out.returncode == 2 and "Traceback" not in out.stderr + out.stdout, out.stderr[-2000:]
+
+
+def _census(root, files):
+    """A local collection laid out like the Census: census_data/homo_sapiens and census_info/datasets."""
+    import pandas as pd
+    import pyarrow as pa
+    import tiledbsoma as soma
+
+    uri = str(root / "census")
+    soma.Collection.create(uri).close()
+    with soma.Collection.open(uri, "w") as c:
+        c.add_new_collection("census_data")
+        info = c.add_new_collection("census_info")
+        schema = pa.schema(
+            [
+                ("dataset_id", pa.large_string()),
+                ("dataset_title", pa.large_string()),
+                ("collection_name", pa.large_string()),
+                ("citation", pa.large_string()),
+            ]
+        )
+        table = info.add_new_dataframe("datasets", schema=schema, index_column_names=["soma_joinid"], domain=[(0, 1)])
+        table.write(
+            pa.Table.from_pandas(
+                pd.DataFrame(
+                    {
+                        "soma_joinid": [0, 1],
+                        "dataset_id": ["ds-a", "ds-b"],
+                        "dataset_title": ["Lung atlas", "Blood atlas"],
+                        "collection_name": ["Lungs", "Blood"],
+                        "citation": ["Doe 2024", "Roe 2025"],
+                    }
+                ),
+                preserve_index=False,
+            )
+        )
+    exp = _experiment(root, files)
+    with soma.Collection.open(f"{uri}/census_data", "w") as data:
+        data.set("homo_sapiens", soma.Experiment.open(exp), use_relative_uri=False)
+    return uri
+
+
+def _census_files(tmp_path):
+    (tmp_path / "h5ad").mkdir(exist_ok=True)
+    paths = []
+    for seed, ds in ((1, "ds-a"), (2, "ds-b")):
+        path = tmp_path / "h5ad" / f"{ds}.h5ad"
+        adata = _write(path, seed)
+        adata.obs["dataset_id"] = ds
+        adata.obs["tissue_general"] = adata.obs["tissue"]
+        adata.obs["donor_id"] = adata.obs["donor"]
+        adata.obs["is_primary_data"] = np.arange(adata.n_obs) % 10 != 0  # every 10th cell is a duplicate
+        adata.write_h5ad(path)
+        paths.append(path)
+    return paths
+
+
+def test_census_config_composes_against_a_local_census(tmp_path):
+    from c2s.corpus.build import build_corpus
+
+    uri = _census(tmp_path, _census_files(tmp_path))
+    cfg = prepare_config(tmp_path, "data=census", f"data.uri={uri}", "data.census_organism=homo_sapiens", TASKS)
+    assert cfg.data.organism == "human" and cfg.data.census_version == "2025-01-30"
+    corpus = build_corpus(cfg.data)
+    assert len(corpus.sentences) == 2 * (150 - 15)  # is_primary_data == True only
+    assert set(corpus.labels("dataset")) == {"ds-a", "ds-b"}
+    assert corpus.dataset_text["ds-a"] == "Lung atlas. Lungs. Doe 2024."
+    lung = prepare_config(tmp_path, "data=census", f"data.uri={uri}", "data.obs_value_filter=\"dataset_id == 'ds-a'\"")
+    assert len(build_corpus(lung.data).sentences) == 135
+    csv = tmp_path / "text.csv"
+    csv.write_text("dataset_id,text\nds-b,An abstract of the blood study.\n")
+    over = prepare_config(tmp_path, "data=census", f"data.uri={uri}", f"data.dataset_text_csv={csv}")
+    assert build_corpus(over.data).dataset_text["ds-b"] == "An abstract of the blood study."
+
+
+def test_dataset_text_feeds_the_dataset_tasks(tmp_path):
+    uri = _census(tmp_path, _census_files(tmp_path))
+    out = prepare(
+        prepare_config(
+            tmp_path,
+            "data=census",
+            f"data.uri={uri}",
+            "tasks.names=[dataset_interpretation,nl_interpretation,sample_generation_description]",
+        )
+    )
+    rows = [r for f in sorted(out.glob("*dataset_interpretation*.parquet")) for r in pq.read_table(f).to_pylist()]
+    texts = {r["target"].split(" Cell types")[0] for r in rows}
+    assert texts == {"Lung atlas. Lungs. Doe 2024.", "Blood atlas. Blood. Roe 2025."}
+    prompts = [
+        r["prompt"]
+        for f in sorted(out.glob("*sample_generation_description*.parquet"))
+        for r in pq.read_table(f).to_pylist()
+    ]
+    assert any("Lung atlas" in p for p in prompts) and any("Blood atlas" in p for p in prompts)
+
+
+def test_census_offline_and_latest_are_refused(tmp_path):
+    from c2s.corpus.build import build_corpus
+
+    with pytest.raises(Exception, match="latest would change under you"):
+        prepare_config(tmp_path, "data=census", "data.census_version=latest")
+    cfg = prepare_config(tmp_path, "data=census")  # no local copy: the hub, which is not reachable here
+    with pytest.raises(C2SInputError, match="data.uri=<|cellxgene-census"):
+        build_corpus(cfg.data)

@@ -31,6 +31,7 @@ class DataConfig:
     caption_key: str | None = None  # obs column: a caption per cluster
     captions: dict[str, str] | None = None  # or captions from config: {cluster: caption}
     niche_key: str | None = None  # obs column: spatial niche label (else derived from neighbours)
+    dataset_key: str | None = None  # obs column: the dataset a cell comes from (its text: dataset_text_csv, Census)
     spatial_key: str = "spatial"  # obsm key of spatial coordinates
     organism: str = "human"
     description: str | None = None  # free-text dataset description (else uns['description'])
@@ -42,9 +43,22 @@ class DataConfig:
     obs_value_filter: str | None = None  # e.g. "tissue_general == 'lung' and is_primary_data == True"
     var_value_filter: str | None = None
     obs_id_key: str | None = "obs_id"  # obs column of cell names (null or absent: the soma_joinids)
+    dataset_text_csv: str | None = None  # CSV dataset_id,text: each dataset's description (over the Census's own)
+    # the CELLxGENE Census (data=census, c2s.io.census): a dated release (never latest), the organism, primary cells
+    census_version: str | None = None
+    census_organism: str | None = None  # homo_sapiens | mus_musculus (sets organism)
+    census_primary_only: bool = True  # AND is_primary_data == True: no cell counted twice
 
     def __post_init__(self) -> None:
         plain_name(self.name, "data.name")  # it names the shard directory under shards_root
+        if self.census_organism is not None:
+            from c2s.io.census import ORGANISMS
+
+            if self.census_organism not in ORGANISMS:
+                raise ValueError(f"data.census_organism={self.census_organism!r} is not one of {sorted(ORGANISMS)}.")
+            self.organism = ORGANISMS[self.census_organism]
+        if self.census_version == "latest":
+            raise ValueError("data.census_version=latest would change under you: pin a dated release, e.g. 2025-01-30.")
 
 
 @dataclass

@@ -18,7 +18,7 @@ from c2s.config.data import DataConfig
 from c2s.config.validate import as_config
 from c2s.corpus.cell_store import convert
 from c2s.corpus.corpus import OBS_ROLES, Corpus
-from c2s.corpus.plan_meta import cell_ids_of, description_of, gene_sets_of, inverse_fit_of, spatial_of
+from c2s.corpus.plan_meta import cell_ids_of, dataset_text_of, description_of, gene_sets_of, inverse_fit_of, spatial_of
 from c2s.corpus.qa import known_cells, read_qa
 from c2s.corpus.splits import SPLITS, apply_holdout, split_cells, split_groups
 from c2s.errors import C2SInputError
@@ -147,6 +147,7 @@ def build_corpus(
         cell_ids=ids,
         organism=str(data.organism),
         description=description_of(data, sources[0]),
+        dataset_text=dataset_text_of(data, sources),
         control_value=data.control_value,
         captions=dict(data.captions or {}),
     )

@@ -25,7 +25,7 @@ from c2s.sentences.inverse import InverseFit
 if TYPE_CHECKING:
     import pandas as pd
 
-OBS_ROLES = ("cell_type", "tissue", "donor", "batch", "sample", "condition", "cluster", "caption", "niche")
+OBS_ROLES = ("cell_type", "tissue", "donor", "batch", "sample", "condition", "cluster", "caption", "niche", "dataset")
 
 
 @dataclass
@@ -39,6 +39,7 @@ class Corpus:
     cell_ids: pa.Array  # string (n_cells,)
     organism: str
     description: str | None = None
+    dataset_text: dict[str, str] = field(default_factory=dict)  # dataset role value -> its description
     gene_sets: dict[str, list[str]] = field(default_factory=dict)
     gene_set_split: dict[str, str] = field(default_factory=dict)
     spatial: np.ndarray | None = None  # float (n_cells, d)
@@ -50,6 +51,18 @@ class Corpus:
 
     def has(self, role: str) -> bool:
         return role in self.roles
+
+    def has_description(self) -> bool:
+        """A dataset-level text exists: one for the corpus, or one per dataset (with the dataset role mapped)."""
+        return bool(self.description) or (bool(self.dataset_text) and self.has("dataset"))
+
+    def descriptions(self, cells: np.ndarray) -> np.ndarray:
+        """The description of each cell's dataset (object array of str): its dataset's text where there is one,
+        else the corpus's."""
+        default = self.description or ""
+        if not (self.dataset_text and self.has("dataset")):
+            return np.full(len(cells), default, dtype=object)
+        return np.array([self.dataset_text.get(str(d), default) for d in self.labels("dataset", cells)], dtype=object)
 
     def cells(self, split: str) -> np.ndarray:
         """Positions of the cells in ``split`` (int64, ascending)."""
@@ -105,6 +118,7 @@ class Corpus:
             "store": str(self.sentences.path),
             "organism": self.organism,
             "description": self.description,
+            **({"dataset_text": self.dataset_text} if self.dataset_text else {}),
             "gene_sets": self.gene_sets,
             "gene_set_split": self.gene_set_split,
             "qa": self.qa,
@@ -131,6 +145,7 @@ class Corpus:
             roles={r: (np.array(c, dtype=object), _mapped(path / f"role-{r}.npy")) for r, c in m["roles"].items()},
             split=_mapped(path / "split.npy"),
             description=m["description"],
+            dataset_text=m.get("dataset_text", {}),
             gene_sets=m["gene_sets"],
             gene_set_split=m["gene_set_split"],
             qa=m["qa"],

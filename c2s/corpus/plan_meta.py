@@ -73,6 +73,28 @@ def description_of(data: "DataConfig", source: Source) -> str | None:
     return str(d) if d else None
 
 
+def dataset_text_of(data: "DataConfig", sources: Sequence[Source]) -> dict[str, str]:
+    """{dataset id: description}: what the sources give (``uns("dataset_text")``: the Census's dataset table),
+    then the rows of ``data.dataset_text_csv`` (``dataset_id,text``) over them."""
+    import csv
+
+    out: dict[str, str] = {}
+    for s in sources:
+        out.update({str(k): str(v) for k, v in (s.uns("dataset_text") or {}).items()})
+    if data.dataset_text_csv:
+        path = Path(data.dataset_text_csv)
+        if not path.is_file():
+            raise C2SInputError(f"data.dataset_text_csv={str(path)!r}: no such file (a CSV of dataset_id,text).")
+        with open(path, newline="") as f:
+            reader = csv.DictReader(f)
+            if not {"dataset_id", "text"} <= set(reader.fieldnames or []):
+                raise C2SInputError(f"{path} needs the columns dataset_id and text; it has {reader.fieldnames}.")
+            out.update({r["dataset_id"]: r["text"] for r in reader if r["dataset_id"] and r["text"]})
+    if out and not data.dataset_key:
+        log.warning("Dataset descriptions were given but data.dataset_key is not set: they are not used.")
+    return out
+
+
 def gene_sets_of(
     corpus: "Corpus",
     data: "DataConfig",

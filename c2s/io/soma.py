@@ -106,16 +106,24 @@ class SomaParts:
         obs_value_filter: str | None = None,
         var_value_filter: str | None = None,
         obs_id_key: str | None = "obs_id",
+        experiment: Any = None,
+        dataset_text: dict[str, str] | None = None,
     ) -> None:
+        """``experiment``: an opened one (the Census's, c2s.io.census), else ``uri`` is opened. ``dataset_text``:
+        {dataset id: text} served as ``uns("dataset_text")``."""
         soma = _soma()
-        check_uri(uri)
-        try:
-            self.exp = soma.Experiment.open(uri)
-        except Exception as exc:  # tiledbsoma raises several types for a path that is not an experiment
-            raise C2SInputError(
-                f"data.uri={uri!r} is not a SOMA experiment ({type(exc).__name__}: {str(exc).splitlines()[0]}). "
-                "Give the experiment's directory or URI (for the Census: data=census)."
-            ) from None
+        self.dataset_text = dataset_text
+        if experiment is not None:
+            self.exp = experiment
+        else:
+            check_uri(uri)
+            try:
+                self.exp = soma.Experiment.open(uri)
+            except Exception as exc:  # tiledbsoma raises several types for a path that is not an experiment
+                raise C2SInputError(
+                    f"data.uri={uri!r} is not a SOMA experiment ({type(exc).__name__}: {str(exc).splitlines()[0]}). "
+                    "Give the experiment's directory or URI (for the Census: data=census)."
+                ) from None
         if measurement not in self.exp.ms:
             raise C2SInputError(
                 f"data.measurement={measurement!r} is not in {uri}; measurements: {sorted(self.exp.ms.keys())}."
@@ -148,8 +156,12 @@ class SomaParts:
         self.layers = sorted(self.ms.X.keys())
         self.obs_id_key = obs_id_key if obs_id_key in self._obs_names else None
 
+    owner: Any = None  # an opened collection that holds ``exp`` (the Census): closed with it
+
     def close(self) -> None:
         self.exp.close()
+        if self.owner is not None:
+            self.owner.close()
 
     def where_of(self, layer: str | None, use_raw: bool) -> str:
         return f"{self.uri} X[{layer!r}]"
@@ -193,4 +205,4 @@ class SomaParts:
         return out
 
     def uns(self, key: str) -> Any:
-        return None
+        return self.dataset_text if key == "dataset_text" else None

@@ -282,6 +282,21 @@ def _soma_identity(part: str) -> str:
     return identity(_soma_part(part))
 
 
+def _census_open(part: str, o: Any, upper_case: bool) -> Source:
+    """One organism of the CELLxGENE Census (c2s.io.census), read as any SOMA query is."""
+    from c2s.io.anndata_io import ExpressionSource
+    from c2s.io.census import census_parts
+
+    return ExpressionSource(
+        census_parts(o), layer=o.layer or "raw", gene_key=o.gene_key, matrix_kind=o.matrix_kind, upper_case=upper_case
+    )
+
+
+def _census_check(part: str) -> None:
+    if not part.split(":", 1)[1] or part.endswith(":latest"):
+        raise C2SInputError(f"data.path={part!r}: give a dated Census release (data.census_version), never latest.")
+
+
 SOURCES: dict[str, SourceKind] = {
     "h5ad": SourceKind(
         _h5ad_parts, _h5ad_check, _anndata_source(lambda p: p), lambda p: Path(p).expanduser(), _read_h5ad, _h5ad_size
@@ -293,6 +308,8 @@ SOURCES: dict[str, SourceKind] = {
         _one, _scanpy_check, _anndata_source(_scanpy), str, _scanpy, lambda p: BUNDLED.get(p.split(":", 1)[1])
     ),
     "soma": SourceKind(_one, _soma_check, _soma_open, _soma_identity),
+    # a Census release never changes: its version is its content (a local copy of it included)
+    "census": SourceKind(_one, _census_check, _census_open, str),
 }
 
 

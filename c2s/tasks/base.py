@@ -70,7 +70,7 @@ class Task:
         for need in self.requires:
             if need in ("description", "spatial", "gene_sets", "qa", "control_value", "captions_or_key"):
                 ok = {
-                    "description": corpus.description,
+                    "description": corpus.has_description(),
                     "spatial": corpus.spatial is not None,
                     "gene_sets": corpus.gene_sets,
                     "qa": corpus.qa,
@@ -140,7 +140,8 @@ def group_runs(corpus: Corpus, cells: np.ndarray, roles: list[str]) -> list[np.n
 def group_samples(corpus: Corpus, split: str, rng: np.random.Generator, opt: TaskOptionsConfig) -> Iterator[np.ndarray]:
     """Multi-cell samples: cells grouped by tissue/donor/batch (where mapped), shuffled, cut
     into budget-sized samples; never mixing splits or groups."""
-    groups = group_runs(corpus, corpus.cells(split), [k for k in ("tissue", "donor", "batch") if corpus.has(k)])
+    keys = [k for k in ("tissue", "donor", "batch", "dataset") if corpus.has(k)]  # a sample is from one dataset
+    groups = group_runs(corpus, corpus.cells(split), keys)
     n = cells_per_sample(opt)
     for _ in range(opt.passes):
         for members in groups:

@@ -30,7 +30,9 @@ class _PerSample(Task):
                 "n_cells": encode(np.diff(off)),
                 "n_genes": const(k, n),
                 "organism": const(corpus.organism, n),
-                "description": const(corpus.description or "", n),
+                "description": encode(corpus.descriptions(flat[off[:-1]]))
+                if corpus.dataset_text
+                else const(corpus.description or "", n),
             }
             if corpus.has("cell_type"):
                 names = corpus.labels("cell_type", flat)

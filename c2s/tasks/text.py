@@ -79,10 +79,18 @@ class DatasetInterpretation(Task):
     )
 
     def records(self, corpus: Corpus, split: str, rng: np.random.Generator) -> Iterator[dict[str, Any]]:
+        """Samples of one dataset each (per dataset, when datasets have their own text), summarised by that
+        dataset's text and the sample's composition."""
         cells = corpus.cells(split)
+        per_dataset = bool(corpus.dataset_text) and corpus.has("dataset")
+        for members in group_runs(corpus, cells, ["dataset"]) if per_dataset else [cells]:
+            yield from self._samples(corpus, members, rng)
+
+    def _samples(self, corpus: Corpus, cells: np.ndarray, rng: np.random.Generator) -> Iterator[dict[str, Any]]:
         if cells.size < 2:
             return
         n = cells_per_sample(self.opt)
+        description = corpus.descriptions(cells[:1])[0]
         for _ in range(self.opt.repeats):
             chosen = _sample(rng, cells, n)
             types, counts = np.unique(corpus.labels("cell_type", chosen).astype(str), return_counts=True)
@@ -91,7 +99,7 @@ class DatasetInterpretation(Task):
             yield {
                 "cells": chosen,
                 "sentences": multi_sentences(chosen, self.opt.multi_genes_per_cell),
-                "summary": f"{corpus.description} Cell types in this sample: {comp}.",
+                "summary": f"{description} Cell types in this sample: {comp}.",
                 "organism": corpus.organism,
             }
 
