@@ -2,6 +2,7 @@
 cell2sentence 1.2.0 pipeline on the same cells.
 
     python benchmarks/prepare_scale.py --cells 100k [--workers 2] [--no-baseline]
+    python benchmarks/prepare_scale.py --cells 1M --source soma   # the same cells as h5ad and as a SOMA experiment
 
 ``--workers`` (prepare processes) defaults to 2, the cores of the reference machine.
 
@@ -130,6 +131,7 @@ def main() -> None:
     ap.add_argument("--no-baseline", action="store_true")
     ap.add_argument("--keep", action="store_true", help="keep the shards (outputs/bench/shards)")
     ap.add_argument("--smoke", action="store_true", help="2,000 cells, 1 s streams (CI: the code paths)")
+    ap.add_argument("--source", choices=["h5ad", "soma"], default="h5ad", help="soma: h5ad vs a SOMA experiment")
     args = ap.parse_args()
     if args.smoke:
         args.cells, args.stream_seconds = "2k", 0.5
@@ -147,6 +149,8 @@ def main() -> None:
         f"{n:,} cells x 2,000 genes, {data.stat().st_size / 1e9:.2f} GB; "
         f"{psutil.cpu_count()} cores; workers={args.workers}"
     )
+    if args.source == "soma":
+        return soma_vs_h5ad(data, n, args.workers)
     from c2s.corpus.cell_store import convert
     from c2s.io.anndata_io import ExpressionSource
 
@@ -207,6 +211,53 @@ def main() -> None:
         baseline(data, root, common, n)
     if not args.keep:
         shutil.rmtree(root, ignore_errors=True)
+
+
+def soma_vs_h5ad(data: Path, n: int, workers: int) -> None:
+    """Prepare (every default task) from the h5ad and from the same cells written as a local SOMA experiment
+    (tiledbsoma.io.from_h5ad, cached beside it), side by side; the speed ratio last."""
+    import tiledbsoma.io
+
+    exp = data.with_suffix(".soma")
+    if not exp.exists():
+        t = time.perf_counter()
+        tmp = data.with_suffix(".soma.tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tiledbsoma.io.from_h5ad(str(tmp), str(data), measurement_name="RNA", X_layer_name="raw")
+        os.replace(tmp, exp)
+        print(f"wrote the SOMA experiment {exp} in {time.perf_counter() - t:.0f} s")
+    rows = {}
+    for source, spec in (
+        ("h5ad", ["data=synthetic", f"data.path={data}"]),
+        (
+            "soma",
+            [
+                "data=soma",
+                f"data.uri={exp}",
+                "data.gene_key=null",
+                "data.cell_type_key=cell_type",
+                "data.tissue_key=tissue",
+                "data.donor_key=donor",
+                "data.batch_key=batch",
+                "data.condition_key=condition",
+                "data.control_value=control",
+                "data.cluster_key=cluster",
+                "data.caption_key=caption",
+            ],
+        ),
+    ):
+        root = Path(tempfile.mkdtemp(prefix="c2s-bench-"))
+        args = [*spec, "data.name=bench", f"shards_root={root}", f"hydra.run.dir={root}/hydra", f"workers={workers}"]
+        wall, peak, out = run_measured([sys.executable, "-m", "c2s.cli.prepare", *args])
+        shards = Path(out.strip().splitlines()[-1])
+        m = json.loads((shards / "manifest.json").read_text())
+        rows[source] = wall
+        print(
+            f"prepare from {source:4s}: {wall:7.1f} s  {n / wall:9,.0f} cells/s  peak RSS {peak / 1e6:6.0f} MB  "
+            f"{sum(sum(c.values()) for c in m['counts'].values()):,} examples  {dir_size(shards) / 1e9:.2f} GB"
+        )
+        shutil.rmtree(root, ignore_errors=True)
+    print(f"speed ratio SOMA / h5ad (cells/s) on {n:,} cells: {rows['h5ad'] / rows['soma']:.2f}x")
 
 
 def baseline(data: Path, root: Path, common: list[str], n: int) -> None:
