@@ -265,3 +265,11 @@ def test_census_offline_and_latest_are_refused(tmp_path):
     cfg = prepare_config(tmp_path, "data=census")  # no local copy: the hub, which is not reachable here
     with pytest.raises(C2SInputError, match="data.uri=<|cellxgene-census"):
         build_corpus(cfg.data)
+
+
+def test_soma_bytes_do_not_depend_on_workers_or_chunks(files, tmp_path):
+    exp = _experiment(tmp_path, files)
+    one = prepare(_soma(tmp_path / "a", exp, "workers=1", "chunk_size=64"))
+    two = prepare(_soma(tmp_path / "b", exp, "workers=2", "chunk_size=4096"))
+    sums = lambda d: {k: v["sha256"] for k, v in json.loads((d / "manifest.json").read_text())["files"].items()}  # noqa: E731
+    assert sums(one) == sums(two)

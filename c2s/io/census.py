@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from c2s.errors import C2SInputError
-from c2s.io.soma import SomaParts, _soma, check_uri
+from c2s.io.soma import SomaParts, _soma, check_uri, context
 
 ORGANISMS = {"homo_sapiens": "human", "mus_musculus": "mouse"}
 PRIMARY = "is_primary_data == True"
@@ -29,7 +29,7 @@ def open_census(version: str, uri: str | None) -> Any:
     if uri:
         check_uri(uri)
         try:
-            return soma.Collection.open(uri)
+            return soma.Collection.open(uri, context=context())
         except Exception as exc:
             raise C2SInputError(
                 f"data.uri={uri!r} is not a SOMA collection laid out like the Census ({str(exc).splitlines()[0]})."
