@@ -88,3 +88,18 @@ def census_parts(o: Any) -> SomaParts:
     )
     parts.owner = census  # the experiment is open only while its collection is
     return parts
+
+
+# ---- the source kind (c2s.io.sources registers it under "census": data.path census:<version>) ------------------
+def census_open(part: str, o: Any, upper_case: bool):
+    """One organism of the Census, read as any SOMA query is (``o``: the data config)."""
+    from c2s.io.anndata_io import ExpressionSource
+
+    return ExpressionSource(
+        census_parts(o), layer=o.layer or "raw", gene_key=o.gene_key, matrix_kind=o.matrix_kind, upper_case=upper_case
+    )
+
+
+def census_check(part: str) -> None:
+    if not part.split(":", 1)[1] or part.endswith(":latest"):
+        raise C2SInputError(f"data.path={part!r}: give a dated Census release (data.census_version), never latest.")

@@ -221,3 +221,32 @@ class SomaParts:
 
     def uns(self, key: str) -> Any:
         return self.dataset_text if key == "dataset_text" else None
+
+
+# ---- the source kind (c2s.io.sources registers it under "soma": data.path soma:<uri>) --------------------------
+def _uri(part: str) -> str:
+    return part.split(":", 1)[1]
+
+
+def soma_open(part: str, o: Any, upper_case: bool):
+    """A SOMA query read through ExpressionSource, as an .h5ad file is (``o``: the data config)."""
+    from c2s.io.anndata_io import ExpressionSource
+
+    parts = SomaParts(
+        _uri(part),
+        getattr(o, "measurement", "RNA"),
+        getattr(o, "obs_value_filter", None),
+        getattr(o, "var_value_filter", None),
+        getattr(o, "obs_id_key", "obs_id"),
+    )
+    return ExpressionSource(
+        parts, layer=o.layer or "raw", gene_key=o.gene_key, matrix_kind=o.matrix_kind, upper_case=upper_case
+    )
+
+
+def soma_check(part: str) -> None:
+    check_uri(_uri(part))
+
+
+def soma_identity(part: str) -> str:
+    return identity(_uri(part))

@@ -21,6 +21,8 @@ import pyarrow as pa
 import scipy.sparse as sp
 
 from c2s.errors import C2SInputError
+from c2s.io.census import census_check, census_open
+from c2s.io.soma import soma_check, soma_identity, soma_open
 
 
 @runtime_checkable
@@ -249,54 +251,6 @@ def _read_h5ad(part: str, backed: bool = False):
     return read_h5ad(part, backed)
 
 
-def _soma_part(part: str) -> str:
-    return part.split(":", 1)[1]
-
-
-def _soma_open(part: str, o: Any, upper_case: bool) -> Source:
-    """A SOMA query (c2s.io.soma) read through ExpressionSource, as an .h5ad file is."""
-    from c2s.io.anndata_io import ExpressionSource
-    from c2s.io.soma import SomaParts
-
-    parts = SomaParts(
-        _soma_part(part),
-        getattr(o, "measurement", "RNA"),
-        getattr(o, "obs_value_filter", None),
-        getattr(o, "var_value_filter", None),
-        getattr(o, "obs_id_key", "obs_id"),
-    )
-    return ExpressionSource(
-        parts, layer=o.layer or "raw", gene_key=o.gene_key, matrix_kind=o.matrix_kind, upper_case=upper_case
-    )
-
-
-def _soma_check(part: str) -> None:
-    from c2s.io.soma import check_uri
-
-    check_uri(_soma_part(part))
-
-
-def _soma_identity(part: str) -> str:
-    from c2s.io.soma import identity
-
-    return identity(_soma_part(part))
-
-
-def _census_open(part: str, o: Any, upper_case: bool) -> Source:
-    """One organism of the CELLxGENE Census (c2s.io.census), read as any SOMA query is."""
-    from c2s.io.anndata_io import ExpressionSource
-    from c2s.io.census import census_parts
-
-    return ExpressionSource(
-        census_parts(o), layer=o.layer or "raw", gene_key=o.gene_key, matrix_kind=o.matrix_kind, upper_case=upper_case
-    )
-
-
-def _census_check(part: str) -> None:
-    if not part.split(":", 1)[1] or part.endswith(":latest"):
-        raise C2SInputError(f"data.path={part!r}: give a dated Census release (data.census_version), never latest.")
-
-
 SOURCES: dict[str, SourceKind] = {
     "h5ad": SourceKind(
         _h5ad_parts, _h5ad_check, _anndata_source(lambda p: p), lambda p: Path(p).expanduser(), _read_h5ad, _h5ad_size
@@ -307,9 +261,9 @@ SOURCES: dict[str, SourceKind] = {
     "scanpy": SourceKind(
         _one, _scanpy_check, _anndata_source(_scanpy), str, _scanpy, lambda p: BUNDLED.get(p.split(":", 1)[1])
     ),
-    "soma": SourceKind(_one, _soma_check, _soma_open, _soma_identity),
+    "soma": SourceKind(_one, soma_check, soma_open, soma_identity),
     # a Census release never changes: its version is its content (a local copy of it included)
-    "census": SourceKind(_one, _census_check, _census_open, str),
+    "census": SourceKind(_one, census_check, census_open, str),
 }
 
 
