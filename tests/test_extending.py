@@ -142,6 +142,7 @@ def test_a_source_a_task_and_a_reward_from_outside(registered, tmp_path):
         "tasks.options.genes_per_cell=20",
         "top_k=20",
         "tokenizer.text_vocab_size=200",
+        "workers=1",  # registered in this process only (a fixture): spawned prepare processes would not see them
         "~stage@stages.sft",
         "+stage@stages.grpo=grpo",
         "stages.pretrain.max_steps=4",

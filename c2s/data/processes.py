@@ -7,8 +7,10 @@ level and format to stderr, and to the same log files (hydra's job log), appende
 
 from __future__ import annotations
 
+import importlib
 import logging
 import multiprocessing as mp
+import os
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any, Callable
 
@@ -20,7 +22,15 @@ def _logging_setup() -> tuple[int, str | None, list[str]]:
     return root.level, fmt, files
 
 
+def import_plugins() -> None:
+    """Import the modules named in ``C2S_PLUGINS`` (comma-separated): spawned processes start from a fresh
+    interpreter, so plugins registered at import of those modules (CONTRIBUTING.md) exist there too."""
+    for name in filter(None, (n.strip() for n in os.environ.get("C2S_PLUGINS", "").split(","))):
+        importlib.import_module(name)
+
+
 def _child_logging(level: int, fmt: str | None, files: list[str]) -> None:
+    import_plugins()
     root = logging.getLogger()
     root.setLevel(level)
     for h in [logging.StreamHandler(), *(logging.FileHandler(f, mode="a") for f in files)]:
