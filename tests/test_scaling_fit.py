@@ -56,7 +56,8 @@ def _result(n: float, acc: float, fid: float) -> dict:
 def test_metric_error_fit_table_and_plot(tmp_path):
     """Annotation error = 0.1 + 3·N^-0.3 by construction: the fit recovers α; the table and the plot carry every
     run, the sampled values and the baselines."""
-    from c2s.scaling.metrics import fit_metric_errors, metric_keys, metric_table, plot_metrics
+    from c2s.scaling.metrics import fit_metric_errors, metric_keys, metric_table
+    from c2s.scaling.plots import metrics_plot
 
     n = np.logspace(4, 7, 6)
     results = [_result(x, 1 - (0.1 + 3 * x**-0.3), 100 * x**-0.1) for x in n]
@@ -67,7 +68,7 @@ def test_metric_error_fit_table_and_plot(tmp_path):
     table = metric_table(results)
     assert len([line for line in table if line.startswith("| m") and "tokens" not in line]) == 6
     assert " / " in table[2] and "knn_pca 0.8" in table[-1]
-    plot_metrics(results, "flops", "FLOPs", tmp_path / "m.png", "t")
+    metrics_plot(results, fits, "non_embedding_params", "N", tmp_path / "m.png", "t")
     assert (tmp_path / "m.png").stat().st_size > 10_000
     assert metric_keys(results[:2] + [{k: v for k, v in results[2].items() if k != "metrics"}]) == []
 
@@ -117,3 +118,22 @@ def test_grid_sweep_fits_joint_and_per_size_laws_but_no_fixed_d_law(tmp_path):
         assert fits[key]["params"]["alpha"] == pytest.approx(0.28, abs=0.03)
         assert fits[key]["ci"]  # 4 budgets, 3 parameters: bootstrap CIs
     assert "L(D) at m1000000 (2,000,000 params)" in (tmp_path / "scaling.md").read_text()
+
+
+def test_plot_series_by_model_size_and_by_d_and_replot(tmp_path):
+    """Against D a series per model size (joined in order of D), against N a series per D; replot redraws every
+    PNG from scaling.json alone."""
+    import json
+
+    from c2s.scaling.plots import replot, series
+
+    runs = [
+        {"model": m, "non_embedding_params": n, "tokens": d, "flops": 6 * n * d, "val_loss": 5 - 0.1 * i}
+        for i, (m, n, d) in enumerate([("s1", 1e5, 3e5), ("s2", 1e6, 1e5), ("s1", 1e5, 1e5), ("s2", 1e6, 3e5)])
+    ]
+    by_size = series(runs, "tokens")
+    assert [label for label, _ in by_size] == ["s1 (N = 1e+05)", "s2 (N = 1e+06)"]
+    assert [[runs[i]["tokens"] for i in idx] for _, idx in by_size] == [[1e5, 3e5], [1e5, 3e5]]
+    assert [label for label, _ in series(runs, "non_embedding_params")] == ["D = 1e+05 tokens", "D = 3e+05 tokens"]
+    (tmp_path / "scaling.json").write_text(json.dumps({"sweep": "x", "runs": runs, "fits": {}, "metric_fits": {}}))
+    assert replot(tmp_path) == ["loss_vs_flops.png", "loss_vs_params.png", "loss_vs_tokens.png"]

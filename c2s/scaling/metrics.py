@@ -8,8 +8,6 @@ error(N) = E + A·N^-α by the loss fit (c2s.scaling.fit), when ≥ 3 model size
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 
 from c2s.scaling.fit import PowerLawFit, fit_power_law
@@ -19,6 +17,12 @@ ERROR_OF = {  # metric -> its error, in [0, 1], that falls with scale
     "macro_f1": lambda v: 1.0 - v,
     "overlap_pct": lambda v: 1.0 - v / 100.0,
     "bertscore_f1": lambda v: 1.0 - v,
+}
+VALUE_OF = {  # the inverse of ERROR_OF: a fitted error drawn as the metric it models
+    "accuracy": lambda e: 1.0 - e,
+    "macro_f1": lambda e: 1.0 - e,
+    "overlap_pct": lambda e: 100.0 * (1.0 - e),
+    "bertscore_f1": lambda e: 1.0 - e,
 }
 SHOWN = ("accuracy", "overlap_pct", "scfid", "bertscore_f1", "program_kendall_tau")  # one panel each
 
@@ -39,49 +43,6 @@ def metric_entry(r: dict, key: str, which: str = "model") -> dict | None:
     """A run's {value, ci_low, ci_high} for 'task/metric' (``which``: model | model_sampled), or None."""
     task, metric = key.split("/")
     return (r["metrics"][task].get(which) or {}).get(metric)
-
-
-def plot_metrics(results: list[dict], x_key: str, xlabel: str, path: Path, title: str) -> None:
-    """One panel per metric (and the loss): the model's value with its 95% CI per run, sampled decoding where
-    evaluated, and the baselines (the same for every run of a sweep: same data, split and seed) as lines."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import matplotlib.ticker
-
-    keys = metric_keys(results)
-    panels = ["val_loss", *keys]
-    cols = min(3, len(panels))
-    rows = -(-len(panels) // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.3 * rows), dpi=100, squeeze=False)
-    x = np.array([r[x_key] for r in results], float)
-    for ax, key in zip(axes.flat, panels):
-        if key == "val_loss":
-            ax.scatter(x, [r["val_loss"] for r in results], color="C0", zorder=3)
-            ax.set_yscale("log")
-        else:
-            for which, color, label in (("model", "C0", "model"), ("model_sampled", "C2", "model, sampled")):
-                vals = [metric_entry(r, key, which) for r in results]
-                if all(v is not None for v in vals):
-                    y = np.array([v["value"] for v in vals])
-                    err = np.array([[v["value"] - v["ci_low"], v["ci_high"] - v["value"]] for v in vals]).T
-                    ax.errorbar(x, y, yerr=err, fmt="o", color=color, capsize=2, label=label, zorder=3)
-            task, metric = key.split("/")
-            for i, (name, b) in enumerate(results[0]["metrics"][task]["baselines"].items()):
-                if metric in b:
-                    ax.axhline(b[metric]["value"], ls="--", lw=1, color=f"C{3 + i}", label=name)
-            ax.legend(fontsize=6)
-        ax.set_xscale("log")
-        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())  # minor labels overlap on short ranges
-        ax.set_title(key, fontsize=8)
-        ax.set_xlabel(xlabel, fontsize=7)
-    for ax in list(axes.flat)[len(panels) :]:
-        ax.axis("off")
-    fig.suptitle(title, fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
 
 
 def fit_metric_errors(results: list[dict], n_boot: int = 200) -> dict[str, PowerLawFit]:

@@ -13,16 +13,12 @@ import numpy as np
 from c2s.atomic import write_json_atomic, write_text_atomic
 from c2s.errors import C2SInputError
 from c2s.scaling.fit import PowerLawFit, fit_power_law
-from c2s.scaling.metrics import fit_metric_errors, metric_keys, metric_table, plot_metrics
+from c2s.scaling.metrics import fit_metric_errors, metric_keys, metric_table
+from c2s.scaling.plots import AXES, draw
 from c2s.scaling.seeds import seed_summary, seed_table
 
 log = logging.getLogger(__name__)
 NEEDED = ("non_embedding_params", "params", "tokens", "flops", "val_loss", "model")
-AXES = (
-    ("non_embedding_params", "non-embedding parameters N", "params"),
-    ("tokens", "training tokens D", "tokens"),
-    ("flops", "training FLOPs ≈ 6·N·D", "flops"),
-)
 
 
 def collect(sweep_dir: str | Path) -> list[dict]:
@@ -61,36 +57,6 @@ def _count(x: float | None) -> str:
     return "—" if x is None else f"{x:,.0f}"
 
 
-def _plot(results: list[dict], curves: dict[str, PowerLawFit], x_key: str, xlabel: str, path: Path, title: str) -> None:
-    """Final val loss per run against ``x_key``, with each one-variable fit in ``curves`` drawn over x."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(5.5, 4), dpi=100)
-    x = np.array([r[x_key] for r in results], float)
-    y = np.array([r["val_loss"] for r in results], float)
-    ax.scatter(x, y, color="C0", zorder=3, label="runs (final val loss)")
-    for r in results:
-        ax.annotate(r["model"], (r[x_key], r["val_loss"]), fontsize=6, xytext=(3, 3), textcoords="offset points")
-    xs = np.logspace(np.log10(x.min()) - 0.2, np.log10(x.max()) + 0.2, 100)
-    var = "N" if x_key == "non_embedding_params" else "D"
-    for i, (name, fit) in enumerate(curves.items()):
-        p = fit.params
-        label = f"{name}: {p['E']:.2f} + {p['A']:.3g}·{var}^-{p['alpha']:.3f}"
-        ax.plot(xs, fit.predict(xs), color=f"C{(i + 3) % 10}", label=label)
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel("validation loss")
-    ax.set_title(title, fontsize=9)
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-
-
 def scaling_report(sweep_dir: str | Path, out_dir: str | Path | None = None, n_boot: int = 200) -> dict:
     """Fit and plot a sweep; returns what scaling.json holds."""
     sweep_dir = Path(sweep_dir)
@@ -126,21 +92,9 @@ def scaling_report(sweep_dir: str | Path, out_dir: str | Path | None = None, n_b
             per_size[f"L(D) at {model} ({total:,} params)"] = fit_power_law(d[at], loss[at], n_boot=n_boot)
     fits |= per_size
     title = f"{sweep_dir.name}: {len(results)} runs"
-    _plot(
-        results,
-        {k: fits[k] for k in ("L(N)",) if k in fits},
-        "non_embedding_params",
-        "non-embedding parameters N",
-        out / "loss_vs_params.png",
-        title,
-    )
-    _plot(results, per_size, "tokens", "training tokens D", out / "loss_vs_tokens.png", title)
-    _plot(results, {}, "flops", "training FLOPs ≈ 6·N·D", out / "loss_vs_flops.png", title)
     metric_fits = fit_metric_errors(results, n_boot) if fixed_d else {}
     evaluated = bool(metric_keys(results))
-    if evaluated:
-        for x_key, xlabel, stem in AXES:
-            plot_metrics(results, x_key, xlabel, out / f"metrics_vs_{stem}.png", title)
+    draw(results, fits, metric_fits, out, title)
     report = {
         "sweep": str(sweep_dir),
         "runs": results,
