@@ -107,8 +107,14 @@ convert([ExpressionSource(sys.argv[1], backed=True)], 100, Path(sys.argv[2]), ch
 """
 
 STREAM = """
-import json, sys, time, psutil
+import json, sys, time, psutil, torch
 from c2s.data.datamodule import C2SDataModule
+step_s = float(sys.argv[4]) if len(sys.argv) > 4 else 0.0  # compute per batch, standing in for a training step
+a = torch.randn(256, 256)
+def step():
+    t = time.perf_counter()
+    while time.perf_counter() - t < step_s:
+        a @ a
 floor = psutil.Process().memory_info().rss  # torch + lightning imported, no data yet
 dm = C2SDataModule(shards_dir=sys.argv[1], max_seq_len=1024, batch_size=8, num_workers=int(sys.argv[2]), seed=0)
 t0 = time.perf_counter(); dm.setup(); loader = dm.train_dataloader(); n_ex = len(dm.index("train"))
@@ -116,10 +122,11 @@ tokens = int(dm.index("train").lengths.sum()); setup = time.perf_counter() - t0
 t0, seen, batches = time.perf_counter(), 0, 0
 for b in loader:
     seen += int(b["attention_mask"].sum()); batches += 1
+    step()
     if time.perf_counter() - t0 > float(sys.argv[3]): break
 dt = time.perf_counter() - t0
 print(json.dumps({"examples": n_ex, "tokens": tokens, "setup_s": setup, "tok_s": seen / dt, "batches": batches,
-                  "import_rss": floor}))
+                  "import_rss": floor, "batches_s": batches / dt}))
 """
 
 
@@ -206,6 +213,17 @@ def main() -> None:
             f"largest process {PEAKS.get('process_rss', 0) / 1e6:.0f} MB, "
             f"tree PSS {PEAKS.get('tree_pss', 0) / 1e6:.0f} MB; imports alone {s['import_rss'] / 1e6:.0f} MB, "
             f"so data {(PEAKS.get('process_rss', 0) - s['import_rss']) / 1e6:.0f} MB in the largest process"
+        )
+    # with a training step per batch (matmuls for a fixed time on this process's threads): can prefetching show?
+    seconds = args.stream_seconds if args.smoke else max(args.stream_seconds, 3.0)
+    for step_ms in (20,) if args.smoke else (20, 100):
+        rates = {}
+        for w in (0, 2):
+            cmd = [sys.executable, "-c", STREAM, str(shards), str(w), str(seconds), str(step_ms / 1e3)]
+            rates[w] = json.loads(run_measured(cmd)[2].strip().splitlines()[-1])["batches_s"]
+        print(
+            f"DataModule with a {step_ms} ms step per batch: {rates[0]:.1f} batches/s with 0 workers, "
+            f"{rates[2]:.1f} with 2 ({rates[2] / rates[0]:.2f}x; ideal {1e3 / step_ms:.1f})"
         )
     if not args.no_baseline:
         baseline(data, root, common, n)
