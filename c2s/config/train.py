@@ -56,7 +56,8 @@ class TrainConfig(PrepareConfig):
     resume: str = "auto"  # auto: continue in run_dir; never: refuse to reuse run_dir
     run_stages: list[str] | None = None  # which composed stages run, in order; null = all
     init_from: str | None = None  # HF export dir to start the first stage from
-    num_workers: int = 0  # DataLoader workers: 0 (measured: on 2 cores a step uses both, workers only compete; benchmarks/README.md)
+    # DataLoader workers: 0 (measured: on 2 cores a training step uses both, workers only compete; benchmarks/README)
+    num_workers: int = 0
     fast_dev_run: bool = False
 
     def order(self) -> list[str]:
