@@ -26,10 +26,8 @@ import io
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -37,66 +35,8 @@ import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-
-
-def cells(text: str) -> int:
-    t = text.lower()
-    return int(float(t[:-1]) * (1_000 if t.endswith("k") else 1_000_000)) if t[-1] in "km" else int(t)
-
-
-def tree_rss(proc: psutil.Process) -> int:
-    total = 0
-    for p in [proc, *proc.children(recursive=True)]:
-        try:
-            total += p.memory_info().rss
-        except psutil.Error:
-            pass
-    return total
-
-
-PEAKS: dict[str, int] = {}  # of the last run_measured: largest single-process RSS, largest tree PSS
-
-
-def _sample_detail(proc: psutil.Process) -> None:
-    """RSS counts pages shared with forked loader workers in every process; PSS splits them."""
-    rss, pss = 0, 0
-    for p in [proc, *proc.children(recursive=True)]:
-        try:
-            info = p.memory_full_info()
-            rss, pss = max(rss, info.rss), pss + info.pss
-        except psutil.Error:
-            pass
-    PEAKS["process_rss"] = max(PEAKS.get("process_rss", 0), rss)
-    PEAKS["tree_pss"] = max(PEAKS.get("tree_pss", 0), pss)
-
-
-def run_measured(cmd: list[str], env: dict | None = None) -> tuple[float, int, str]:
-    """(wall seconds, peak RSS of the process tree in bytes, stdout) of a child command."""
-    start = time.perf_counter()
-    p = subprocess.Popen(
-        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, env={**os.environ, **(env or {})}
-    )
-    peak, proc, tick = 0, psutil.Process(p.pid), 0
-    PEAKS.clear()
-    out: list[str] = []
-    reader = threading.Thread(target=lambda: out.append(p.stdout.read()))
-    reader.start()
-    while p.poll() is None:
-        peak = max(peak, tree_rss(proc))
-        if tick % 10 == 0:  # smaps reads are slow: every 0.5 s
-            _sample_detail(proc)
-        tick += 1
-        time.sleep(0.05)
-    reader.join()
-    err = p.stderr.read()
-    if p.returncode:
-        sys.exit(f"{' '.join(cmd)} failed:\n{err[-3000:]}")
-    return time.perf_counter() - start, peak, out[0]
-
-
-def dir_size(path: Path) -> int:
-    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
-
+sys.path.insert(0, str(Path(__file__).parent))
+from _measure import PEAKS, cells, dir_size, run_measured  # noqa: E402  (the benchmarks' own helpers)
 
 CONVERT = """
 import sys
