@@ -67,7 +67,7 @@ def shard_dir(cfg: PrepareConfig) -> Path:
 
 
 def work_dir(cfg: PrepareConfig) -> Path:
-    return shard_dir(cfg).parent / f".work-{shard_dir(cfg).name}"
+    return (out := shard_dir(cfg)).parent / f".work-{out.name}"
 
 
 def plan(cfg: PrepareConfig) -> Path:

@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from c2s.errors import C2SInputError
-from c2s.io.soma import SomaParts, _soma, check_uri, context
+from c2s.io.soma import SomaParts, _soma, check_uri, context, read_query
 
 ORGANISMS = {"homo_sapiens": "human", "mus_musculus": "mouse"}
 PRIMARY = "is_primary_data == True"
@@ -66,10 +66,9 @@ def dataset_text(census: Any) -> dict[str, str]:
 
 
 def census_parts(o: Any) -> SomaParts:
-    """The query of data config ``o`` (a DataConfig with census_version, census_organism, uri, filters)."""
+    """The query of data config ``o`` (a DataConfig with census_version, census_organism (checked by it), uri,
+    filters)."""
     organism = o.census_organism
-    if organism not in ORGANISMS:
-        raise C2SInputError(f"data.census_organism={organism!r} is not one of {sorted(ORGANISMS)}.")
     census = open_census(o.census_version, o.uri)
     data = census["census_data"] if "census_data" in census else None
     if data is None or organism not in data:
@@ -93,11 +92,7 @@ def census_parts(o: Any) -> SomaParts:
 # ---- the source kind (c2s.io.sources registers it under "census": data.path census:<version>) ------------------
 def census_open(part: str, o: Any, upper_case: bool):
     """One organism of the Census, read as any SOMA query is (``o``: the data config)."""
-    from c2s.io.anndata_io import ExpressionSource
-
-    return ExpressionSource(
-        census_parts(o), layer=o.layer or "raw", gene_key=o.gene_key, matrix_kind=o.matrix_kind, upper_case=upper_case
-    )
+    return read_query(census_parts(o), o, upper_case)
 
 
 def census_check(part: str) -> None:

@@ -228,10 +228,18 @@ def _uri(part: str) -> str:
     return part.split(":", 1)[1]
 
 
-def soma_open(part: str, o: Any, upper_case: bool):
-    """A SOMA query read through ExpressionSource, as an .h5ad file is (``o``: the data config)."""
+def read_query(parts: SomaParts, o: Any, upper_case: bool):
+    """A SOMA query read through ExpressionSource, as an .h5ad file is (``o``: the data config: its X layer,
+    gene column and matrix kind)."""
     from c2s.io.anndata_io import ExpressionSource
 
+    return ExpressionSource(
+        parts, layer=o.layer or "raw", gene_key=o.gene_key, matrix_kind=o.matrix_kind, upper_case=upper_case
+    )
+
+
+def soma_open(part: str, o: Any, upper_case: bool):
+    """The experiment at ``part``'s URI, queried as the data config ``o`` says."""
     parts = SomaParts(
         _uri(part),
         getattr(o, "measurement", "RNA"),
@@ -239,9 +247,7 @@ def soma_open(part: str, o: Any, upper_case: bool):
         getattr(o, "var_value_filter", None),
         getattr(o, "obs_id_key", "obs_id"),
     )
-    return ExpressionSource(
-        parts, layer=o.layer or "raw", gene_key=o.gene_key, matrix_kind=o.matrix_kind, upper_case=upper_case
-    )
+    return read_query(parts, o, upper_case)
 
 
 def soma_check(part: str) -> None:

@@ -99,9 +99,6 @@ def check_rewards(rewards: Mapping[str, Any]) -> None:
         _params(name, params)
 
 
-check_names = check_rewards  # the name recipes and notebooks used
-
-
 def reward_weights(rewards: Mapping[str, Any]) -> dict[str, float]:
     return {name: w for name, (w, _) in _nodes(rewards).items()}
 

@@ -2,8 +2,8 @@
 
 A recipe gives a stage its DataModule, budget, LightningModule, the Trainer settings that are its own, and
 the key its validation reports; ``c2s.training.run.run_stage`` does everything else the same way for every
-stage. ``RECIPES`` maps ``stage.mode`` to a recipe; ``check_stages`` runs the checks that need a registry
-(reward names) for every stage before any data or model work.
+stage. ``RECIPES`` maps ``stage.mode`` to a recipe; each recipe's ``check`` (reward names, GRPO's limits) runs for
+every stage before any data or model work (c2s.training.names).
 """
 
 from __future__ import annotations
@@ -85,10 +85,10 @@ class GRPORecipe(Recipe):
 
     @classmethod
     def check(cls, name: str, cfg: TrainConfig) -> None:
-        from c2s.rewards import check_names
+        from c2s.rewards import check_rewards
 
         stage = cfg.stages[name]
-        check_names(stage.grpo.rewards)
+        check_rewards(stage.grpo.rewards)
         if stage.max_tokens or stage.max_examples:
             raise C2SInputError(
                 f"stages.{name}.max_tokens and max_examples do not apply to mode=grpo; budget it with max_steps or "
@@ -141,9 +141,3 @@ class GRPORecipe(Recipe):
 
 
 RECIPES: dict[str, type[Recipe]] = {"pretrain": Recipe, "sft": Recipe, "grpo": GRPORecipe}
-
-
-def check_stages(cfg: TrainConfig) -> None:
-    """Every stage that will run passes its recipe's checks (raise C2SInputError otherwise)."""
-    for name in cfg.order():
-        RECIPES[cfg.stages[name].mode].check(name, cfg)
