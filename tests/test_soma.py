@@ -218,13 +218,17 @@ def _census_files(tmp_path):
     return paths
 
 
-def test_census_config_composes_against_a_local_census(tmp_path):
+def test_census_config_composes_against_a_local_census(tmp_path, caplog):
+    import logging
+
     from c2s.corpus.build import build_corpus
 
     uri = _census(tmp_path, _census_files(tmp_path))
     cfg = prepare_config(tmp_path, "data=census", f"data.uri={uri}", "data.census_organism=homo_sapiens", TASKS)
     assert cfg.data.organism == "human" and cfg.data.census_version == "2025-01-30"
-    corpus = build_corpus(cfg.data)
+    with caplog.at_level(logging.INFO):
+        corpus = build_corpus(cfg.data)
+    assert "300 cells match the filter; 270 are primary data, 30 duplicates" in caplog.text
     assert len(corpus.sentences) == 2 * (150 - 15)  # is_primary_data == True only
     assert set(corpus.labels("dataset")) == {"ds-a", "ds-b"}
     assert corpus.dataset_text["ds-a"] == "Lung atlas. Lungs. Doe 2024."

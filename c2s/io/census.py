@@ -13,11 +13,13 @@ clusters use it.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from c2s.errors import C2SInputError
 from c2s.io.soma import SomaParts, _soma, check_uri, context, read_query
 
+log = logging.getLogger(__name__)
 ORGANISMS = {"homo_sapiens": "human", "mus_musculus": "mouse"}
 PRIMARY = "is_primary_data == True"
 TEXT_COLUMNS = ("dataset_title", "collection_name", "dataset_description", "citation")
@@ -86,6 +88,17 @@ def census_parts(o: Any) -> SomaParts:
         dataset_text=dataset_text(census),
     )
     parts.owner = census  # the experiment is open only while its collection is
+    if o.census_primary_only:  # what the primary-data filter leaves out is counted and logged
+        every = data[organism].axis_query(o.measurement, obs_query=_soma().AxisQuery(value_filter=o.obs_value_filter))
+        left_out = every.n_obs - parts.n_obs
+        log.info(
+            "Census %s: %d cells match the filter; %d are primary data, %d duplicates of cells in other datasets "
+            "(is_primary_data == False) are left out (census_primary_only=true).",
+            organism,
+            every.n_obs,
+            parts.n_obs,
+            left_out,
+        )
     return parts
 
 
