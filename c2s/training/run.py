@@ -151,18 +151,16 @@ def run_stage(cfg: TrainConfig, name: str, shards_dir: Path, init_from: str | No
                 logger.experiment.drop_after(f"{name}/", point[1])
     else:
         (out / "history.jsonl").unlink(missing_ok=True)
-        trainer.validate(module, datamodule=dm, verbose=False)  # the starting point of the val curve
+        with stop.guard(name, trainer):
+            trainer.validate(module, datamodule=dm, verbose=False)  # the starting point of the val curve
         module.train()
-    try:
+    with stop.guard(name, trainer):
         trainer.fit(module, datamodule=dm, ckpt_path=resume_from, weights_only=True)
-    except (SystemExit, KeyboardInterrupt):  # a signal (SIGTERMException is a SystemExit; Ctrl-C becomes exit 1)
-        if stop.signal is None:
-            raise
-        raise stop.interrupted(name, trainer.global_step) from None
     if not cfg.fast_dev_run:
         trainer.save_checkpoint(ckpt, weights_only=False)  # last.ckpt always holds the final state (= the export)
     if not cfg.fast_dev_run and (not module.val_history or module.val_history[-1]["step"] != trainer.global_step):
-        trainer.validate(module, datamodule=dm, verbose=False)  # the end point, if fit stopped mid-epoch
+        with stop.guard(name, trainer):
+            trainer.validate(module, datamodule=dm, verbose=False)  # the end point, if fit stopped mid-epoch
     seconds = time.perf_counter() - t0
     counts = module.parameter_counts()  # before the export merges LoRA adapters into the base weights
     export = export_hf(module.model, dm.tokenizer, out / "hf", sharded=sharded, is_global_zero=trainer.is_global_zero)

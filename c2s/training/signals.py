@@ -14,15 +14,18 @@ same step and write one checkpoint together.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shlex
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 from lightning.pytorch.callbacks import Callback
+from lightning.pytorch.trainer.states import TrainerFn
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from c2s.errors import C2SInterrupted
@@ -40,7 +43,7 @@ class GracefulStop(Callback):
     """See the module docstring. ``ckpt``: the stage's ``last.ckpt``."""
 
     def __init__(self, ckpt: Path) -> None:
-        self.ckpt, self.signal, self._usr1 = ckpt, None, False
+        self.ckpt, self.signal, self._usr1, self.saved = ckpt, None, False, False
         self._previous = None
 
     def on_fit_start(self, trainer, module) -> None:
@@ -67,6 +70,7 @@ class GracefulStop(Callback):
             return
         self.signal = signal.SIGUSR1 if self._usr1 else signal.SIGTERM
         trainer.save_checkpoint(self.ckpt)
+        self.saved = True
         if trainer.is_global_zero:
             log.warning(
                 "Stopped by %s after step %d; checkpoint written: %s", self.signal.name, trainer.global_step, self.ckpt
@@ -79,11 +83,29 @@ class GracefulStop(Callback):
         if isinstance(exception, KeyboardInterrupt):
             self.signal = signal.SIGINT
         elif isinstance(exception, SIGTERMException) and self.signal is None:
-            self.signal = signal.SIGTERM  # Lightning's own stop (e.g. during validation): last periodic checkpoint
+            # Lightning stopped outside the step-end check above: the signal came during a validation batch or
+            # after this hook ran at a step's end. Weights and optimizer are a whole step's either way, so the
+            # step is saved, not lost. Several ranks may not all be here (Lightning raises per rank), so they keep
+            # the last periodic checkpoint rather than risk a collective that hangs.
+            self.signal = signal.SIGTERM
+            if trainer.world_size == 1 and trainer.global_step > 0 and trainer.state.fn == TrainerFn.FITTING:
+                trainer.save_checkpoint(self.ckpt)
+                self.saved = True
+                log.warning("Stopped by SIGTERM at step %d; checkpoint written: %s", trainer.global_step, self.ckpt)
+
+    @contextlib.contextmanager
+    def guard(self, stage: str, trainer) -> Iterator[None]:
+        """Turns a signal's stop inside ``trainer.fit``/``validate`` into :meth:`interrupted` (never exit 0)."""
+        try:
+            yield
+        except (SystemExit, KeyboardInterrupt):  # SIGTERMException is a SystemExit; Lightning's Ctrl-C exits 1
+            if self.signal is None:
+                raise
+            raise self.interrupted(stage, trainer.global_step) from None
 
     def interrupted(self, stage: str, step: int) -> C2SInterrupted:
         """The error that ends the job: its exit status and the line that says how to go on."""
-        saved = "its checkpoint" if self.signal != signal.SIGINT else "the last periodic checkpoint"
+        saved = "its checkpoint" if self.saved else "the last periodic checkpoint"
         return C2SInterrupted(
             f"Stage {stage} was stopped by {self.signal.name} at step {step}; {saved} is in {self.ckpt.parent}. "
             f"Continue with: {resume_command()}",
