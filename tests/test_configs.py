@@ -21,6 +21,7 @@ OVERRIDE = {  # group -> how train.yaml selects an option of it
     "logger": "logger",
     "stage": "stage@stages.pretrain",
     "task_mix": "task_mix@stages.sft.task_mix",
+    "interaction_arm": "+interaction_arm",  # the interaction ablation's arms (experiment=ablation_interactions)
 }
 NEEDS = {
     "data/h5ad": ["data.path=x.h5ad"],

@@ -132,3 +132,15 @@ def test_plan_lets_the_command_line_win_over_sweeper_params():
     jobs = job_plan(["experiment=lora_vs_full", "stages.sft.lora.r=8", "stages.sft.lora.enabled=false"])[0]
     assert len(jobs) == 3 and all(job.count("stages.sft.lora.r=8") == 1 for job in jobs)
     assert sorted(j[-1] for j in jobs) == [f"stages.sft.seed={s}" for s in range(3)]
+
+
+def test_interaction_ablation_runs_four_arms_by_three_seeds():
+    jobs = job_plan(["experiment=ablation_interactions"])[0]
+    names = set()
+    for job in jobs:
+        cfg = OmegaConf.to_object(compose_config("train", job))
+        names.add(cfg.name)
+        arm = cfg.name.split("-")[0]
+        assert cfg.tasks.options.interaction_context == (arm in ("context", "both"))
+        assert ("interaction_partners" in cfg.tasks.names) == (arm in ("tasks", "both"))
+    assert names == {f"{a}-s{s}" for a in ("none", "tasks", "context", "both") for s in range(3)}

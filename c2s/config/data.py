@@ -37,6 +37,9 @@ class DataConfig:
     description: str | None = None  # free-text dataset description (else uns['description'])
     gene_sets_gmt: str | None = None  # GMT file; default: marker sets from the data
     qa_path: str | None = None  # JSONL: {"question", "answer", "cell_ids" | "group"}
+    # gene interactions (interaction tasks, spatial context): null = liana's consensus table for the organism;
+    # liana:<resource> another of liana's tables; or a CSV with ligand,receptor (or gene_a,gene_b) [,type]
+    interactions_csv: str | None = None
     # a TileDB-SOMA experiment (data=soma: path soma:<uri>): the query's measurement, value filters, cell-name column
     uri: str | None = None
     measurement: str = "RNA"

@@ -22,6 +22,8 @@ class TaskOptionsConfig:
     neighbours: spatial neighbours per cell (spatial tasks).
     prompt_format: ``c2s`` (our templates) or ``c2s_scale`` (the released C2S-Scale models' exact prompts,
     c2s.tasks.formats).
+    interaction_context: the spatial niche and neighbour-identification prompts list the ligand–receptor pairs
+    expressed across the centre and each other cell (c2s.tasks.interaction_context; needs an interaction table).
     """
 
     genes_per_cell: int = 100
@@ -32,6 +34,7 @@ class TaskOptionsConfig:
     repeats: int = 5
     neighbours: int = 5
     prompt_format: str = "c2s"
+    interaction_context: bool = False
 
     def __post_init__(self) -> None:
         positive(

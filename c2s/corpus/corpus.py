@@ -19,6 +19,7 @@ import numpy as np
 import pyarrow as pa
 
 from c2s.corpus.cell_store import CellStore
+from c2s.corpus.interactions import Interactions
 from c2s.corpus.splits import SPLITS
 from c2s.sentences.inverse import InverseFit
 
@@ -48,6 +49,7 @@ class Corpus:
     captions: dict[str, str] = field(default_factory=dict)
     inverse_fit: InverseFit | None = None  # rank -> expression, for reconstructing generated cells
     neighbours: dict[str, np.ndarray] = field(default_factory=dict)  # split -> int32 (n_split, k), filled by plan
+    interactions: Interactions | None = None  # gene pairs in the data, filled by plan when a task uses them
 
     def has(self, role: str) -> bool:
         return role in self.roles
@@ -108,6 +110,9 @@ class Corpus:
             np.save(path / "spatial.npy", self.spatial)
         for s, nb in self.neighbours.items():
             np.save(path / f"neighbours-{s}.npy", nb)
+        if self.interactions is not None:
+            np.save(path / "interactions.npy", self.interactions.pairs)
+            np.save(path / "interaction-split.npy", self.interactions.split)
         with (
             pa.OSFile(str(path / "cell_ids.arrow"), "wb") as f,
             pa.ipc.new_file(f, pa.schema([("id", pa.string())])) as w,
@@ -128,6 +133,16 @@ class Corpus:
             "roles": {r: [str(c) for c in cats] for r, (cats, _) in self.roles.items()},
             "spatial": self.spatial is not None,
             "neighbours": sorted(self.neighbours),
+            **(
+                {
+                    "interactions": {
+                        "types": [str(t) for t in self.interactions.types],
+                        "origin": self.interactions.origin,
+                    }
+                }
+                if self.interactions is not None
+                else {}
+            ),
         }
         (path / "corpus.json").write_text(json.dumps(meta, sort_keys=True))
 
@@ -154,6 +169,14 @@ class Corpus:
             spatial=_mapped(path / "spatial.npy") if m["spatial"] else None,
             inverse_fit=InverseFit(**m["inverse_fit"]) if m["inverse_fit"] else None,
             neighbours={s: _mapped(path / f"neighbours-{s}.npy") for s in m["neighbours"]},
+            interactions=Interactions(
+                np.load(path / "interactions.npy"),
+                np.array(m["interactions"]["types"], dtype=object),
+                m["interactions"]["origin"],
+                np.load(path / "interaction-split.npy"),
+            )
+            if "interactions" in m
+            else None,
         )
 
 

@@ -200,3 +200,32 @@ def spatial_neighbours(corpus: "Corpus", split: str, k: int) -> np.ndarray:
             k + 1,
         )
     return out
+
+
+def interactions_of(data: "DataConfig", corpus: "Corpus", val: float, test: float, seed: int):
+    """The interaction pairs for ``corpus`` (c2s.corpus.interactions), or None with the reason logged when the
+    default table (liana's) is not installed; a configured table that cannot be read raises."""
+    from c2s.corpus.interactions import build_interactions
+
+    try:
+        return build_interactions(
+            data.interactions_csv, corpus.organism, corpus.sentences.gene_names, val, test, seed + 3
+        )
+    except C2SInputError as exc:
+        if data.interactions_csv is not None:
+            raise
+        log.warning("No interaction table: %s", exc)
+        return None
+
+
+def add_task_meta(
+    corpus: "Corpus", data: "DataConfig", tasks: list, k: int, val: float, test: float, seed: int
+) -> None:
+    """What the ``tasks`` need beyond the corpus, computed only then: the ``k`` spatial neighbours of each split,
+    and the interaction table."""
+    if corpus.spatial is not None and any("spatial" in t.requires for t in tasks):
+        for s in SPLITS:
+            if corpus.cells(s).size >= k + 2:
+                corpus.neighbours[s] = spatial_neighbours(corpus, s, k)
+    if any(t.uses_interactions() for t in tasks):
+        corpus.interactions = interactions_of(data, corpus, val, test, seed)

@@ -131,17 +131,19 @@ class TokenSpace:
             )
         self.tok = backend
         self.clone = Tokenizer.from_str(self.tok.to_str())
-        self.clone.add_tokens([AddedToken(" " + SENT, normalized=False)])
+        self.clone.add_tokens([AddedToken(" " + SENT, normalized=False), AddedToken(SENT, normalized=False)])
         self.sent_id = self.clone.token_to_id(" " + SENT)
+        self.bare_id = self.clone.token_to_id(SENT)  # a gene list after a newline (c2s_scale's multi-cell layout)
         enc = self.tok.encode_batch([" " + str(g) for g in gene_names], add_special_tokens=False)
         self.g_off, self.g_tok = _ragged([np.asarray(x.ids, dtype=np.int32) for x in enc])
         self.g_tok = self.g_tok.astype(np.int32)
         self.gb_off, self.gb = _ragged([np.frombuffer(str(g).encode(), np.uint8) for g in gene_names])
         self.gb = self.gb.astype(np.uint8)
-        self._cache: dict[tuple[bool, str], tuple[list, list]] = {}
+        self._cache: dict[tuple[bool, str], tuple[list, list, bool]] = {}
 
-    def _pieces(self, keys: list[tuple[bool, str]]) -> list[tuple[list, list]]:
-        """(token pieces, byte pieces) of each (is target, skeleton text), cut at the sentinels."""
+    def _pieces(self, keys: list[tuple[bool, str]]) -> list[tuple[list, list, bool]]:
+        """(token pieces, byte pieces, exact) of each (is target, skeleton text), cut at the sentinels. Not
+        exact where a gene list follows a newline: its first gene is not the token " GENE" there."""
         todo = [k for k in dict.fromkeys(keys) if k not in self._cache]
         if len(self._cache) + len(todo) > CACHE:  # bound the cache; this batch's keys stay
             self._cache.clear()
@@ -149,17 +151,20 @@ class TokenSpace:
         enc = self.clone.encode_batch([(" " + t if target else t) for target, t in todo], add_special_tokens=False)
         for (target, t), x in zip(todo, enc):
             ids = np.asarray(x.ids, dtype=np.int32)
-            cut = np.flatnonzero(ids == self.sent_id)
+            cut = np.flatnonzero((ids == self.sent_id) | (ids == self.bare_id))
             full = " " + t if target else t
-            if cut.size != t.count(SENT) or any(p == 0 or full[p - 1] != " " for p in _positions(full)):
-                raise AssertionError(f"every gene list must follow a space (template bug): {t!r}")
+            before = [full[p - 1] if p else "" for p in _positions(full)]
+            if cut.size != t.count(SENT) or any(c not in (" ", "\n") for c in before):
+                raise AssertionError(f"every gene list must follow a space or a newline (template bug): {t!r}")
             toks = np.split(ids, cut)
             toks = [toks[0]] + [p[1:] for p in toks[1:]]
-            self._cache[(target, t)] = (toks, [np.frombuffer(p.encode(), np.uint8) for p in t.split(SENT)])
+            pieces = [np.frombuffer(p.encode(), np.uint8) for p in t.split(SENT)]
+            self._cache[(target, t)] = (toks, pieces, all(c == " " for c in before))
         return [self._cache[k] for k in keys]
 
     def table(self, corpus: Corpus, task: str, split: str, b: SkeletonBatch, check: bool) -> tuple[pa.Table, bool]:
-        """(table, concatenation matched text tokenization). ``check`` runs the probe."""
+        """(table, concatenation matched text tokenization). ``check`` runs the probe; a skeleton that is not
+        exact (see :meth:`_pieces`) fails it without probing."""
         rg_off, rg, run_off = batch_genes(corpus, b)
         pieces = self._pieces([(False, t) for t in b.prompts] + [(True, t) for t in b.targets])
         sk_nruns = np.array([len(p[0]) - 1 for p in pieces], dtype=np.int64)
@@ -193,8 +198,9 @@ class TokenSpace:
         _assemble(True, *args, *offs, *vals)
         prompt = pa.StringArray.from_buffers(n, pa.py_buffer(offs[2].astype(np.int32)), pa.py_buffer(vals[2]))
         target = pa.StringArray.from_buffers(n, pa.py_buffer(offs[3].astype(np.int32)), pa.py_buffer(vals[3]))
-        p_ids, t_ids, ok = (offs[0], vals[0]), (offs[1], vals[1]), True
-        if check:
+        p_ids, t_ids = (offs[0], vals[0]), (offs[1], vals[1])
+        ok = all(p[2] for p in pieces)  # else the ids are not the text's: the caller retokenizes
+        if check and ok:
             m = min(PROBE, n)
             ok = self._encode(prompt[:m], False) == _lists(p_ids, m) and self._encode(target[:m], True) == _lists(
                 t_ids, m

@@ -88,7 +88,7 @@ def plan(cfg: PrepareConfig) -> Path:
 
 def _plan(cfg: PrepareConfig, work: Path, tasks: list) -> Path:
     from c2s.corpus.build import build_corpus  # AnnData: only the plan needs it
-    from c2s.corpus.plan_meta import spatial_neighbours
+    from c2s.corpus.plan_meta import add_task_meta
     from c2s.tokenizer import build_tokenizer
 
     split, opt = cfg.split, cfg.tasks.options
@@ -106,10 +106,7 @@ def _plan(cfg: PrepareConfig, work: Path, tasks: list) -> Path:
             chunk_size=cfg.chunk_size,
             upper_case_genes=upper_case_genes(opt.prompt_format),
         )
-        if corpus.spatial is not None and any(x.name.startswith("spatial") for x in tasks):
-            for s in SPLITS:
-                if corpus.cells(s).size >= opt.neighbours + 2:
-                    corpus.neighbours[s] = spatial_neighbours(corpus, s, opt.neighbours)
+        add_task_meta(corpus, d, tasks, opt.neighbours, split.val_fraction, split.test_fraction, cfg.seed)
         for task in tasks:
             reason = task.missing(corpus)
             if reason:

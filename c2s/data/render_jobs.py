@@ -77,7 +77,7 @@ def run_job(work: str, job: Job) -> str:
         token_path, first = True, True
         for batch in batches(corpus, task, job.split, plan["seed"]):
             table, ok = space.table(corpus, job.task, job.split, batch, check=first)
-            if first and not ok:
+            if token_path and not ok:  # the probe (first batch), or a skeleton that is never exact (any batch)
                 token_path = False
                 log.warning(
                     "Task %s: concatenated token ids differ from tokenizing the text with this tokenizer; "

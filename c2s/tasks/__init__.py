@@ -6,6 +6,7 @@ from c2s.config.tasks import TaskOptionsConfig
 from c2s.errors import C2SInputError
 from c2s.tasks.base import EvalSpec, Task
 from c2s.tasks.gene_sets import GeneSetEnumeration, GeneSetNaming
+from c2s.tasks.interactions import InteractionPartners, InteractionYesNo
 from c2s.tasks.multi_cell import (
     MultiCellLanguageModelling,
     NaturalLanguageInterpretation,
@@ -43,7 +44,8 @@ DOWNSTREAM = (
     SpatialNeighbourIdentification,
     QuestionAnswering,
 )
-REGISTRY: dict[str, type[Task]] = {cls.name: cls for cls in PRETRAINING + DOWNSTREAM}
+KNOWLEDGE = (InteractionPartners, InteractionYesNo)  # gene-interaction facts (preprint Fig. 6B-C); opt-in
+REGISTRY: dict[str, type[Task]] = {cls.name: cls for cls in PRETRAINING + DOWNSTREAM + KNOWLEDGE}
 
 
 def register_task(cls: type[Task]) -> type[Task]:
@@ -62,4 +64,4 @@ def build_tasks(
     return [REGISTRY[n].from_config(options, match_keys) for n in names]
 
 
-__all__ = ["DOWNSTREAM", "PRETRAINING", "REGISTRY", "EvalSpec", "Task", "build_tasks", "register_task"]
+__all__ = ["DOWNSTREAM", "KNOWLEDGE", "PRETRAINING", "REGISTRY", "EvalSpec", "Task", "build_tasks", "register_task"]

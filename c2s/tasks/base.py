@@ -68,6 +68,8 @@ class Task:
         if self.opt.prompt_format == "c2s_scale" and self.name not in C2S_SCALE:
             return f"the c2s_scale prompt format covers only {sorted(C2S_SCALE)}"
         for need in self.requires:
+            if need == "interactions" and not (corpus.interactions is not None and len(corpus.interactions)):
+                return "no interaction pair has both genes in the data (see data.interactions_csv)"
             if need in ("description", "spatial", "gene_sets", "qa", "control_value", "captions_or_key"):
                 ok = {
                     "description": corpus.has_description(),
@@ -79,9 +81,13 @@ class Task:
                 }[need]
                 if not ok:
                     return f"no {need} (set it in the data config)"
-            elif not corpus.has(need):
+            elif need != "interactions" and not corpus.has(need):
                 return f"no {need} column (set data.{need}_key)"
         return None
+
+    def uses_interactions(self) -> bool:
+        """Whether rendering needs the corpus's interaction table (the plan builds it only then)."""
+        return "interactions" in self.requires
 
     def records(self, corpus: Corpus, split: str, rng: np.random.Generator) -> Iterator[dict[str, Any]]:
         raise NotImplementedError

@@ -3,8 +3,10 @@ sentinel character where each gene list goes. Distinct skeletons are formatted o
 (examples point at them by index). The text path (``examples``, ``render_all``) fills the
 sentinels with gene names; the token path (c2s.data.assemble) with gene token ids.
 
-Convention: every gene in a rendered text follows a space (templates put a space before each
-gene field; targets are tokenized with a leading space), so one gene is one token " GENE".
+Convention: every gene list in a rendered text follows a space (templates put a space before each
+gene field; targets are tokenized with a leading space), so one gene is one token " GENE". The one
+exception is c2s_scale's multi-cell layout (``Cell j:`` then a newline, as the released models read it):
+the token path tokenizes those examples' text instead (c2s.data.assemble).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from c2s.corpus.corpus import Corpus
 from c2s.corpus.splits import SPLITS
 from c2s.tasks.base import Task
 from c2s.tasks.columns import Columns, GeneField
-from c2s.tasks.formats import organism_name
+from c2s.tasks.formats import CELL_LINES, organism_name
 
 log = logging.getLogger(__name__)
 SENT = "\ue000"  # private-use character marking a gene list in a skeleton
@@ -74,9 +76,10 @@ def template_fields(template: str) -> tuple[str, ...]:
 
 
 @lru_cache(maxsize=256)
-def numbered(n_cells: int) -> str:
-    """The skeleton of a numbered gene field: one line ``Cell j: SENT`` per cell."""
-    return "\n".join(f"Cell {j + 1}: {SENT}" for j in range(n_cells))
+def numbered(n_cells: int, prompt_format: str = "c2s") -> str:
+    """The skeleton of a numbered gene field: ``Cell j: SENT`` per line (c2s), or the format's layout."""
+    line, sep = CELL_LINES.get(prompt_format, CELL_LINES["c2s"])
+    return sep.join(line.format(j=j + 1, s=SENT) for j in range(n_cells))
 
 
 def _distinct(keys: list[np.ndarray], m: int) -> tuple[np.ndarray, np.ndarray]:
@@ -117,7 +120,7 @@ def _fill_texts(
     for row in rows:
         values = {f: cols.text[f][1][row[j]] for j, f in enumerate(text_fields)}
         for j, f in enumerate(lines):
-            values[f] = numbered(int(row[len(text_fields) + j]))
+            values[f] = numbered(int(row[len(text_fields) + j]), task.opt.prompt_format)
         for f in fields:
             values.setdefault(f, SENT)  # an un-numbered gene field
         if "organism" in values and task.opt.prompt_format != "c2s":

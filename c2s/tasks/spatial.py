@@ -7,7 +7,7 @@ neighbourhood (centre included)."""
 
 from __future__ import annotations
 
-from typing import Iterator
+from typing import ClassVar, Iterator
 
 import numpy as np
 
@@ -15,11 +15,27 @@ from c2s.corpus.corpus import Corpus
 from c2s.scoring.metric import ACCURACY, OVERLAP
 from c2s.tasks.base import Task
 from c2s.tasks.columns import BATCH, Columns, cells_field, coded, const, fixed
+from c2s.tasks.interaction_context import PREFIX, context_text, pair_budget
 
 
 class _Spatial(Task):
     kind = "downstream"
     requires = ("spatial",)
+    context_of: ClassVar[str | None] = None  # the gene field whose cells the interaction context pairs the centre with
+
+    def __init__(self, options=None) -> None:
+        super().__init__(options)
+        if self.uses_interactions():
+            self.templates = tuple(PREFIX + t for t in self.templates)
+
+    def uses_interactions(self) -> bool:
+        return bool(self.opt.interaction_context and self.context_of)
+
+    def missing(self, corpus: Corpus) -> str | None:
+        reason = super().missing(corpus)
+        if reason is None and self.uses_interactions() and not (corpus.interactions and len(corpus.interactions)):
+            return "interaction_context is on, but no interaction pair has both genes in the data"
+        return reason
 
     def columns(self, corpus: Corpus, split: str, rng: np.random.Generator) -> Iterator[Columns]:
         cells = corpus.cells(split)
@@ -44,7 +60,13 @@ class _Spatial(Task):
                 {"organism": const(corpus.organism, block.size), "n_neighbours": const(nb.shape[1], block.size)},
                 {"centre": cells_field(block[:, None], k), "neighbours": cells_field(nb, k, numbered=True)},
             )
-            yield self.complete(corpus, cols, block, nb, cells, rng)
+            cols = self.complete(corpus, cols, block, nb, cells, rng)
+            if self.uses_interactions():
+                others = cols.genes[self.context_of].flat.reshape(cols.n, -1)
+                budget = max(1, pair_budget(self.opt.max_tokens, 1 + others.shape[1], k))
+                centre = cols.genes["centre"].flat
+                cols.text["interactions"] = context_text(corpus, centre, others, k, budget)
+            yield cols
 
     def complete(
         self,
@@ -61,6 +83,7 @@ class _Spatial(Task):
 
 class SpatialNicheLabel(_Spatial):
     name = "spatial_niche"
+    context_of = "neighbours"
     metric = ACCURACY
     target_field = "niche"
     templates = (
@@ -111,6 +134,7 @@ class SpatialNeighbourGeneration(_Spatial):
 
 class SpatialNeighbourIdentification(_Spatial):
     name = "spatial_neighbour_identification"
+    context_of = "candidates"
     metric = ACCURACY
     target_field = "answer"
     templates = (
