@@ -176,3 +176,8 @@ def test_without_pairs_the_tasks_are_skipped_with_the_reason(tmp_path, caplog):
         examples, skipped = _render(corpus, ["interaction_partners", "interaction_yes_no"])
     assert not examples and set(skipped) == {"interaction_partners", "interaction_yes_no"}
     assert "no interaction pair has both genes in the data" in caplog.text
+
+
+def test_context_without_room_in_max_tokens_lists_nothing(spatial):
+    examples, _ = _render(spatial, ["spatial_niche"], interaction_context=True, multi_genes_per_cell=30, max_tokens=200)
+    assert examples and all("not listed (no room within max_tokens)" in x.prompt.split("\n")[0] for x in examples)

@@ -51,7 +51,9 @@ def expressed_pairs(corpus: Corpus, centre: np.ndarray, others: np.ndarray, k: i
 
 def context_text(corpus: Corpus, centre: np.ndarray, others: np.ndarray, k: int, max_pairs: int):
     """Text field (codes, values) of the context line of each prompt: ``Cell j: LIG>REC, …; …`` (the others
-    numbered as the prompt numbers them), at most ``max_pairs`` (>= 1) pairs in order, or ``none``."""
+    numbered as the prompt numbers them), at most ``max_pairs`` pairs in order, or ``none``."""
+    if max_pairs < 1:
+        return encode(np.full(centre.size, "not listed (no room within max_tokens)", dtype=object))
     names = np.asarray(corpus.sentences.gene_names, dtype=object)
     found = [
         expressed_pairs(corpus, centre[b : b + BLOCK], others[b : b + BLOCK], k) for b in range(0, centre.size, BLOCK)

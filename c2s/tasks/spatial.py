@@ -63,7 +63,7 @@ class _Spatial(Task):
             cols = self.complete(corpus, cols, block, nb, cells, rng)
             if self.uses_interactions():
                 others = cols.genes[self.context_of].flat.reshape(cols.n, -1)
-                budget = max(1, pair_budget(self.opt.max_tokens, 1 + others.shape[1], k))
+                budget = pair_budget(self.opt.max_tokens, 1 + others.shape[1], k)
                 centre = cols.genes["centre"].flat
                 cols.text["interactions"] = context_text(corpus, centre, others, k, budget)
             yield cols
