@@ -86,9 +86,15 @@ def qa_file(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def synthetic_corpus(qa_file):
+    """The synthetic corpus with every role, and an interaction table of 20 gene pairs (G<i> -> G<100 + i>)."""
     from c2s.corpus.build import build_corpus
+    from c2s.corpus.interactions import build_interactions
 
-    return build_corpus(dict(SYNTHETIC_DATA, qa_path=str(qa_file)), top_k=50, seed=0)
+    corpus = build_corpus(dict(SYNTHETIC_DATA, qa_path=str(qa_file)), top_k=50, seed=0)
+    pairs = qa_file.parent / "pairs.csv"
+    pairs.write_text("ligand,receptor,type\n" + "".join(f"G{i},G{100 + i},ligand-receptor\n" for i in range(20)))
+    corpus.interactions = build_interactions(str(pairs), "human", corpus.sentences.gene_names, 0.1, 0.1, 0)
+    return corpus
 
 
 @pytest.fixture(scope="session")

@@ -28,7 +28,7 @@ def test_registry_shape():
     assert len(PRETRAINING) == 12 and len(DOWNSTREAM) == 7
     for cls in REGISTRY.values():
         assert len(cls.templates) >= 5, cls.name
-        assert cls.kind in ("single_cell", "multi_cell", "gene_set", "downstream")
+        assert cls.kind in ("single_cell", "multi_cell", "gene_set", "downstream", "interaction")
         assert isinstance(cls.metric, Metric)
 
 
