@@ -29,3 +29,19 @@ def test_digests_are_the_bytes_sha256_and_cached(tmp_path, monkeypatch):
     cache = json.loads((tmp_path / ".input-hashes.json").read_text())
     assert len(cache) == 5  # the rewritten file's stale entry is gone
     assert content_hashes([tmp_path / "gone.h5ad"], tmp_path) == [f"missing:{tmp_path / 'gone.h5ad'}"]
+
+
+def test_a_side_file_edited_in_place_gives_new_shards(tmp_path):
+    """The interaction table (like a GMT, QA or dataset-text file) is hashed by content, not by path."""
+    from c2s.data.prepare import config_hash
+    from tests.conftest import prepare_config
+
+    table = tmp_path / "pairs.csv"
+    table.write_text("ligand,receptor\nG1,G2\n")
+    cfg = prepare_config(tmp_path, f"data.interactions_csv={table}")
+    before = config_hash(cfg)
+    assert config_hash(cfg) == before
+    table.write_text("ligand,receptor\nG1,G3\n")
+    os.utime(table, ns=(1, 1))  # a different state for the digest cache, whatever the clock
+    assert config_hash(cfg) != before
+    assert config_hash(prepare_config(tmp_path, "data.interactions_csv=liana:consensus")) != before

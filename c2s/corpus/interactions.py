@@ -5,7 +5,7 @@ The default resource is the consensus ligand–receptor table liana ships inside
 (``liana/resource/omni_resource.csv``; ``consensus`` for human, ``mouseconsensus`` for mouse). The file is found
 through the installed distribution's metadata and read with pandas: liana itself is never imported (its import
 pulls plotnine and mudata, seconds). ``data.interactions_csv`` takes a user's table instead (a CellPhoneDB or
-BioGRID export): two gene columns, optional ``type`` and ``source``; ``liana:<resource>`` picks another of liana's
+BioGRID export): two gene columns and an optional ``type``; ``liana:<resource>`` picks another of liana's
 bundled resources (e.g. ``liana:cellphonedb``).
 
 Complexes (``ITGA1_ITGB1``) become one pair per subunit. Gene names match the data's exactly, else

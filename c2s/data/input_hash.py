@@ -36,3 +36,13 @@ def content_hashes(identities: list[str | Path], cache_dir: str | Path) -> list[
     if fresh:
         write_digest_cache(cache, known)  # a read-only shards_root only loses the cache
     return out
+
+
+SIDE_FILES = ("gene_sets_gmt", "qa_path", "dataset_text_csv", "interactions_csv")  # data-config files tasks read
+
+
+def side_file_hashes(datas: list, cache_dir: str | Path) -> list[str]:
+    """The content hashes of the side files the data configs name (a GMT, QA, dataset text, interaction table),
+    so editing one in place gives new shards; a ``liana:`` table is the pinned package's (its name)."""
+    files = [getattr(d, k) for d in datas for k in SIDE_FILES if getattr(d, k, None)]
+    return content_hashes([f if f.startswith("liana:") else Path(f) for f in files], cache_dir) if files else []

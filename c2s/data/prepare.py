@@ -28,7 +28,7 @@ from c2s.corpus.corpus import gene_usage
 from c2s.corpus.splits import SPLITS
 from c2s.data.checksums import sealed
 from c2s.data.cores import workers_for
-from c2s.data.input_hash import content_hashes
+from c2s.data.input_hash import content_hashes, side_file_hashes
 from c2s.data.processes import in_child, worker_pool
 from c2s.data.render_jobs import BACKEND, Job, assign_parts, run_job
 from c2s.data.shards import FORMAT_VERSION, ShardSet
@@ -59,6 +59,8 @@ def config_hash(cfg: PrepareConfig) -> str:
         payload.pop("extra_data", None)
     parts = [p for d in [cfg.data, *cfg.extra_data] for p in source_parts(str(d.path))]
     payload["inputs"] = content_hashes(identities(parts), cfg.shards_root)
+    if side := side_file_hashes([cfg.data, *cfg.extra_data], cfg.shards_root):
+        payload["side_files"] = side
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 
