@@ -181,3 +181,16 @@ def test_without_pairs_the_tasks_are_skipped_with_the_reason(tmp_path, caplog):
 def test_context_without_room_in_max_tokens_lists_nothing(spatial):
     examples, _ = _render(spatial, ["spatial_niche"], interaction_context=True, multi_genes_per_cell=30, max_tokens=200)
     assert examples and all("not listed (no room within max_tokens)" in x.prompt.split("\n")[0] for x in examples)
+
+
+def test_a_gene_paired_with_the_whole_pool_is_left_out_and_counted(tmp_path, caplog):
+    csv = tmp_path / "pairs.csv"
+    csv.write_text("ligand,receptor\nG0,G1\nG0,G2\n")  # the pool is {G1, G2}: G0 has no negative partner
+    data = DataConfig(name="syn", path="synthetic:0", cell_type_key="cell_type", interactions_csv=str(csv))
+    corpus = build_corpus(data, top_k=20, progress=False)
+    corpus.interactions = interactions_of(data, corpus, 0.0, 0.0, 0)
+    with caplog.at_level(logging.WARNING):
+        examples, skipped = _render(corpus, ["interaction_yes_no"])
+    assert (
+        not examples and "1 gene(s) pair with every gene of the pool; their 2 true pair(s) are left out" in caplog.text
+    )
