@@ -22,6 +22,9 @@ class TaskOptionsConfig:
     neighbours: spatial neighbours per cell (spatial tasks).
     prompt_format: ``c2s`` (our templates) or ``c2s_scale`` (the released C2S-Scale models' exact prompts,
     c2s.tasks.formats).
+    train_pair_candidates: perturbation response pairs each perturbed training cell with the closest of this many
+    controls drawn from its match group (most shared sentence genes); 1 = a uniform draw. Val and test always draw
+    uniformly (c2s.tasks.perturbation).
     interaction_context: the spatial niche and neighbour-identification prompts list the ligand–receptor pairs
     expressed across the centre and each other cell (c2s.tasks.interaction_context; needs an interaction table).
     """
@@ -35,6 +38,7 @@ class TaskOptionsConfig:
     neighbours: int = 5
     prompt_format: str = "c2s"
     interaction_context: bool = False
+    train_pair_candidates: int = 1
 
     def __post_init__(self) -> None:
         positive(
@@ -46,6 +50,7 @@ class TaskOptionsConfig:
             "passes",
             "repeats",
             "neighbours",
+            "train_pair_candidates",
             prefix="tasks.options.",
         )
         one_of(self.prompt_format, PROMPT_FORMATS, "tasks.options.prompt_format")

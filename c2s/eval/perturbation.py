@@ -8,7 +8,10 @@ Metrics (95% bootstrap CIs over test pairs):
 - ``population_kendall_tau``: τ-b over the program between the mean predicted and the mean true
   perturbed expression (scGen-style, cell type level);
 - ``change_pearson_r``: Pearson r over the program between mean predicted and mean true change
-  from the mean control (0 for identity, which predicts no change).
+  from the mean control (0 for identity, which predicts no change);
+- ``true_gene_share``: per pair, the share of the true perturbed cell's sentence genes among the
+  prediction's genes (its expressed genes, the highest first, as many as the true cell has), averaged.
+  For identity this is what copying the control cell names.
 """
 
 from __future__ import annotations
@@ -33,6 +36,17 @@ def _change_r(pred_ctrl: list, true: list) -> float:
     """Pearson r of mean changes; ``pred_ctrl`` items are (2, n_program): prediction and its control."""
     pc = np.mean(pred_ctrl, 0)
     return change_agreement(pc[0], np.mean(true, 0), pc[1])["pearson_r"]
+
+
+def gene_share(pred: np.ndarray, true: np.ndarray) -> np.ndarray:
+    """(n,) share of each row's expressed genes of ``true`` (n, g) found among the top expressed genes
+    of ``pred`` (n, g), taking at most as many as ``true`` has (ties: lower column first)."""
+    n_true = (true > 0).sum(1)
+    k = np.minimum((pred > 0).sum(1), n_true)
+    width = int(k.max(initial=0))
+    order = np.argsort(-pred, axis=1, kind="stable")[:, :width]
+    hit = (np.take_along_axis(true, order, 1) > 0) & (np.arange(width)[None, :] < k[:, None])
+    return hit.sum(1) / np.maximum(n_true, 1)
 
 
 def score_perturbation(
@@ -75,6 +89,7 @@ def score_perturbation(
             "change_pearson_r": ci(
                 bootstrap_paired(_change_r, list(np.stack([p, c], 1)), list(t), n=n_set, seed=seed, bounds=(-1.0, 1.0))
             ),
+            "true_gene_share": ci(bootstrap_ci(gene_share(pred, true), n_boot, seed)),
         }
         if name == "model":
             out["model"] = res

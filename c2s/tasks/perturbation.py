@@ -3,6 +3,13 @@
 Pairs: each perturbed cell of a split is matched to a control cell with the same values of
 the match keys (default: cell type), drawn uniformly (seeded) from all control cells
 (controls of held-out cell types stay visible, as in scGen's setting).
+
+``tasks.options.train_pair_candidates = m > 1``: in the train split only, each perturbed cell draws
+m controls and is paired with the one whose sentence shares the most genes with its own (first
+drawn on ties). A random control explains little of a random perturbed cell, so training on
+uniform pairs teaches the model to ignore the control; closer pairs reward copying it. Val and
+test keep uniform draws, so the evaluation protocol and its baselines do not change. Cost: m
+controls' sentences per perturbed cell (linear in cells).
 """
 
 from __future__ import annotations
@@ -72,8 +79,15 @@ class PerturbationResponse(Task):
         cells = cells[~is_control[cells]]
         lo, hi = np.searchsorted(ckeys, key[cells], "left"), np.searchsorted(ckeys, key[cells], "right")
         cells, lo, n = cells[hi > lo], lo[hi > lo], (hi - lo)[hi > lo]
-        draw = controls[lo + (rng.random(cells.size) * n).astype(np.int64)]
         k = self.opt.genes_per_cell
+        m = self.opt.train_pair_candidates if split == "train" else 1
+        if m == 1:
+            draw = controls[lo + (rng.random(cells.size) * n).astype(np.int64)]
+        else:
+            draw = controls[lo[:, None] + (rng.random((cells.size, m)) * n[:, None]).astype(np.int64)]
+            draw = np.concatenate(
+                [closest(corpus, cells[b : b + BATCH], draw[b : b + BATCH], k) for b in range(0, cells.size, BATCH)]
+            )
         for b in range(0, cells.size, BATCH):
             i, c = cells[b : b + BATCH], draw[b : b + BATCH]
             text = {
@@ -91,3 +105,18 @@ class PerturbationResponse(Task):
                 text,
                 {"control": cells_field(c[:, None], k), "perturbed": cells_field(i[:, None], k)},
             )
+
+
+def closest(corpus: Corpus, cells: np.ndarray, candidates: np.ndarray, k: int) -> np.ndarray:
+    """For each of ``cells`` (n,), the candidate of ``candidates`` (n, m) whose first ``k`` genes share
+    the most genes with the cell's first ``k`` (the first candidate on ties). Returns (n,) positions."""
+    n, m = candidates.shape
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    n_genes = len(corpus.sentences.gene_names) + 1
+    own = corpus.sentences.take(cells, k).astype(np.int64) + 1  # 0: past a cell's length
+    cand = corpus.sentences.take(candidates.reshape(-1), k).astype(np.int64).reshape(n, m, k) + 1
+    own_keys = np.where(own > 0, np.arange(n)[:, None] * n_genes + own, -1)
+    cand_keys = np.arange(n)[:, None, None] * n_genes + cand
+    shared = (np.isin(cand_keys, own_keys) & (cand > 0)).sum(2)  # (n, m)
+    return candidates[np.arange(n), shared.argmax(1)]

@@ -1,0 +1,58 @@
+"""Closest-of-m training pairs for perturbation response, and the true-gene share of the scoring."""
+
+import dataclasses
+
+import numpy as np
+
+from c2s.eval.perturbation import gene_share
+from c2s.tasks import build_tasks
+from c2s.tasks.perturbation import closest
+from c2s.tasks.render import render_all
+from tests.test_tasks import OPT
+
+
+def _pairs(corpus, m):
+    opt = dataclasses.replace(OPT, train_pair_candidates=m)
+    examples, _ = render_all(corpus, build_tasks(["perturbation_response"], opt), seed=0)
+    return {(e.split, e.cell_ids[1]): e.cell_ids[0] for e in examples}
+
+
+def _shared(corpus, a: str, b: str) -> int:
+    pos = {c: i for i, c in enumerate(corpus.obs.index)}
+    return len(set(corpus.sentences.genes(pos[a], 50)) & set(corpus.sentences.genes(pos[b], 50)))
+
+
+def test_closest_matches_brute_force(synthetic_corpus):
+    rng = np.random.default_rng(3)
+    n = len(synthetic_corpus.sentences)
+    cells, cand = rng.integers(0, n, 40), rng.integers(0, n, (40, 6))
+    got = closest(synthetic_corpus, cells, cand, 30)
+    for i in range(40):
+        own = set(synthetic_corpus.sentences.genes(int(cells[i]), 30))
+        counts = [len(own & set(synthetic_corpus.sentences.genes(int(c), 30))) for c in cand[i]]
+        assert got[i] == cand[i][int(np.argmax(counts))]  # argmax: the first candidate on ties
+
+
+def test_train_pairs_closer_eval_pairs_unchanged(synthetic_corpus):
+    uniform, close = _pairs(synthetic_corpus, 1), _pairs(synthetic_corpus, 16)
+    assert uniform.keys() == close.keys()
+    obs = synthetic_corpus.obs
+    for (split, pert), ctrl in close.items():
+        assert obs.loc[ctrl, "condition"] == "control" and obs.loc[ctrl, "cell_type"] == obs.loc[pert, "cell_type"]
+        if split != "train":
+            assert ctrl == uniform[(split, pert)]  # the evaluation protocol does not change
+    train = [k for k in close if k[0] == "train"]
+    assert sum(close[k] != uniform[k] for k in train) > len(train) // 2
+    near = np.mean([_shared(synthetic_corpus, close[k], k[1]) for k in train])
+    far = np.mean([_shared(synthetic_corpus, uniform[k], k[1]) for k in train])
+    assert near > far
+    assert _pairs(synthetic_corpus, 16) == close  # seeded
+
+
+def test_gene_share_hand_worked():
+    true = np.array([[3.0, 2.0, 1.0, 0.0, 0.0], [1.0, 0.0, 0.0, 0.0, 2.0]])
+    pred = np.array([[0.0, 5.0, 0.0, 4.0, 0.0], [2.0, 1.5, 1.0, 0.5, 0.0]])
+    # row 0: pred names {1, 3}; 1 of the 3 true genes -> 1/3. Row 1: 2 true genes, so pred's top 2 {0, 1}: 1 of 2.
+    np.testing.assert_allclose(gene_share(pred, true), [1 / 3, 0.5])
+    np.testing.assert_allclose(gene_share(true, true), [1.0, 1.0])
+    np.testing.assert_allclose(gene_share(np.zeros_like(true), true), [0.0, 0.0])
