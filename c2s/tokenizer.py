@@ -22,6 +22,11 @@ log = logging.getLogger(__name__)
 SPECIALS = {"pad_token": "<pad>", "unk_token": "<unk>", "bos_token": "<s>", "eos_token": "</s>"}
 
 
+def import_hf() -> None:
+    """Import what :func:`wrap` needs (~1 s), e.g. while this process waits on another."""
+    from transformers import PreTrainedTokenizerFast  # noqa: F401
+
+
 def wrap(tok):
     """A trained ``tokenizers.Tokenizer`` as a ``transformers.PreTrainedTokenizerFast``."""
     from transformers import PreTrainedTokenizerFast

@@ -10,7 +10,15 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-BENCH = ["cell_sentences", "tokens_and_packing", "train_loop", "vs_hf_trainer", "grpo_vs_trl", "prepare_scale"]
+BENCH = [
+    "cell_sentences",
+    "tokens_and_packing",
+    "train_loop",
+    "vs_hf_trainer",
+    "grpo_vs_trl",
+    "prepare_scale",
+    "prepare_workers",
+]
 
 
 @pytest.mark.parametrize("name", BENCH)

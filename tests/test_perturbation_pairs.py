@@ -56,3 +56,22 @@ def test_gene_share_hand_worked():
     np.testing.assert_allclose(gene_share(pred, true), [1 / 3, 0.5])
     np.testing.assert_allclose(gene_share(true, true), [1.0, 1.0])
     np.testing.assert_allclose(gene_share(np.zeros_like(true), true), [0.0, 0.0])
+
+
+def test_identity_pairs_train_only(synthetic_corpus):
+    opt = dataclasses.replace(OPT, train_identity_pairs=True)
+    examples, _ = render_all(synthetic_corpus, build_tasks(["perturbation_response"], opt), seed=0)
+    base = _pairs(synthetic_corpus, 1)
+    obs = synthetic_corpus.obs
+    own = [e for e in examples if e.cell_ids[0] == e.cell_ids[1]]
+    train_controls = {
+        c for c in synthetic_corpus.obs.index[synthetic_corpus.cells("train")] if obs.loc[c, "condition"] == "control"
+    }
+    assert {e.cell_ids[0] for e in own} == train_controls and all(e.split == "train" for e in own)
+    for e in own:
+        assert "control" in e.prompt and e.target == synthetic_corpus.sentences.sentence(
+            obs.index.get_loc(e.cell_ids[0]), 50
+        )
+        assert e.target in e.prompt  # the control shown is the target itself
+    rest = {(e.split, e.cell_ids[1]): e.cell_ids[0] for e in examples if e.cell_ids[0] != e.cell_ids[1]}
+    assert rest == base  # the perturbed cells' pairs do not change

@@ -25,6 +25,8 @@ class TaskOptionsConfig:
     train_pair_candidates: perturbation response pairs each perturbed training cell with the closest of this many
     controls drawn from its match group (most shared sentence genes); 1 = a uniform draw. Val and test always draw
     uniformly (c2s.tasks.perturbation).
+    train_identity_pairs: perturbation response also renders each control training cell paired with itself under the
+    control condition (copy supervision; c2s.tasks.perturbation).
     interaction_context: the spatial niche and neighbour-identification prompts list the ligand–receptor pairs
     expressed across the centre and each other cell (c2s.tasks.interaction_context; needs an interaction table).
     """
@@ -39,6 +41,7 @@ class TaskOptionsConfig:
     prompt_format: str = "c2s"
     interaction_context: bool = False
     train_pair_candidates: int = 1
+    train_identity_pairs: bool = False
 
     def __post_init__(self) -> None:
         positive(

@@ -18,11 +18,14 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from c2s.errors import C2SInputError
+
+if TYPE_CHECKING:  # pandas is imported where a table is read: every render worker imports this module
+    import pandas as pd
 
 log = logging.getLogger(__name__)
 LIANA_VERSION = "1.10.0"  # the pinned extra (pyproject: interactions); its table is what the tests were run on
@@ -50,6 +53,8 @@ def liana_table(resource: str) -> tuple[pd.DataFrame, str]:
     """(pairs of liana's ``resource``, origin); raises C2SInputError if liana is not installed."""
     from importlib.metadata import PackageNotFoundError, distribution
 
+    import pandas as pd
+
     try:
         dist = distribution("liana")
     except PackageNotFoundError:
@@ -73,6 +78,8 @@ def liana_table(resource: str) -> tuple[pd.DataFrame, str]:
 def read_table(path: str) -> tuple[pd.DataFrame, str]:
     """(pairs, origin) of a user's CSV/TSV: gene columns ``ligand,receptor`` (or ``gene_a,gene_b``, or liana's
     ``source_genesymbol,target_genesymbol``), optional ``type``."""
+    import pandas as pd
+
     p = Path(path)
     if not p.is_file():
         raise C2SInputError(f"Interaction table not found: {p}. Set data.interactions_csv to a CSV file, or null.")
@@ -99,6 +106,8 @@ def _subunits(table: pd.DataFrame) -> pd.DataFrame:
 
 def match_genes(names: pd.Series, gene_names: np.ndarray) -> np.ndarray:
     """Gene id of each name in ``gene_names`` (-1 if absent): exact, else case-insensitive if unique."""
+    import pandas as pd
+
     genes = pd.Index(np.asarray(gene_names, dtype=str))
     exact = genes.get_indexer(names)
     folded = pd.Series(np.arange(genes.size), index=genes.str.lower())

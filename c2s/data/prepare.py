@@ -37,6 +37,7 @@ from c2s.io.sources import identities, source_parts
 from c2s.locks import file_lock
 from c2s.tasks import build_tasks
 from c2s.tasks.formats import upper_case_genes
+from c2s.tokenizer import import_hf
 
 log = logging.getLogger(__name__)
 TOKENIZER_ID = "tokenizer-id.txt"
@@ -276,7 +277,7 @@ def _prepare(cfg: PrepareConfig, out: Path) -> Path:
     try:
         if step in ("all", "plan"):
             if pool is not None:  # a process of its own: the plan's memory is gone before rendering
-                in_child(plan, cfg)
+                in_child(plan, cfg, meanwhile=import_hf)  # hf_tokenizer's import, meanwhile
             else:
                 plan(cfg)
             t = _timed("plan", t)

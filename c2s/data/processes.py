@@ -48,11 +48,14 @@ def worker_pool(workers: int):
     return mp.get_context("spawn").Pool(workers, initializer=_worker_init, initargs=_logging_setup())
 
 
-def in_child(fn: Callable[..., Any], *args: Any) -> Any:
+def in_child(fn: Callable[..., Any], *args: Any, meanwhile: Callable[[], Any] | None = None) -> Any:
     """``fn(*args)`` in a spawned process that exits afterwards, so the memory it held (AnnData,
     the plan's arrays, torch imported with transformers: 630 MB at 1M cells) is not carried
-    through rendering. Its exceptions re-raise here."""
+    through rendering. ``meanwhile()`` runs here while the child works. Its exceptions re-raise here."""
     with ProcessPoolExecutor(
         1, mp_context=mp.get_context("spawn"), initializer=_child_logging, initargs=_logging_setup()
     ) as ex:
-        return ex.submit(fn, *args).result()
+        future = ex.submit(fn, *args)
+        if meanwhile is not None:
+            meanwhile()
+        return future.result()

@@ -10,6 +10,10 @@ drawn on ties). A random control explains little of a random perturbed cell, so 
 uniform pairs teaches the model to ignore the control; closer pairs reward copying it. Val and
 test keep uniform draws, so the evaluation protocol and its baselines do not change. Cost: m
 controls' sentences per perturbed cell (linear in cells).
+
+``tasks.options.train_identity_pairs``: the train split also pairs each control cell with itself under
+the control condition (no perturbation: the same cell). Explicit copy supervision, from cells that
+are visible in the protocol anyway; val and test are unchanged.
 """
 
 from __future__ import annotations
@@ -88,23 +92,32 @@ class PerturbationResponse(Task):
             draw = np.concatenate(
                 [closest(corpus, cells[b : b + BATCH], draw[b : b + BATCH], k) for b in range(0, cells.size, BATCH)]
             )
+        if split == "train" and self.opt.train_identity_pairs:  # each control cell as its own "perturbed" cell
+            own = corpus.cells(split)
+            own = own[is_control[own]]
+            cells, draw = np.concatenate([cells, own]), np.concatenate([draw, own])
         for b in range(0, cells.size, BATCH):
-            i, c = cells[b : b + BATCH], draw[b : b + BATCH]
-            text = {
-                "perturbation": coded(cats, np.asarray(cond)[i]),
-                "organism": const(corpus.organism, i.size),
-                "n_genes": const(k, i.size),
-                "cell_type": const("", i.size),
-            }
-            if corpus.has("cell_type"):
-                ct_cats, ct_codes = corpus.roles["cell_type"]
-                text["cell_type"] = coded(ct_cats, np.asarray(ct_codes)[i])
-            yield Columns(
-                i.size,
-                fixed(np.stack([c, i], 1)),
-                text,
-                {"control": cells_field(c[:, None], k), "perturbed": cells_field(i[:, None], k)},
-            )
+            yield self._batch(corpus, cells[b : b + BATCH], draw[b : b + BATCH])
+
+    def _batch(self, corpus: Corpus, i: np.ndarray, c: np.ndarray) -> Columns:
+        """Records of perturbed cells ``i`` and their controls ``c`` (int64 (n,) corpus positions)."""
+        cats, cond = corpus.roles["condition"]
+        k = self.opt.genes_per_cell
+        text = {
+            "perturbation": coded(cats, np.asarray(cond)[i]),
+            "organism": const(corpus.organism, i.size),
+            "n_genes": const(k, i.size),
+            "cell_type": const("", i.size),
+        }
+        if corpus.has("cell_type"):
+            ct_cats, ct_codes = corpus.roles["cell_type"]
+            text["cell_type"] = coded(ct_cats, np.asarray(ct_codes)[i])
+        return Columns(
+            i.size,
+            fixed(np.stack([c, i], 1)),
+            text,
+            {"control": cells_field(c[:, None], k), "perturbed": cells_field(i[:, None], k)},
+        )
 
 
 def closest(corpus: Corpus, cells: np.ndarray, candidates: np.ndarray, k: int) -> np.ndarray:
