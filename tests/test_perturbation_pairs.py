@@ -75,3 +75,28 @@ def test_identity_pairs_train_only(synthetic_corpus):
         assert e.target in e.prompt  # the control shown is the target itself
     rest = {(e.split, e.cell_ids[1]): e.cell_ids[0] for e in examples if e.cell_ids[0] != e.cell_ids[1]}
     assert rest == base  # the perturbed cells' pairs do not change
+
+
+def test_identity_pairs_leave_the_program_and_mean_shift_alone():
+    from c2s.eval.perturbation import score_perturbation
+    from c2s.scoring.program import top_de_genes
+    from c2s.sentences import InverseFit
+
+    genes = [f"G{i}" for i in range(6)]
+    fit = InverseFit(
+        slope=-1.0, intercept=3.0, r2=1.0, pearson_r=-1.0, spearman_r=-1.0, n_cells=1, n_points=1, top_k=None, seed=0
+    )
+
+    def row(ctrl, pert, ids):
+        return {"prompt": f"Control: {' '.join(ctrl)}\nperturb", "target": " ".join(pert), "cell_ids": ids}
+
+    pairs = [
+        row(["G0", "G1", "G2"], ["G3", "G0", "G1"], ["c1", "p1"]),
+        row(["G1", "G0"], ["G3", "G4", "G1"], ["c2", "p2"]),
+    ]
+    own = [row(["G0", "G1", "G2"], ["G0", "G1", "G2"], ["c1", "c1"])] * 5
+    assert top_de_genes(pairs + own, fit, genes, 3) == top_de_genes(pairs, fit, genes, 3)
+    test = [row(["G0", "G1"], ["G3", "G0"], ["c3", "p3"])] * 2
+    a = score_perturbation(test, pairs + own, ["G3 G0", "G0 G3"], fit, genes, n_boot=10)
+    b = score_perturbation(test, pairs, ["G3 G0", "G0 G3"], fit, genes, n_boot=10)
+    assert a["baselines"] == b["baselines"] and a["program"] == b["program"]

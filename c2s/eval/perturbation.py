@@ -23,7 +23,7 @@ from scipy import stats
 
 from c2s.errors import C2SInputError
 from c2s.eval.metrics import bootstrap_ci, bootstrap_paired, change_agreement, ci
-from c2s.scoring.program import pair_expression, program_agreement, program_columns, top_changed
+from c2s.scoring.program import changed_pairs, pair_expression, program_agreement, program_columns, top_changed
 from c2s.sentences import InverseFit, reconstruct
 
 
@@ -61,6 +61,7 @@ def score_perturbation(
     seed: int = 0,
 ) -> dict:
     """{"program": [...], "model": {metric: ci}, "baselines": {"identity": ..., "mean_shift": ...}}."""
+    train_rows = changed_pairs(train_rows)
     if not train_rows:
         raise C2SInputError(
             "No perturbation_response rows in the train split: the mean-shift baseline and the default "

@@ -48,7 +48,7 @@ def _gene_program(p: GeneProgramParams, ctx: RewardContext):
         from c2s.tasks import REGISTRY
 
         pairs = {name for name, task in REGISTRY.items() if "perturbed" in task.metric.reward_fields}
-        rows = ShardSet(shards_dir, verify=False).rows("train", ["task", "prompt", "target"], pairs)
+        rows = ShardSet(shards_dir, verify=False).rows("train", ["task", "prompt", "target", "cell_ids"], pairs)
         program = top_de_genes(rows, fit, genes, p.top_n)
     return GeneProgramReward(genes, fit, program, p.metric)
 

@@ -28,6 +28,12 @@ def control_genes(prompt: str, vocabulary: set[str]) -> list[str]:
     return best
 
 
+def changed_pairs(rows: Sequence[Mapping]) -> list[Mapping]:
+    """The rows that pair two different cells. A control cell paired with itself
+    (``tasks.options.train_identity_pairs``) shows no change: it would shrink a mean shift and a DE program."""
+    return [r for r in rows if "cell_ids" not in r or len(set(r["cell_ids"])) > 1]
+
+
 def pair_expression(rows: Sequence[Mapping], fit: InverseFit, genes: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     """(control, perturbed) expression (n_rows, n_genes), rebuilt with ``fit`` from the prompt's
     control sentence and the target's perturbed sentence."""
@@ -38,14 +44,14 @@ def pair_expression(rows: Sequence[Mapping], fit: InverseFit, genes: Sequence[st
 
 
 def top_de_genes(rows: Sequence[Mapping], fit: InverseFit, genes: Sequence[str], top_n: int) -> list[str]:
-    """The ``top_n`` genes with the largest |mean(perturbed) − mean(control)| over ``rows``
-    (ties: lower gene column first)."""
+    """The ``top_n`` genes with the largest |mean(perturbed) − mean(control)| over ``rows`` that pair two
+    different cells (ties: lower gene column first)."""
     if not rows:
         raise C2SInputError(
             "No perturbation_response rows to find differentially expressed genes in: prepare shards "
             "with a condition column (data.condition_key, data.control_value) or set grpo.rewards.gene_program.program."
         )
-    return top_changed(*pair_expression(rows, fit, genes), genes, top_n)
+    return top_changed(*pair_expression(changed_pairs(rows), fit, genes), genes, top_n)
 
 
 def top_changed(ctrl: np.ndarray, pert: np.ndarray, genes: Sequence[str], top_n: int) -> list[str]:
