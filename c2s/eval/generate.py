@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import torch
 from tqdm.auto import tqdm
+from transformers import LogitsProcessorList
 
 from c2s.models.forward import left_pad
+from c2s.models.no_repeat import NoRepeatInCompletion
 
 
 @torch.no_grad()
@@ -27,9 +29,8 @@ def generate(
     model's device. ``cache``: ``dynamic`` or ``static`` (HF cache_implementation; see
     benchmarks/README.md for which is faster where).
 
-    ``no_repeat_tokens`` forbids any token twice in a completion (``no_repeat_ngram_size=1``):
-    right for a single cell sentence, where a gene is one token and never repeats. Note that HF's
-    rule also bans the prompt's tokens (see issue notes: perturbation prompts).
+    ``no_repeat_tokens`` forbids any token twice in a completion (c2s.models.no_repeat; the prompt's
+    tokens stay allowed): right for a single cell sentence, where a gene is one token and never repeats.
     """
     if cache not in ("dynamic", "static"):
         from c2s.errors import C2SInputError
@@ -50,7 +51,7 @@ def generate(
         if cache == "static":
             kwargs["cache_implementation"] = "static"
         if no_repeat_tokens:
-            kwargs["no_repeat_ngram_size"] = 1
+            kwargs["logits_processor"] = LogitsProcessorList([NoRepeatInCompletion(ids.shape[1])])
         if do_sample:
             kwargs.update(temperature=temperature, top_p=top_p)
         gen = model.generate(input_ids=ids, attention_mask=mask, **kwargs)

@@ -11,8 +11,10 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
+from transformers import LogitsProcessorList
 
 from c2s.models.forward import left_pad, logit_cap, soft_cap
+from c2s.models.no_repeat import NoRepeatInCompletion
 
 
 @dataclass
@@ -56,7 +58,7 @@ def sample(
     if do_sample:
         kwargs.update(temperature=temperature, top_p=top_p, top_k=0)
     if no_repeat_tokens:
-        kwargs["no_repeat_ngram_size"] = 1
+        kwargs["logits_processor"] = LogitsProcessorList([NoRepeatInCompletion(ids.shape[1])])
     if cache == "static":
         kwargs["cache_implementation"] = "static"
     was_training = model.training
