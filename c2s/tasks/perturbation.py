@@ -4,16 +4,14 @@ Pairs: each perturbed cell of a split is matched to a control cell with the same
 the match keys (default: cell type), drawn uniformly (seeded) from all control cells
 (controls of held-out cell types stay visible, as in scGen's setting).
 
-``tasks.options.train_pair_candidates = m > 1``: in the train split only, each perturbed cell draws
-m controls and is paired with the one whose sentence shares the most genes with its own (first
-drawn on ties). A random control explains little of a random perturbed cell, so training on
-uniform pairs teaches the model to ignore the control; closer pairs reward copying it. Val and
-test keep uniform draws, so the evaluation protocol and its baselines do not change. Cost: m
-controls' sentences per perturbed cell (linear in cells).
-
-``tasks.options.train_identity_pairs``: the train split also pairs each control cell with itself under
-the control condition (no perturbation: the same cell). Explicit copy supervision, from cells that
-are visible in the protocol anyway; val and test are unchanged.
+Two training-pair options (ablations: experiments/README.md, Kang; off by default). Val and test always
+draw uniformly, so the evaluation protocol and its baselines do not change with them.
+- ``tasks.options.train_pair_candidates = m > 1``: each perturbed training cell draws m controls and is
+  paired with the one whose sentence shares the most genes with its own (the first drawn on ties): a
+  closer pair rewards copying the control more. Cost: m controls' sentences per perturbed cell (linear).
+- ``tasks.options.train_identity_pairs``: the train split also pairs each control cell with itself under
+  the control condition (no perturbation: the same cell), i.e. explicit copy supervision from cells the
+  protocol shows anyway.
 """
 
 from __future__ import annotations
