@@ -238,3 +238,5 @@ def test_workers_auto_uses_the_cores_this_process_may_use(monkeypatch, caplog):
     assert cores.auto_workers(1_000_000) == 1
     monkeypatch.setattr(cores, "usable_memory", lambda: 64 << 30)
     assert cores.auto_workers(700) == 1  # small data: processes cost more than they save
+    if affinity > 1:  # the work is cells x tasks: 100k cells of every default task get processes, of one task not
+        assert cores.auto_workers(100_000) == affinity and cores.auto_workers(100_000, n_tasks=1) == 1

@@ -4,10 +4,11 @@ The cores this process may run on: its CPU affinity, a cgroup CPU quota (contain
 ``SLURM_CPUS_PER_TASK``, whichever is smallest, never the whole node's count. Capped by memory: each render
 process holds ``WORKER_BYTES`` at most (measured: 1,160 MB peak over the tree at 1M cells with the plan and two
 workers), and the processes together stay within the memory this process may use (available memory, or a
-cgroup limit) less a reserve. Below ``SMALL_CELLS`` cells one process renders: starting processes costs more
-than they save there (measured on 2 cores, prepare end to end: 20k cells 5.0 s with one process and 5.9 s with
-two, 50k cells 7.5 s with either, 100k cells 10.8 s and 8.8 s). The choice and its reasons are logged; the
-output bytes do not depend on it.
+cgroup limit) less a reserve. Below ``SMALL_CELLS`` cells per task (cells × tasks < SMALL_CELLS × 18, the 18
+default tasks) one process renders: starting processes costs more than they save there (measured on 2 cores,
+prepare end to end, every default task: 20k cells 5.0 s with one process and 5.9 s with two, 50k cells 7.5 s with
+either, 100k cells 10.8 s and 8.8 s; the cell-type task alone at 100k cells: 4.4 s with one, 5.2 s with two). The
+choice and its reasons are logged; the output bytes do not depend on it.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ log = logging.getLogger(__name__)
 WORKER_BYTES = 600 * 2**20
 RESERVE_BYTES = 1 << 30
 SMALL_CELLS = 50_000
+DEFAULT_TASKS = 18  # tasks rendered by the default task set, at which SMALL_CELLS was measured
 
 
 def _cgroup_cpus() -> float | None:
@@ -70,12 +72,12 @@ def usable_memory() -> int:
     return min(available, limit) if limit else available
 
 
-def auto_workers(n_cells: int | None) -> int:
+def auto_workers(n_cells: int | None, n_tasks: int = DEFAULT_TASKS) -> int:
     """Render processes for ``workers=auto`` (see the module docstring); logs the choice and why."""
     cores, limits = usable_cores()
     by_memory = max(1, (usable_memory() - RESERVE_BYTES) // WORKER_BYTES)
     n = min(cores, by_memory)
-    small = n_cells is not None and n_cells < SMALL_CELLS
+    small = n_cells is not None and n_cells * n_tasks < SMALL_CELLS * DEFAULT_TASKS
     if small:
         n = 1
     shown = ", ".join(f"{k} {v}" for k, v in limits.items() if v)
@@ -85,7 +87,9 @@ def auto_workers(n_cells: int | None) -> int:
         cores,
         shown,
         by_memory,
-        f"; {n_cells:,} cells, below {SMALL_CELLS:,}: one process" if small else "",
+        f"; {n_cells:,} cells x {n_tasks} task(s), below {SMALL_CELLS:,} x {DEFAULT_TASKS}: one process"
+        if small
+        else "",
     )
     return n
 
@@ -98,4 +102,4 @@ def workers_for(cfg) -> int:
     from c2s.io.sources import count_cells, source_parts
 
     counts = [count_cells(p) for d in [cfg.data, *cfg.extra_data] for p in source_parts(str(d.path))]
-    return auto_workers(None if None in counts else sum(counts))
+    return auto_workers(None if None in counts else sum(counts), max(1, len(cfg.tasks.names)))
