@@ -42,6 +42,7 @@ bench: $(STAMP)  # full sizes; `make test` runs each at --smoke size (tests/test
 	$(PY) benchmarks/cell_sentences.py
 	$(PY) benchmarks/tokens_and_packing.py
 	$(PY) benchmarks/prepare_scale.py --cells 100k
+	$(PY) benchmarks/prepare_workers.py --cells 200k
 	$(PY) benchmarks/train_loop.py
 	$(PY) benchmarks/vs_hf_trainer.py
 	$(PY) benchmarks/grpo_vs_trl.py
