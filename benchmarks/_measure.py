@@ -1,5 +1,6 @@
-"""Helpers of the benchmarks (not a benchmark): parse a cell count, run a child command while sampling the peak
-RSS of its process tree (and, every 0.5 s, the largest process's RSS and the tree's PSS), size a directory."""
+"""Helpers of the benchmarks (not a benchmark): parse a cell count, the cached synthetic input, run a child command
+while sampling the peak RSS of its process tree (and, every 0.5 s, the largest process's RSS and the tree's PSS),
+size a directory."""
 
 from __future__ import annotations
 
@@ -18,6 +19,20 @@ ROOT = Path(__file__).resolve().parents[1]
 def cells(text: str) -> int:
     t = text.lower()
     return int(float(t[:-1]) * (1_000 if t.endswith("k") else 1_000_000)) if t[-1] in "km" else int(t)
+
+
+def synthetic_h5ad(n: int) -> Path:
+    """The seeded synthetic .h5ad of ``n`` cells (every metadata role, 2,000 genes), written once to outputs/bench/."""
+    data = ROOT / "outputs" / "bench" / f"synthetic-{n}.h5ad"
+    if not data.exists():
+        from c2s.io.synthetic import write_synthetic
+
+        data.parent.mkdir(parents=True, exist_ok=True)
+        t = time.perf_counter()
+        write_synthetic(data.with_suffix(".tmp"), n, seed=0)
+        os.replace(data.with_suffix(".tmp"), data)
+        print(f"made {data} in {time.perf_counter() - t:.0f} s")
+    return data
 
 
 def tree_rss(proc: psutil.Process) -> int:

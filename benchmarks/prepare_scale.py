@@ -36,7 +36,7 @@ import psutil
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).parent))
-from _measure import PEAKS, cells, dir_size, run_measured  # noqa: E402  (the benchmarks' own helpers)
+from _measure import PEAKS, cells, dir_size, run_measured, synthetic_h5ad  # noqa: E402  (the benchmarks' own helpers)
 
 CONVERT = """
 import sys
@@ -83,15 +83,7 @@ def main() -> None:
     if args.smoke:
         args.cells, args.stream_seconds = "2k", 0.5
     n = cells(args.cells)
-    from c2s.io.synthetic import write_synthetic
-
-    data = ROOT / "outputs" / "bench" / f"synthetic-{n}.h5ad"
-    if not data.exists():
-        data.parent.mkdir(parents=True, exist_ok=True)
-        t = time.perf_counter()
-        write_synthetic(data.with_suffix(".tmp"), n, seed=0)
-        os.replace(data.with_suffix(".tmp"), data)
-        print(f"made {data} in {time.perf_counter() - t:.0f} s")
+    data = synthetic_h5ad(n)
     print(
         f"{n:,} cells x 2,000 genes, {data.stat().st_size / 1e9:.2f} GB; "
         f"{psutil.cpu_count()} cores; workers={args.workers}"

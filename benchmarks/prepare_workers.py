@@ -21,13 +21,12 @@ import re
 import shutil
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).parent))
-from _measure import cells, run_measured  # noqa: E402  (the benchmarks' own helpers)
+from _measure import cells, run_measured, synthetic_h5ad  # noqa: E402  (the benchmarks' own helpers)
 
 
 def digest(shards: Path) -> str:
@@ -58,21 +57,13 @@ def main() -> None:
     ap.add_argument("--cells", default="200k", help="one size, or several separated by commas")
     ap.add_argument("--smoke", action="store_true", help="2,000 cells (CI: the code paths)")
     args = ap.parse_args()
-    from c2s.io.synthetic import write_synthetic
-
     sizes = [cells("2k")] if args.smoke else [cells(c) for c in args.cells.split(",")]
     print(f"{os.cpu_count()} cores; affinity {len(os.sched_getaffinity(0))}")
     print("| cells | workers | prepare | cells/s | peak RSS (tree) | shards digest |")
     print("|---:|---|---:|---:|---:|---|")
     ratio = 0.0
     for n in sizes:
-        data = ROOT / "outputs" / "bench" / f"synthetic-{n}.h5ad"
-        if not data.exists():
-            data.parent.mkdir(parents=True, exist_ok=True)
-            t = time.perf_counter()
-            write_synthetic(data.with_suffix(".tmp"), n, seed=0)
-            os.replace(data.with_suffix(".tmp"), data)
-            print(f"made {data} in {time.perf_counter() - t:.0f} s")
+        data = synthetic_h5ad(n)
         rows = {w: run(data, w) for w in ("1", "2", "auto")}
         for w, r in rows.items():
             label = f"auto ({r['chosen']})" if w == "auto" else w

@@ -1,6 +1,7 @@
 """Closest-of-m training pairs for perturbation response, and the true-gene share of the scoring."""
 
 import dataclasses
+import logging
 
 import numpy as np
 
@@ -58,7 +59,8 @@ def test_gene_share_hand_worked():
     np.testing.assert_allclose(gene_share(np.zeros_like(true), true), [0.0, 0.0])
 
 
-def test_identity_pairs_train_only(synthetic_corpus):
+def test_identity_pairs_train_only(synthetic_corpus, caplog):
+    caplog.set_level(logging.INFO)
     opt = dataclasses.replace(OPT, train_identity_pairs=True)
     examples, _ = render_all(synthetic_corpus, build_tasks(["perturbation_response"], opt), seed=0)
     base = _pairs(synthetic_corpus, 1)
@@ -75,9 +77,11 @@ def test_identity_pairs_train_only(synthetic_corpus):
         assert e.target in e.prompt  # the control shown is the target itself
     rest = {(e.split, e.cell_ids[1]): e.cell_ids[0] for e in examples if e.cell_ids[0] != e.cell_ids[1]}
     assert rest == base  # the perturbed cells' pairs do not change
+    assert f"{len(own)} identity pairs (a control cell with itself) added to train" in caplog.text
 
 
-def test_identity_pairs_leave_the_program_and_mean_shift_alone():
+def test_identity_pairs_leave_the_program_and_mean_shift_alone(caplog):
+    caplog.set_level(logging.INFO)
     from c2s.eval.perturbation import score_perturbation
     from c2s.scoring.program import top_de_genes
     from c2s.sentences import InverseFit
@@ -100,3 +104,4 @@ def test_identity_pairs_leave_the_program_and_mean_shift_alone():
     a = score_perturbation(test, pairs + own, ["G3 G0", "G0 G3"], fit, genes, n_boot=10)
     b = score_perturbation(test, pairs, ["G3 G0", "G0 G3"], fit, genes, n_boot=10)
     assert a["baselines"] == b["baselines"] and a["program"] == b["program"]
+    assert "5 identity pair(s) (a control cell with itself) left out of 7 rows" in caplog.text

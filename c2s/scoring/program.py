@@ -4,6 +4,7 @@ agreement of a predicted with a true cell over the program."""
 
 from __future__ import annotations
 
+import logging
 from typing import Mapping, Sequence
 
 import numpy as np
@@ -11,6 +12,8 @@ from scipy import stats
 
 from c2s.errors import C2SInputError
 from c2s.sentences import InverseFit, reconstruct
+
+log = logging.getLogger(__name__)
 
 
 def control_genes(prompt: str, vocabulary: set[str]) -> list[str]:
@@ -31,7 +34,12 @@ def control_genes(prompt: str, vocabulary: set[str]) -> list[str]:
 def changed_pairs(rows: Sequence[Mapping]) -> list[Mapping]:
     """The rows that pair two different cells. A control cell paired with itself
     (``tasks.options.train_identity_pairs``) shows no change: it would shrink a mean shift and a DE program."""
-    return [r for r in rows if "cell_ids" not in r or len(set(r["cell_ids"])) > 1]
+    kept = [r for r in rows if "cell_ids" not in r or len(set(r["cell_ids"])) > 1]
+    if len(kept) < len(rows):
+        log.info(
+            "%d identity pair(s) (a control cell with itself) left out of %d rows.", len(rows) - len(kept), len(rows)
+        )
+    return kept
 
 
 def pair_expression(rows: Sequence[Mapping], fit: InverseFit, genes: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:

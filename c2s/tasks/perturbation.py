@@ -16,6 +16,7 @@ draw uniformly, so the evaluation protocol and its baselines do not change with 
 
 from __future__ import annotations
 
+import logging
 from typing import Iterator, Sequence
 
 import numpy as np
@@ -25,6 +26,8 @@ from c2s.corpus.corpus import Corpus
 from c2s.scoring.metric import KENDALL_TAU
 from c2s.tasks.base import EvalSpec, Task
 from c2s.tasks.columns import BATCH, Columns, cells_field, coded, const, fixed
+
+log = logging.getLogger(__name__)
 
 
 class PerturbationResponse(Task):
@@ -93,6 +96,7 @@ class PerturbationResponse(Task):
         if split == "train" and self.opt.train_identity_pairs:  # each control cell as its own "perturbed" cell
             own = corpus.cells(split)
             own = own[is_control[own]]
+            log.info("perturbation_response: %d identity pairs (a control cell with itself) added to train.", own.size)
             cells, draw = np.concatenate([cells, own]), np.concatenate([draw, own])
         for b in range(0, cells.size, BATCH):
             yield self._batch(corpus, cells[b : b + BATCH], draw[b : b + BATCH])
