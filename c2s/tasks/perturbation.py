@@ -88,18 +88,17 @@ class PerturbationResponse(Task):
         m = self.opt.train_pair_candidates if split == "train" else 1
         if m == 1:
             draw = controls[lo + (rng.random(cells.size) * n).astype(np.int64)]
-        else:
+        else:  # (cells, m) candidates, drawn up front; the closest is picked per batch, as it is yielded
             draw = controls[lo[:, None] + (rng.random((cells.size, m)) * n[:, None]).astype(np.int64)]
-            draw = np.concatenate(
-                [closest(corpus, cells[b : b + BATCH], draw[b : b + BATCH], k) for b in range(0, cells.size, BATCH)]
-            )
+        for b in range(0, cells.size, BATCH):
+            i, c = cells[b : b + BATCH], draw[b : b + BATCH]
+            yield self._batch(corpus, i, c if m == 1 else closest(corpus, i, c, k))
         if split == "train" and self.opt.train_identity_pairs:  # each control cell as its own "perturbed" cell
             own = corpus.cells(split)
             own = own[is_control[own]]
             log.info("perturbation_response: %d identity pairs (a control cell with itself) added to train.", own.size)
-            cells, draw = np.concatenate([cells, own]), np.concatenate([draw, own])
-        for b in range(0, cells.size, BATCH):
-            yield self._batch(corpus, cells[b : b + BATCH], draw[b : b + BATCH])
+            for b in range(0, own.size, BATCH):
+                yield self._batch(corpus, own[b : b + BATCH], own[b : b + BATCH])
 
     def _batch(self, corpus: Corpus, i: np.ndarray, c: np.ndarray) -> Columns:
         """Records of perturbed cells ``i`` and their controls ``c`` (int64 (n,) corpus positions)."""
