@@ -271,6 +271,27 @@ def test_store_reads_scattered_rows_window_by_window(synthetic_corpus, monkeypat
         assert " ".join(store.gene_names[ids[ids >= 0]]) == store.sentence(int(i), 30)
 
 
+def test_store_prefixes_equal_take_then_mask(synthetic_corpus, monkeypatch):
+    """prefixes() (the renderer's gather) gives each row's first ks[i] genes, cut at its sentence's end: what
+    take() and a mask give, for repeated and scattered rows, k = 0, k past top_k, and any window size."""
+    import c2s.corpus.cell_store as cell_store
+
+    store = synthetic_corpus.sentences
+    rng = np.random.default_rng(1)
+    rows = rng.integers(len(store), size=500)  # repeats included
+    ks = rng.integers(0, store.top_k + 5, size=rows.size)
+    ks[:3] = [0, store.top_k, store.top_k + 7]
+    table = store.take(rows)
+    want = [t[(np.arange(t.size) < k) & (t >= 0)] for t, k in zip(table, ks)]
+    for window in (cell_store.WINDOW, 1):
+        monkeypatch.setattr(cell_store, "WINDOW", window)
+        off, flat = store.prefixes(rows, ks)
+        assert off.size == rows.size + 1 and flat.dtype == np.int32
+        assert all(np.array_equal(flat[off[i] : off[i + 1]], w) for i, w in enumerate(want))
+    off, flat = store.prefixes(np.zeros(0, np.int64), np.zeros(0, np.int64))
+    assert off.tolist() == [0] and flat.size == 0
+
+
 def test_marker_genes_equal_scanpy_t_test(pbmc):
     """Our sparse Welch t-test gives scanpy rank_genes_groups(method="t-test")'s markers."""
     import anndata as ad

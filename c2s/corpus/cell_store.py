@@ -64,15 +64,39 @@ class CellStore:
         return np.dtype(np.uint16 if self.gene_names.size < 65535 else np.int32)
 
     def take(self, rows: np.ndarray, k: int | None = None) -> np.ndarray:
-        """Gene ids (len(rows), k) of ``rows`` (-1 past a cell's length). Reads through a
-        memory map one WINDOW of the file at a time, dropping each window's pages after it:
-        RSS stays within a window however scattered the rows (a batch of multi-cell samples
-        touches cells all over the file, and the kernel maps whole page-cache folios)."""
+        """Gene ids (len(rows), k) of ``rows`` (-1 past a cell's length)."""
         k = self.top_k if k is None else min(int(k), self.top_k)
         rows = np.asarray(rows, dtype=np.int64)
         out = np.zeros((rows.size, k), dtype=np.int32)
+
+        def copy(arr: np.ndarray, seg: np.ndarray) -> None:
+            out[seg] = arr[rows[seg], :k]
+
+        self._by_window(rows, copy)
+        if rows.size and len(self):
+            out[np.arange(k)[None, :] >= self.lengths[rows].astype(np.int64)[:, None]] = -1
+        return out
+
+    def prefixes(self, rows: np.ndarray, ks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The first ``ks[i]`` genes of each cell ``rows[i]`` (fewer where its sentence is shorter), ragged:
+        (int64 offsets (len(rows) + 1,), int32 gene ids). What :meth:`take` then a mask would give, without
+        the (rows, k) table."""
+        from c2s.corpus.prefixes import gather_prefixes, prefix_offsets  # numba: loaded where rendering needs it
+
+        rows = np.asarray(rows, dtype=np.int64)
+        lens = self.lengths[rows].astype(np.int64) if rows.size else np.zeros(0, np.int64)
+        off = prefix_offsets(np.minimum(np.asarray(ks, dtype=np.int64), lens))
+        flat = np.empty(int(off[-1]), dtype=np.int32)
+        self._by_window(rows, lambda arr, seg: gather_prefixes(arr, rows, seg, off, flat))
+        return off, flat
+
+    def _by_window(self, rows: np.ndarray, fn) -> None:
+        """``fn(the store as a (cells, top_k) array, indices of the rows in one WINDOW of the file)``, window by
+        window in file order (``fn`` must not keep the array). Reads through a memory map, dropping each
+        window's pages after it: RSS stays within a window however scattered the rows (a batch of multi-cell
+        samples touches cells all over the file, and the kernel maps whole page-cache folios)."""
         if rows.size == 0 or len(self) == 0:
-            return out
+            return
         row_bytes = self.top_k * self.dtype.itemsize
         per_window = max(1, WINDOW // row_bytes)
         order = np.argsort(rows, kind="stable")
@@ -83,7 +107,7 @@ class CellStore:
             try:
                 arr = np.frombuffer(mm, dtype=self.dtype).reshape(len(self), self.top_k)
                 for seg in np.split(order, cuts):
-                    out[seg] = arr[rows[seg], :k]
+                    fn(arr, seg)
                     lo = int(rows[seg[0]]) // per_window * per_window * row_bytes // mmap.PAGESIZE * mmap.PAGESIZE
                     mm.madvise(
                         mmap.MADV_DONTNEED, lo, min(len(mm), lo + (per_window + 1) * row_bytes + mmap.PAGESIZE) - lo
@@ -91,8 +115,6 @@ class CellStore:
                 del arr
             finally:
                 mm.close()
-        out[np.arange(k)[None, :] >= self.lengths[rows].astype(np.int64)[:, None]] = -1
-        return out
 
     def genes(self, i: int, k: int | None = None) -> np.ndarray:
         """Gene symbols of cell ``i`` in sentence order (its first ``k``)."""

@@ -47,17 +47,15 @@ def _ragged(seqs: list) -> tuple[np.ndarray, np.ndarray]:
 
 
 @numba.njit(cache=True, inline="always")
-def _put(fill, dst, at, src, lo, hi):
-    """Copy src[lo:hi] to dst[at:] when ``fill``; the number of elements either way."""
-    if fill:
-        for q in range(lo, hi):
-            dst[at + q - lo] = src[q]
+def _put(dst, at, src, lo, hi):
+    """Copy src[lo:hi] to dst[at:]; the number of elements."""
+    for q in range(lo, hi):
+        dst[at + q - lo] = src[q]
     return hi - lo
 
 
 @numba.njit(cache=True)
 def _assemble(
-    fill,
     psk,
     tsk,
     run_off,
@@ -82,38 +80,43 @@ def _assemble(
     v_pb,
     v_tb,
 ):
-    """fill=False: write per-example sizes into o_*[e + 1]; fill=True: copy into v_* at o_*[e]."""
+    """Example e's prompt/target tokens and UTF-8 bytes into v_* from o_*[e]; o_*[e + 1] is set to where
+    they end (o_*[0] = 0). The v_* arrays need room for every example's (see :func:`_capacity`)."""
     for e in range(psk.size):
         r = run_off[e]
         for side in range(2):
             s = psk[e] if side == 0 else tsk[e]
-            nt = 0
-            nb = 0
-            at = (o_pt[e] if side == 0 else o_tt[e]) if fill else 0
-            ab = (o_pb[e] if side == 0 else o_tb[e]) if fill else 0
+            at = o_pt[e] if side == 0 else o_tt[e]
+            ab = o_pb[e] if side == 0 else o_tb[e]
             vt = v_pt if side == 0 else v_tt
             vb = v_pb if side == 0 else v_tb
             for j in range(sk_nruns[s] + 1):
                 p = sk_first[s] + j
-                nt += _put(fill, vt, at + nt, pc_tok, pc_off[p], pc_off[p + 1])
-                nb += _put(fill, vb, ab + nb, pb, pb_off[p], pb_off[p + 1])
+                at += _put(vt, at, pc_tok, pc_off[p], pc_off[p + 1])
+                ab += _put(vb, ab, pb, pb_off[p], pb_off[p + 1])
                 if j < sk_nruns[s]:
                     for i in range(rg_off[r], rg_off[r + 1]):
                         g = rg[i]
                         if i > rg_off[r]:
-                            if fill:
-                                vb[ab + nb] = 32  # space between gene names
-                            nb += 1
-                        nt += _put(fill, vt, at + nt, g_tok, g_off[g], g_off[g + 1])
-                        nb += _put(fill, vb, ab + nb, gb, gb_off[g], gb_off[g + 1])
+                            vb[ab] = 32  # space between gene names
+                            ab += 1
+                        at += _put(vt, at, g_tok, g_off[g], g_off[g + 1])
+                        ab += _put(vb, ab, gb, gb_off[g], gb_off[g + 1])
                     r += 1
-            if not fill:
-                if side == 0:
-                    o_pt[e + 1] = nt
-                    o_pb[e + 1] = nb
-                else:
-                    o_tt[e + 1] = nt
-                    o_tb[e + 1] = nb
+            if side == 0:
+                o_pt[e + 1] = at
+                o_pb[e + 1] = ab
+            else:
+                o_tt[e + 1] = at
+                o_tb[e + 1] = ab
+
+
+def _capacity(psk, tsk, sk_first, sk_nruns, pc_off, pb_off, rg, g_off, gb_off) -> tuple[int, int]:
+    """(tokens, bytes) of a batch's prompts and targets together: room enough for either side."""
+    ends = sk_first + sk_nruns + 1  # each skeleton's pieces are sk_first[s]:ends[s]
+    sk_tok, sk_b = pc_off[ends] - pc_off[sk_first], pb_off[ends] - pb_off[sk_first]
+    tok = int(sk_tok[psk].sum() + sk_tok[tsk].sum() + (g_off[rg + 1] - g_off[rg]).sum())
+    return tok, int(sk_b[psk].sum() + sk_b[tsk].sum() + (gb_off[rg + 1] - gb_off[rg]).sum() + rg.size)
 
 
 class TokenSpace:
@@ -174,13 +177,15 @@ class TokenSpace:
         psk, tsk = b.p_idx.astype(np.int64), (len(b.prompts) + b.t_idx).astype(np.int64)
         n = b.n
         offs = [np.zeros(n + 1, dtype=np.int64) for _ in range(4)]
-        empty = [np.zeros(0, np.int32), np.zeros(0, np.int32), np.zeros(0, np.uint8), np.zeros(0, np.uint8)]
+        rg32 = rg.astype(np.int32, copy=False)
+        tok, nb = _capacity(psk, tsk, sk_first, sk_nruns, pc_off, pb_off, rg32, self.g_off, self.gb_off)
+        room = [np.empty(tok, np.int32), np.empty(tok, np.int32), np.empty(nb, np.uint8), np.empty(nb, np.uint8)]
         args = (
             psk,
             tsk,
             run_off,
             rg_off,
-            rg.astype(np.int32),
+            rg32,
             sk_first,
             sk_nruns,
             pc_off,
@@ -192,10 +197,8 @@ class TokenSpace:
             self.gb_off,
             self.gb,
         )
-        _assemble(False, *args, *offs, *empty)
-        offs = [np.cumsum(o) for o in offs]
-        vals = [np.zeros(int(offs[j][-1]), dtype=np.int32 if j < 2 else np.uint8) for j in range(4)]
-        _assemble(True, *args, *offs, *vals)
+        _assemble(*args, *offs, *room)
+        vals = [v[: int(o[-1])] for v, o in zip(room, offs)]
         prompt = pa.StringArray.from_buffers(n, pa.py_buffer(offs[2].astype(np.int32)), pa.py_buffer(vals[2]))
         target = pa.StringArray.from_buffers(n, pa.py_buffer(offs[3].astype(np.int32)), pa.py_buffer(vals[3]))
         p_ids, t_ids = (offs[0], vals[0]), (offs[1], vals[1])

@@ -214,21 +214,31 @@ def batches(corpus: Corpus, task: Task, split: str, seed: int) -> Iterator[Skele
 
 def batch_genes(corpus: Corpus, b: SkeletonBatch) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Gene ids of every run of a batch, ragged: (run offsets, gene ids, per-example run
-    offsets). Cells are read from the store in one sorted gather."""
+    offsets). Cells are read from the store in one sorted gather; explicit runs keep their non-negative ids."""
     cells, ks = b.run_cell, b.run_k
-    uniq = np.unique(cells[cells >= 0])
-    width = int(ks.max()) if ks.size else 1
-    grid = np.full((cells.size, width), -1, dtype=np.int32)
-    if uniq.size:
-        table = corpus.sentences.take(uniq, min(width, corpus.sentences.top_k))
-        is_cell = cells >= 0
-        grid[is_cell, : table.shape[1]] = table[np.searchsorted(uniq, cells[is_cell])]
-    for run, ids in b.explicit.items():
-        grid[run, : ids.size] = ids
-    mask = (np.arange(width)[None, :] < ks[:, None]) & (grid >= 0)
+    is_cell = cells >= 0
+    c_off, c_flat = corpus.sentences.prefixes(cells[is_cell], ks[is_cell])
+    if not b.explicit:
+        return c_off, c_flat, b.run_off
+    runs = sorted(b.explicit)
+    e_ids = [b.explicit[r][b.explicit[r] >= 0] for r in runs]
+    counts = np.zeros(cells.size, dtype=np.int64)
+    counts[is_cell] = np.diff(c_off)
+    counts[runs] = [x.size for x in e_ids]
     rg_off = np.zeros(cells.size + 1, dtype=np.int64)
-    rg_off[1:] = np.cumsum(mask.sum(1))
-    return rg_off, grid[mask], b.run_off
+    np.cumsum(counts, out=rg_off[1:])
+    rg = np.empty(int(rg_off[-1]), dtype=np.int32)
+    rg[_positions_of(rg_off[:-1][is_cell], np.diff(c_off))] = c_flat
+    e_off = np.zeros(len(runs) + 1, dtype=np.int64)
+    np.cumsum([x.size for x in e_ids], out=e_off[1:])
+    rg[_positions_of(rg_off[runs], np.diff(e_off))] = np.concatenate(e_ids) if e_ids else np.zeros(0, np.int32)
+    return rg_off, rg, b.run_off
+
+
+def _positions_of(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Destinations of ragged items: ``starts[i] + j`` for j < counts[i], concatenated."""
+    total = int(counts.sum())
+    return np.repeat(starts - (np.cumsum(counts) - counts), counts) + np.arange(total)
 
 
 def fill(text: str, genes: list[np.ndarray], names: np.ndarray) -> str:

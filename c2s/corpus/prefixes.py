@@ -1,0 +1,24 @@
+"""Ragged sentence prefixes gathered from the store's rows (numba): the gene lists a batch of examples shows."""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+
+@numba.njit(cache=True, nogil=True)
+def gather_prefixes(arr, rows, seg, off, flat):
+    """For each i in ``seg``: ``flat[off[i]:off[i + 1]] = arr[rows[i], :off[i + 1] - off[i]]``.
+    ``arr``: (n_cells, top_k) gene ids; ``off``: int64 (len(rows) + 1,)."""
+    for i in seg:
+        r = rows[i]
+        a = off[i]
+        for j in range(off[i + 1] - a):
+            flat[a + j] = arr[r, j]
+
+
+def prefix_offsets(counts: np.ndarray) -> np.ndarray:
+    """int64 offsets (n + 1,) of ragged rows of ``counts`` items."""
+    off = np.zeros(counts.size + 1, dtype=np.int64)
+    np.cumsum(counts, out=off[1:])
+    return off
