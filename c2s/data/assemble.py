@@ -111,12 +111,13 @@ def _assemble(
                 o_tb[e + 1] = ab
 
 
-def _capacity(psk, tsk, sk_first, sk_nruns, pc_off, pb_off, rg, g_off, gb_off) -> tuple[int, int]:
-    """(tokens, bytes) of a batch's prompts and targets together: room enough for either side."""
+def _capacity(psk, tsk, sk_first, sk_nruns, pc_off, pb_off, n_genes, g_len, gb_len) -> tuple[int, int]:
+    """(tokens, bytes) that a batch's prompts and targets together cannot exceed: room for either side.
+    Genes are counted at the longest gene's size (a bound: pages never written are never touched)."""
     ends = sk_first + sk_nruns + 1  # each skeleton's pieces are sk_first[s]:ends[s]
     sk_tok, sk_b = pc_off[ends] - pc_off[sk_first], pb_off[ends] - pb_off[sk_first]
-    tok = int(sk_tok[psk].sum() + sk_tok[tsk].sum() + (g_off[rg + 1] - g_off[rg]).sum())
-    return tok, int(sk_b[psk].sum() + sk_b[tsk].sum() + (gb_off[rg + 1] - gb_off[rg]).sum() + rg.size)
+    tok = int(sk_tok[psk].sum() + sk_tok[tsk].sum()) + n_genes * g_len
+    return tok, int(sk_b[psk].sum() + sk_b[tsk].sum()) + n_genes * (gb_len + 1)
 
 
 class TokenSpace:
@@ -142,6 +143,8 @@ class TokenSpace:
         self.g_tok = self.g_tok.astype(np.int32)
         self.gb_off, self.gb = _ragged([np.frombuffer(str(g).encode(), np.uint8) for g in gene_names])
         self.gb = self.gb.astype(np.uint8)
+        self.g_max = int(np.diff(self.g_off).max(initial=0))  # the longest gene, in tokens and in bytes
+        self.gb_max = int(np.diff(self.gb_off).max(initial=0))
         self._cache: dict[tuple[bool, str], tuple[list, list, bool]] = {}
 
     def _pieces(self, keys: list[tuple[bool, str]]) -> list[tuple[list, list, bool]]:
@@ -178,7 +181,7 @@ class TokenSpace:
         n = b.n
         offs = [np.zeros(n + 1, dtype=np.int64) for _ in range(4)]
         rg32 = rg.astype(np.int32, copy=False)
-        tok, nb = _capacity(psk, tsk, sk_first, sk_nruns, pc_off, pb_off, rg32, self.g_off, self.gb_off)
+        tok, nb = _capacity(psk, tsk, sk_first, sk_nruns, pc_off, pb_off, rg32.size, self.g_max, self.gb_max)
         room = [np.empty(tok, np.int32), np.empty(tok, np.int32), np.empty(nb, np.uint8), np.empty(nb, np.uint8)]
         args = (
             psk,
