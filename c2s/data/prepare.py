@@ -29,7 +29,7 @@ from c2s.corpus.splits import SPLITS
 from c2s.data.checksums import sealed
 from c2s.data.cores import workers_for
 from c2s.data.input_hash import content_hashes, side_file_hashes
-from c2s.data.processes import in_child, worker_pool
+from c2s.data.processes import plan_then_workers, worker_pool
 from c2s.data.render_jobs import BACKEND, Job, assign_parts, run_job
 from c2s.data.shards import FORMAT_VERSION, ShardSet
 from c2s.errors import C2SInputError
@@ -272,12 +272,12 @@ def _prepare(cfg: PrepareConfig, out: Path) -> Path:
         log.info("Reusing prepared shards in %s", out)
         return out
     step, part, num_parts, workers = cfg.step, cfg.part, cfg.num_parts, workers_for(cfg)
-    pool = worker_pool(workers) if workers > 1 and step in ("all", "render") else None
+    pool = None
     t = time.perf_counter()
     try:
         if step in ("all", "plan"):
-            if pool is not None:  # a process of its own: the plan's memory is gone before rendering
-                in_child(plan, cfg, meanwhile=import_hf)  # hf_tokenizer's import, meanwhile
+            if workers > 1 and step == "all":  # a process of its own: the plan's memory is gone before rendering
+                pool = plan_then_workers(plan, cfg, workers, also=import_hf)  # hf_tokenizer's import, meanwhile
             else:
                 plan(cfg)
             t = _timed("plan", t)

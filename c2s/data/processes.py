@@ -1,8 +1,10 @@
 """Processes of a parallel prepare: the render workers and the one-off plan process.
 
-Both are spawned (fresh interpreters: forkserver would block this process while its server
-imports; fork would inherit the plan's threads). Children log like this process: the same
-level and format to stderr, and to the same log files (hydra's job log), appended.
+Render workers are spawned (fresh interpreters: forkserver would block this process while its server
+imports; fork would inherit the plan's threads). The plan process is forked where that is safe (see
+:func:`fork_is_safe`): it then starts with this process's imports instead of redoing them (1.2 s on 2 cores).
+Spawned children log like this process: the same level and format to stderr, and to the same log files
+(hydra's job log), appended; a forked one inherits the handlers.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ import importlib
 import logging
 import multiprocessing as mp
 import os
+import sys
+import threading
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any, Callable
 
@@ -48,14 +52,48 @@ def worker_pool(workers: int):
     return mp.get_context("spawn").Pool(workers, initializer=_worker_init, initargs=_logging_setup())
 
 
+def fork_is_safe() -> bool:
+    """Whether a fork of this process can run numeric code: Linux, no other Python thread, no torch (its
+    OpenMP pool does not survive a fork) and no numba thread pool started (nor does it). A command-line
+    prepare forks; a prepare inside training spawns."""
+    numba_pool = getattr(sys.modules.get("numba.np.ufunc.parallel"), "_is_initialized", False)
+    return (
+        sys.platform.startswith("linux")
+        and threading.active_count() == 1
+        and "torch" not in sys.modules
+        and not numba_pool
+    )
+
+
 def in_child(fn: Callable[..., Any], *args: Any, meanwhile: Callable[[], Any] | None = None) -> Any:
-    """``fn(*args)`` in a spawned process that exits afterwards, so the memory it held (AnnData,
+    """``fn(*args)`` in a child process that exits afterwards, so the memory it held (AnnData,
     the plan's arrays, torch imported with transformers: 630 MB at 1M cells) is not carried
-    through rendering. ``meanwhile()`` runs here while the child works. Its exceptions re-raise here."""
-    with ProcessPoolExecutor(
-        1, mp_context=mp.get_context("spawn"), initializer=_child_logging, initargs=_logging_setup()
-    ) as ex:
+    through rendering. ``meanwhile()`` runs here while the child works (after the child started, so
+    threads it starts are not forked). Its exceptions re-raise here."""
+    fork = fork_is_safe()
+    init = {} if fork else {"initializer": _child_logging, "initargs": _logging_setup()}
+    with ProcessPoolExecutor(1, mp_context=mp.get_context("fork" if fork else "spawn"), **init) as ex:
         future = ex.submit(fn, *args)
         if meanwhile is not None:
             meanwhile()
         return future.result()
+
+
+def plan_then_workers(fn: Callable[[Any], Any], arg: Any, workers: int, also: Callable[[], Any] | None = None):
+    """``fn(arg)`` in a child process (:func:`in_child`) while ``workers`` render processes start, and ``also()``
+    runs here; returns their pool (terminated if ``fn`` fails)."""
+    pool = None
+
+    def meanwhile() -> None:
+        nonlocal pool
+        pool = worker_pool(workers)
+        if also is not None:
+            also()
+
+    try:
+        in_child(fn, arg, meanwhile=meanwhile)
+    except BaseException:
+        if pool is not None:
+            pool.terminate()
+        raise
+    return pool
