@@ -257,13 +257,16 @@ def test_starmap_neighbours_never_cross_sections():
 
 
 def test_store_reads_scattered_rows_window_by_window(synthetic_corpus, monkeypatch):
-    """take() maps one window of the store at a time; any window size gives the same genes,
-    in the order asked, equal to the cells' own sentences."""
+    """take() maps a small store whole and a large one a window at a time; either way, and for any window size,
+    the same genes in the order asked, equal to the cells' own sentences."""
     import c2s.corpus.cell_store as cell_store
 
     store = synthetic_corpus.sentences
     rows = np.random.default_rng(0).permutation(len(store))[:300]
     whole = store.take(rows, 30)
+    assert store._mm is not None  # mapped whole (RESIDENT)
+    store.release()
+    monkeypatch.setattr(cell_store, "RESIDENT", 0)  # as if larger: windows
     monkeypatch.setattr(cell_store, "WINDOW", 1)  # one row per window
     assert np.array_equal(store.take(rows, 30), whole)
     for i in rows[:20]:
@@ -283,7 +286,8 @@ def test_store_prefixes_equal_take_then_mask(synthetic_corpus, monkeypatch):
     ks[:3] = [0, store.top_k, store.top_k + 7]
     table = store.take(rows)
     want = [t[(np.arange(t.size) < k) & (t >= 0)] for t, k in zip(table, ks)]
-    for window in (cell_store.WINDOW, 1):
+    for resident, window in ((cell_store.RESIDENT, cell_store.WINDOW), (0, cell_store.WINDOW), (0, 1)):
+        monkeypatch.setattr(cell_store, "RESIDENT", resident)
         monkeypatch.setattr(cell_store, "WINDOW", window)
         off, flat = store.prefixes(rows, ks)
         assert off.size == rows.size + 1 and flat.dtype == np.int32

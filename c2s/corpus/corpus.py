@@ -85,6 +85,7 @@ class Corpus:
             m = getattr(getattr(a, "base", None), "_mmap", None)
             if m is not None:
                 m.madvise(mmap.MADV_DONTNEED)
+        self.sentences.release()
 
     def cell_id(self, i: int) -> str:
         return self.cell_ids[int(i)].as_py()
