@@ -1,6 +1,7 @@
 """Command-line entry points (Hydra mains)."""
 
 import logging
+import os
 import sys
 from typing import Any, Callable
 
@@ -33,3 +34,13 @@ def hydra_entry(main: Callable[[], Any]) -> None:
         if exc.code == 1 and not _started:
             raise SystemExit(2) from None
         raise
+
+
+def exit_now() -> None:
+    """Exit 0 at once after a command succeeded: logs and streams flushed, interpreter teardown skipped (the
+    garbage collection of numba's, pandas' and transformers' modules: 0.3-0.7 s, measured). Only for commands
+    whose files are all closed and whose child processes have ended by then."""
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hydra
 from omegaconf import DictConfig
 
-from c2s.cli import exit_on_input_error, hydra_entry
+from c2s.cli import exit_now, exit_on_input_error, hydra_entry
 from c2s.config import register_configs
 from c2s.config.compose import CONFIG_DIR
 
@@ -30,3 +30,4 @@ def main(cfg: DictConfig) -> None:
 
 if __name__ == "__main__":
     hydra_entry(main)
+    exit_now()  # every shard is written and renamed, and the render workers have ended
