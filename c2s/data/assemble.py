@@ -81,7 +81,8 @@ def _assemble(
     v_tb,
 ):
     """Example e's prompt/target tokens and UTF-8 bytes into v_* from o_*[e]; o_*[e + 1] is set to where
-    they end (o_*[0] = 0). The v_* arrays need room for every example's (see :func:`_capacity`)."""
+    they end (o_*[0] = 0). The v_* arrays need room for every example's (see :func:`_capacity`), and one byte
+    more: a run's last gene writes a space past its end."""
     for e in range(psk.size):
         r = run_off[e]
         for side in range(2):
@@ -95,13 +96,20 @@ def _assemble(
                 at += _put(vt, at, pc_tok, pc_off[p], pc_off[p + 1])
                 ab += _put(vb, ab, pb, pb_off[p], pb_off[p + 1])
                 if j < sk_nruns[s]:
-                    for i in range(rg_off[r], rg_off[r + 1]):
+                    lo, hi = rg_off[r], rg_off[r + 1]
+                    for i in range(lo, hi):
                         g = rg[i]
-                        if i > rg_off[r]:
-                            vb[ab] = 32  # space between gene names
-                            ab += 1
-                        at += _put(vt, at, g_tok, g_off[g], g_off[g + 1])
+                        a0 = g_off[g]
+                        if g_off[g + 1] - a0 == 1:  # most genes are one token
+                            vt[at] = g_tok[a0]
+                            at += 1
+                        else:
+                            at += _put(vt, at, g_tok, a0, g_off[g + 1])
                         ab += _put(vb, ab, gb, gb_off[g], gb_off[g + 1])
+                        vb[ab] = 32  # a space after every gene name (no branch) ...
+                        ab += 1
+                    if hi > lo:
+                        ab -= 1  # ... but the last: what comes next overwrites it
                     r += 1
             if side == 0:
                 o_pt[e + 1] = at
@@ -117,7 +125,7 @@ def _capacity(psk, tsk, sk_first, sk_nruns, pc_off, pb_off, n_genes, g_len, gb_l
     ends = sk_first + sk_nruns + 1  # each skeleton's pieces are sk_first[s]:ends[s]
     sk_tok, sk_b = pc_off[ends] - pc_off[sk_first], pb_off[ends] - pb_off[sk_first]
     tok = int(sk_tok[psk].sum() + sk_tok[tsk].sum()) + n_genes * g_len
-    return tok, int(sk_b[psk].sum() + sk_b[tsk].sum()) + n_genes * (gb_len + 1)
+    return tok, int(sk_b[psk].sum() + sk_b[tsk].sum()) + n_genes * (gb_len + 1) + 1
 
 
 class TokenSpace:
