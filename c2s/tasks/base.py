@@ -1,8 +1,9 @@
 """What a task is: a name, a kind, paraphrased templates, records drawn from a corpus, the
 field its target comes from, and the metric that scores it. A record maps template fields to
 text, or to :class:`Genes` slots that the renderer fills with gene names (text) or gene token
-ids (token space); ``cells`` lists the corpus positions of the cells it shows. Tasks with one
-record per cell build their records as columns directly (c2s.tasks.columns)."""
+ids (token space); ``cells`` lists the corpus positions of the cells it shows. The built-in tasks
+build their records as columns directly (c2s.tasks.columns, no dict per example); a plugin task
+may implement ``records`` (dicts) instead of ``columns``."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ import numpy as np
 from c2s.config.tasks import TaskOptionsConfig
 from c2s.corpus.corpus import Corpus
 from c2s.scoring.metric import Metric
-from c2s.tasks.columns import BATCH, Columns, Genes, batched, cells_field, coded, const, encode
+from c2s.tasks.columns import BATCH, Columns, batched, cells_field, coded, const, encode
+from c2s.tasks.columns import Genes as Genes  # re-exported: a plugin's records() fills its gene slots with it
 from c2s.tasks.formats import C2S_SCALE
 
 
@@ -119,11 +121,6 @@ def per_cell(corpus: Corpus, cells: np.ndarray, k: int) -> Iterator[Columns]:
     """:func:`sentence_columns` of ``cells``, ``BATCH`` cells at a time."""
     for b in range(0, cells.size, BATCH):
         yield sentence_columns(corpus, cells[b : b + BATCH], k)
-
-
-def multi_sentences(cells: np.ndarray, k: int) -> Genes:
-    """Numbered sentences of several cells, one per line."""
-    return Genes(np.asarray(cells), k, numbered=True)
 
 
 def cells_per_sample(opt: TaskOptionsConfig) -> int:

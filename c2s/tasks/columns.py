@@ -3,8 +3,9 @@
 A text field is ``(codes, values)``: example i shows ``values[codes[i]]`` (labels repeat, so
 each distinct prompt is formatted once). A gene field is ragged per example: cells (each
 shown as its first ``k`` genes; one ``Cell j:`` line per cell when ``numbered``) or explicit
-gene ids (one list: a gene set). Hot tasks build columns with numpy; the others yield record
-dicts, which :func:`from_records` turns into columns ``BATCH`` at a time.
+gene ids (one list: a gene set). The built-in tasks build columns with numpy, a whole split's at
+once cut ``BATCH`` at a time (:func:`chunks`); a plugin task may yield record dicts instead, which
+:func:`from_records` turns into the same columns.
 """
 
 from __future__ import annotations
@@ -41,6 +42,11 @@ class GeneField:
     def counts(self) -> np.ndarray:
         return np.diff(self.off)
 
+    def rows(self, a: int, b: int) -> "GeneField":
+        """Examples a..b-1."""
+        off, flat = cut((self.off, self.flat), a, b)
+        return GeneField(off, flat, self.k, self.numbered, self.explicit)
+
 
 @dataclass(frozen=True)
 class Columns:
@@ -48,6 +54,24 @@ class Columns:
     cells: tuple[np.ndarray, np.ndarray]  # ragged (offsets (n + 1,), corpus positions): the cell_ids column
     text: dict[str, tuple[np.ndarray, np.ndarray]]  # field -> (int64 codes (n,), object values)
     genes: dict[str, GeneField]
+
+    def rows(self, a: int, b: int) -> "Columns":
+        """Examples a..b-1 (text fields keep their values; codes index them)."""
+        text = {f: (codes[a:b], values) for f, (codes, values) in self.text.items()}
+        return Columns(b - a, cut(self.cells, a, b), text, {f: g.rows(a, b) for f, g in self.genes.items()})
+
+
+def chunks(cols: Columns) -> Iterator[Columns]:
+    """``cols`` as Columns of ``BATCH`` examples (the last one shorter): what :func:`batched` gives for
+    the same records."""
+    for a in range(0, cols.n, BATCH):
+        yield cols.rows(a, min(a + BATCH, cols.n))
+
+
+def cut(rag: tuple[np.ndarray, np.ndarray], a: int, b: int) -> tuple[np.ndarray, np.ndarray]:
+    """Items a..b-1 of a ragged (offsets, flat) pair."""
+    off, flat = rag
+    return off[a : b + 1] - off[a], flat[off[a] : off[b]]
 
 
 def ragged(seqs: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:

@@ -2,35 +2,42 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from typing import Iterator
 
 import numpy as np
 
 from c2s.corpus.corpus import Corpus
 from c2s.scoring.metric import ACCURACY, OVERLAP
-from c2s.tasks.base import EvalSpec, Genes, Task
+from c2s.tasks.base import EvalSpec, Task
+from c2s.tasks.columns import Columns, GeneField, chunks, coded, const, encode, ragged
 
 
 class _PerGeneSet(Task):
     kind = "gene_set"
     requires = ("gene_sets",)
 
-    def records(self, corpus: Corpus, split: str, rng: np.random.Generator) -> Iterator[dict[str, Any]]:
+    def columns(self, corpus: Corpus, split: str, rng: np.random.Generator) -> Iterator[Columns]:
+        """Each of the split's sets (sorted by name) ``repeats`` times, a fresh shuffle of its genes each time."""
         pos = {str(g): i for i, g in enumerate(corpus.sentences.gene_names)}
-        for name in sorted(corpus.gene_sets):
-            if corpus.gene_set_split.get(name) != split:
-                continue
-            genes = corpus.gene_sets[name]
-            ids = np.array([pos[g] for g in genes])
-            for _ in range(self.opt.repeats):
-                yield {
-                    "cells": np.zeros(0, dtype=np.int64),
-                    "set_name": name,
-                    "genes": Genes(ids=ids),
-                    "shuffled": Genes(ids=rng.permutation(ids)),
-                    "n_genes": len(genes),
-                    "organism": corpus.organism,
-                }
+        names = [name for name in sorted(corpus.gene_sets) if corpus.gene_set_split.get(name) == split]
+        if not names or self.opt.repeats < 1:
+            return
+        sets = [np.array([pos[g] for g in corpus.gene_sets[name]], dtype=np.int64) for name in names]
+        r = self.opt.repeats
+        each = [ids for ids in sets for _ in range(r)]  # example order: a set's repeats together
+        shuffled = [rng.permutation(ids) for ids in each]  # one draw per example, in order (the seeded stream)
+        n = len(each)
+        which = np.repeat(np.arange(len(names)), r)
+        text = {
+            "set_name": coded(np.array(names, dtype=object), which),
+            "n_genes": encode(np.array([len(ids) for ids in sets])[which]),
+            "organism": const(corpus.organism, n),
+        }
+        genes = {
+            "genes": GeneField(*ragged(each), explicit=True),
+            "shuffled": GeneField(*ragged(shuffled), explicit=True),
+        }
+        yield from chunks(Columns(n, (np.zeros(n + 1, np.int64), np.zeros(0, np.int64)), text, genes))
 
 
 class GeneSetEnumeration(_PerGeneSet):

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from typing import Iterator
 
 import numpy as np
 
 from c2s.corpus.corpus import Corpus
 from c2s.scoring.metric import BERTSCORE
-from c2s.tasks.base import Task, cells_per_sample, group_runs, multi_sentences
+from c2s.tasks.base import Task, cells_per_sample, group_runs
+from c2s.tasks.columns import Columns, GeneField, chunks, const, encode, ragged
 
 
 def _positions(corpus: Corpus, ids: list[str]) -> dict[str, int]:
@@ -28,6 +29,17 @@ def _sample(rng: np.random.Generator, cells: np.ndarray, n: int) -> np.ndarray:
     return rng.choice(cells, size=min(n, cells.size), replace=False)
 
 
+def _samples(corpus: Corpus, chosen: list[np.ndarray], k: int, **text: np.ndarray) -> Iterator[Columns]:
+    """Columns of multi-cell samples: example i shows the cells ``chosen[i]`` (numbered, ``k`` genes each)
+    and the per-example strings ``text[f][i]``; the corpus's organism as ``organism``."""
+    if not chosen:
+        return
+    cells = ragged(chosen)
+    fields = {f: encode(np.array(v, dtype=object).astype(str)) for f, v in text.items()}
+    fields["organism"] = const(corpus.organism, len(chosen))
+    yield from chunks(Columns(len(chosen), cells, fields, {"sentences": GeneField(*cells, k=k, numbered=True)}))
+
+
 class ClusterCaptioning(Task):
     name = "cluster_captioning"
     kind = "downstream"
@@ -42,9 +54,11 @@ class ClusterCaptioning(Task):
         "Summarise the identity of the cluster these cells come from:\n{sentences}",
     )
 
-    def records(self, corpus: Corpus, split: str, rng: np.random.Generator) -> Iterator[dict[str, Any]]:
+    def columns(self, corpus: Corpus, split: str, rng: np.random.Generator) -> Iterator[Columns]:
+        """``repeats`` samples of each captioned cluster (clusters in sorted order)."""
         n = cells_per_sample(self.opt)
         ccats, ccodes = corpus.roles["cluster"]
+        chosen, captions = [], []
         for members in group_runs(corpus, corpus.cells(split), ["cluster"]):
             caption = corpus.captions.get(str(ccats[ccodes[members[0]]]))
             if not caption and corpus.has("caption"):  # the most common caption of the cluster's cells
@@ -53,13 +67,9 @@ class ClusterCaptioning(Task):
             if not caption:
                 continue
             for _ in range(self.opt.repeats):
-                chosen = _sample(rng, members, n)
-                yield {
-                    "cells": chosen,
-                    "sentences": multi_sentences(chosen, self.opt.multi_genes_per_cell),
-                    "caption": caption,
-                    "organism": corpus.organism,
-                }
+                chosen.append(_sample(rng, members, n))
+                captions.append(caption)
+        yield from _samples(corpus, chosen, self.opt.multi_genes_per_cell, caption=captions)
 
 
 class DatasetInterpretation(Task):
@@ -78,30 +88,31 @@ class DatasetInterpretation(Task):
         "Dataset sample:\n{sentences}\nWrite a dataset-level interpretation.",
     )
 
-    def records(self, corpus: Corpus, split: str, rng: np.random.Generator) -> Iterator[dict[str, Any]]:
+    def columns(self, corpus: Corpus, split: str, rng: np.random.Generator) -> Iterator[Columns]:
         """Samples of one dataset each (per dataset, when datasets have their own text), summarised by that
         dataset's text and the sample's composition."""
         cells = corpus.cells(split)
         per_dataset = bool(corpus.dataset_text) and corpus.has("dataset")
-        for members in group_runs(corpus, cells, ["dataset"]) if per_dataset else [cells]:
-            yield from self._samples(corpus, members, rng)
-
-    def _samples(self, corpus: Corpus, cells: np.ndarray, rng: np.random.Generator) -> Iterator[dict[str, Any]]:
-        if cells.size < 2:
-            return
         n = cells_per_sample(self.opt)
-        description = corpus.descriptions(cells[:1])[0]
-        for _ in range(self.opt.repeats):
-            chosen = _sample(rng, cells, n)
-            types, counts = np.unique(corpus.labels("cell_type", chosen).astype(str), return_counts=True)
+        chosen, descriptions = [], []
+        for members in group_runs(corpus, cells, ["dataset"]) if per_dataset else [cells]:
+            if members.size < 2:
+                continue
+            description = corpus.descriptions(members[:1])[0]
+            for _ in range(self.opt.repeats):
+                chosen.append(_sample(rng, members, n))
+                descriptions.append(description)
+        if not chosen:
+            return
+        off, flat = ragged(chosen)
+        labels = corpus.labels("cell_type", flat).astype(str)
+        summaries = []
+        for i, description in enumerate(descriptions):
+            types, counts = np.unique(labels[off[i] : off[i + 1]], return_counts=True)
             order = np.lexsort((types, -counts))  # most common first, ties alphabetical
             comp = ", ".join(f"{types[j]} ({counts[j]})" for j in order)
-            yield {
-                "cells": chosen,
-                "sentences": multi_sentences(chosen, self.opt.multi_genes_per_cell),
-                "summary": f"{description} Cell types in this sample: {comp}.",
-                "organism": corpus.organism,
-            }
+            summaries.append(f"{description} Cell types in this sample: {comp}.")
+        yield from _samples(corpus, chosen, self.opt.multi_genes_per_cell, summary=summaries)
 
 
 class QuestionAnswering(Task):
@@ -120,7 +131,7 @@ class QuestionAnswering(Task):
         "Answer the question about the cells below.\nQuestion: {question}\n{sentences}",
     )
 
-    def records(self, corpus: Corpus, split: str, rng: np.random.Generator) -> Iterator[dict[str, Any]]:
+    def columns(self, corpus: Corpus, split: str, rng: np.random.Generator) -> Iterator[Columns]:
         """Each item belongs to one split (seeded, see Corpus.qa); its cells are the listed ids,
         or up to a budget's worth of the cells matching its group."""
         n = cells_per_sample(self.opt)
@@ -130,6 +141,7 @@ class QuestionAnswering(Task):
         for roles in sorted({tuple(sorted(it["group"])) for it in items if "cell_ids" not in it}):
             runs = group_runs(corpus, np.arange(len(corpus.sentences)), list(roles))
             groups[roles] = {tuple(str(corpus.roles[r][0][corpus.roles[r][1][m[0]]]) for r in roles): m for m in runs}
+        chosen, questions, answers = [], [], []
         for item in items:
             if "cell_ids" in item:
                 cells = np.array([listed[c] for c in item["cell_ids"] if c in listed], dtype=np.int64)
@@ -138,11 +150,7 @@ class QuestionAnswering(Task):
                 cells = groups[roles].get(tuple(str(item["group"][r]) for r in roles), np.zeros(0, np.int64))
             if cells.size == 0:
                 continue
-            chosen = np.sort(_sample(rng, cells, n))
-            yield {
-                "cells": chosen,
-                "sentences": multi_sentences(chosen, self.opt.multi_genes_per_cell),
-                "question": item["question"],
-                "answer": str(item["answer"]),
-                "organism": corpus.organism,
-            }
+            chosen.append(np.sort(_sample(rng, cells, n)))
+            questions.append(item["question"])
+            answers.append(str(item["answer"]))
+        yield from _samples(corpus, chosen, self.opt.multi_genes_per_cell, question=questions, answer=answers)
