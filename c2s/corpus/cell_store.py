@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 WINDOW = 16 << 20  # bytes of the store mapped at a time by take() in a store larger than RESIDENT
 RESIDENT = 256 << 20  # a store up to this size stays mapped whole while read (1.3M cells at top_k 100): random
 # rows (multi-cell samples, control pairs) then fault once per page, not once per row and call (measured at 1M
-# cells, 4,096 random rows: 1.8 ms against 9-14 ms windowed)
+# cells, 4,096 random rows: 2-4 ms against 9-14 ms windowed)
 
 
 @dataclass

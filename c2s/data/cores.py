@@ -2,13 +2,14 @@
 
 The cores this process may run on: its CPU affinity, a cgroup CPU quota (containers, SLURM's cgroup plugin) and
 ``SLURM_CPUS_PER_TASK``, whichever is smallest, never the whole node's count. Capped by memory: each render
-process holds ``WORKER_BYTES`` at most (measured: 1,160 MB peak over the tree at 1M cells with the plan and two
-workers), and the processes together stay within the memory this process may use (available memory, or a
-cgroup limit) less a reserve. Below ``SMALL_CELLS`` cells per task (cells × tasks < SMALL_CELLS × 18, the 18
-default tasks) one process renders: starting processes costs more than they save there (measured on 2 cores,
-prepare end to end, every default task: 20k cells 5.0 s with one process and 5.9 s with two, 50k cells 7.5 s with
-either, 100k cells 10.8 s and 8.8 s; the cell-type task alone at 100k cells: 4.4 s with one, 5.2 s with two). The
-choice and its reasons are logged; the output bytes do not depend on it.
+process holds ``WORKER_BYTES`` at most (measured at 1M cells: 760 MB peak in the largest process, 1.7-1.8 GB
+summed over the tree with the plan and two workers, each mapping the 200 MB cell store), and the processes
+together stay within the memory this process may use (available memory, or a cgroup limit) less a reserve. Below
+``SMALL_CELLS`` cells per task (cells × tasks < SMALL_CELLS × 18, the 18 default tasks) one process renders:
+starting processes costs more than they save there (measured on 2 cores, prepare end to end, every default task:
+20k cells 5.0 s with one process and 5.9 s with two, 50k cells 7.5 s with either, 100k cells 10.8 s and 8.8 s;
+the cell-type task alone at 100k cells: 4.4 s with one, 5.2 s with two). The choice and its reasons are logged;
+the output bytes do not depend on it.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import os
 from pathlib import Path
 
 log = logging.getLogger(__name__)
-WORKER_BYTES = 600 * 2**20
+WORKER_BYTES = 800 * 2**20
 RESERVE_BYTES = 1 << 30
 SMALL_CELLS = 50_000
 DEFAULT_TASKS = 18  # tasks rendered by the default task set, at which SMALL_CELLS was measured
