@@ -29,7 +29,7 @@ def _sample(rng: np.random.Generator, cells: np.ndarray, n: int) -> np.ndarray:
     return rng.choice(cells, size=min(n, cells.size), replace=False)
 
 
-def _samples(corpus: Corpus, chosen: list[np.ndarray], k: int, **text: np.ndarray) -> Iterator[Columns]:
+def _samples(corpus: Corpus, chosen: list[np.ndarray], k: int, **text: list) -> Iterator[Columns]:
     """Columns of multi-cell samples: example i shows the cells ``chosen[i]`` (numbered, ``k`` genes each)
     and the per-example strings ``text[f][i]``; the corpus's organism as ``organism``."""
     if not chosen:
