@@ -6,6 +6,7 @@ import json
 import pytest
 
 from c2s.cli.plan import job_plan
+from c2s.data.assemble import _assemble, warm_up
 from c2s.data.prepare import prepare
 from c2s.data.shards import ShardSet
 from c2s.io.synthetic import make_synthetic
@@ -57,7 +58,9 @@ def _check_ids(out):
 
 
 def test_token_space_equals_text_tokenization_every_task(tmp_path, qa_file):
+    warm_up()  # a render worker's warm-up: it must load the very kernel that rendering then calls
     out = prepare(prepare_config(tmp_path, f"data.qa_path={qa_file}", "tasks.options.repeats=3"))
+    assert len(_assemble.signatures) == 1
     n, m = _check_ids(out)
     assert m["skipped_tasks"] == {} and len(m["counts"]["train"]) == 19 and n > 2500
     assert m["text_tokenized_jobs"] == []  # the gene tokenizer is concatenation-safe for every task

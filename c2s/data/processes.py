@@ -45,6 +45,9 @@ def _child_logging(level: int, fmt: str | None, files: list[str]) -> None:
 def _worker_init(level: int, fmt: str | None, files: list[str]) -> None:
     _child_logging(level, fmt, files)
     import c2s.data.render_jobs  # noqa: F401  (import the render code while the plan runs)
+    from c2s.data.assemble import warm_up
+
+    warm_up()  # and pay the first batch's one-off costs then too
 
 
 def worker_pool(workers: int):

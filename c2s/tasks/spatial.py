@@ -109,8 +109,8 @@ class SpatialNicheLabel(_Spatial):
             return cols
         cats, codes = corpus.roles["cell_type"]
         types = np.asarray(codes)[np.c_[block, neigh]]
-        counts = np.zeros((block.size, cats.size), dtype=np.int32)
-        np.add.at(counts, (np.repeat(np.arange(block.size), types.shape[1]), types.ravel()), 1)
+        flat = np.arange(block.size)[:, None] * cats.size + types  # (centre, type) -> one bin (np.add.at: 10x slower)
+        counts = np.bincount(flat.ravel(), minlength=block.size * cats.size).reshape(block.size, cats.size)
         cols.text["niche"] = coded(np.array([f"{c}-rich niche" for c in cats], dtype=object), counts.argmax(1))
         return cols
 
