@@ -27,6 +27,7 @@ from c2s.corpus.splits import SPLITS
 from c2s.tasks.base import Task
 from c2s.tasks.columns import Columns, GeneField
 from c2s.tasks.formats import CELL_LINES, organism_name
+from c2s.tasks.template_rows import format_rows
 
 log = logging.getLogger(__name__)
 SENT = "\ue000"  # private-use character marking a gene list in a skeleton
@@ -117,16 +118,23 @@ def _fill_texts(
     keys = [cols.text[f][0][sel] for f in fields if f in cols.text] + [cols.genes[f].counts()[sel] for f in lines]
     rows, inv = _distinct(keys, sel.size)
     text_fields = [f for f in fields if f in cols.text]
-    for row in rows:
-        values = {f: cols.text[f][1][row[j]] for j, f in enumerate(text_fields)}
-        for j, f in enumerate(lines):
-            values[f] = numbered(int(row[len(text_fields) + j]), task.opt.prompt_format)
-        for f in fields:
-            values.setdefault(f, SENT)  # an un-numbered gene field
-        if "organism" in values and task.opt.prompt_format != "c2s":
-            values["organism"] = organism_name(values["organism"], task.opt.prompt_format)
-        out.append(fmt.format(**values) + suffix)
-    idx[sel] = len(out) - rows.shape[0] + inv
+    n, pf = rows.shape[0], task.opt.prompt_format
+    # each field's categories (organism names mapped once per category, not per row), then gathered per row
+    values = {f: SENT for f in fields}  # an un-numbered gene field
+    values |= {f: cols.text[f][1] for f in text_fields}
+    if "organism" in values and pf != "c2s":
+        values["organism"] = (
+            organism_name(values["organism"], pf)
+            if values["organism"] is SENT
+            else np.array([organism_name(o, pf) for o in values["organism"]], dtype=object)
+        )
+    columns = {f: np.asarray(values[f], dtype=object)[rows[:, j]] for j, f in enumerate(text_fields)}
+    for j, f in enumerate(lines):
+        counts, back = np.unique(rows[:, len(text_fields) + j], return_inverse=True)
+        columns[f] = np.array([numbered(int(c), pf) for c in counts], dtype=object)[back.reshape(-1)]
+    columns |= {f: [v] * n for f, v in values.items() if f not in columns}
+    out += format_rows(fmt, columns, n, suffix)
+    idx[sel] = len(out) - n + inv
 
 
 def _runs(cols: Columns, order: list[list[str]], choice: np.ndarray) -> tuple[np.ndarray, ...]:
