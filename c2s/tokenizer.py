@@ -148,6 +148,7 @@ def _sample_texts(corpora, tasks, seed: int, sample: int, full_text: bool) -> li
     from c2s.tasks.render import SENT, batches, examples
 
     texts: list[str] = []
+    gene_list = re.compile(" ?" + SENT)
     for corpus in corpora:
         for task in tasks:
             if task.missing(corpus):
@@ -159,12 +160,9 @@ def _sample_texts(corpora, tasks, seed: int, sample: int, full_text: bool) -> li
                     texts += [
                         x for e in examples(corpus, task.name, "train", b, list(range(m))) for x in (e.prompt, e.target)
                     ]
-                else:
-                    texts += [
-                        re.sub(" ?" + SENT, "", x)
-                        for i in range(m)
-                        for x in (b.prompts[b.p_idx[i]], b.targets[b.t_idx[i]])
-                    ]
+                else:  # each distinct skeleton stripped once, then listed per record
+                    p, t = ([gene_list.sub("", x) for x in xs] for xs in (b.prompts, b.targets))
+                    texts += [x for i in range(m) for x in (p[b.p_idx[i]], t[b.t_idx[i]])]
                 left -= m
                 if not left:
                     break
