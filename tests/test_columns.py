@@ -44,3 +44,15 @@ def test_chunks_of_a_split_equal_batched_records():
         assert _examples(a) == _examples(b)
     assert _examples(got[2])[0][1]["i"] == str(2 * BATCH)  # the last chunk starts where the second ended
     assert list(chunks(from_records(records[:1]).rows(0, 0))) == []  # no examples: no batch
+
+
+def test_a_task_builds_only_the_text_fields_it_reads():
+    """The per-sample tasks join a cell-type list per sample only where a template or the answer reads it."""
+    from c2s.tasks import build_tasks
+
+    lm, by_types, annotate = build_tasks(
+        ["multi_cell_lm", "sample_generation_cell_types", "sample_cell_type_annotation"]
+    )
+    assert not lm.uses("cell_types") and not lm.uses("description")
+    assert by_types.uses("cell_types") and not by_types.uses("tissue")
+    assert annotate.uses("cell_types") and annotate.target_field == "cell_types"

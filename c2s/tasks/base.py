@@ -8,6 +8,7 @@ may implement ``records`` (dicts) instead of ``columns``."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from string import Formatter
 from typing import Any, ClassVar, Iterator
 
 import numpy as np
@@ -86,6 +87,12 @@ class Task:
             elif need != "interactions" and not corpus.has(need):
                 return f"no {need} column (set data.{need}_key)"
         return None
+
+    def uses(self, field: str) -> bool:
+        """Whether ``field`` is the answer or appears in a template: a text field nothing reads need not be built."""
+        return field == self.target_field or any(
+            f == field for t in self.templates for _, f, _, _ in Formatter().parse(t)
+        )
 
     def uses_interactions(self) -> bool:
         """Whether rendering needs the corpus's interaction table (the plan builds it only then)."""

@@ -19,8 +19,8 @@ class _PerSample(Task):
 
     def columns(self, corpus: Corpus, split: str, rng: np.random.Generator) -> Iterator[Columns]:
         """One record per sample (``group_samples``), ``BATCH`` samples per item, built with numpy:
-        fields ``sentences`` (numbered), ``n_cells``, ``n_genes``, ``organism``, ``description``,
-        and ``cell_types`` (comma-separated, in order) / ``tissue`` where mapped."""
+        fields ``sentences`` (numbered), ``n_cells``, ``n_genes``, ``organism``, ``tissue`` where mapped, and
+        where the task reads them ``description`` and ``cell_types`` (comma-separated, in order)."""
         k = self.opt.multi_genes_per_cell
         samples = group_samples(corpus, split, rng, self.opt)
         while chunk := list(islice(samples, BATCH)):
@@ -30,11 +30,13 @@ class _PerSample(Task):
                 "n_cells": encode(np.diff(off)),
                 "n_genes": const(k, n),
                 "organism": const(corpus.organism, n),
-                "description": encode(corpus.descriptions(flat[off[:-1]]))
-                if corpus.dataset_text
-                else const(corpus.description or "", n),
             }
-            if corpus.has("cell_type"):
+            if self.uses("description"):
+                first = flat[off[:-1]]
+                text["description"] = (
+                    encode(corpus.descriptions(first)) if corpus.dataset_text else const(corpus.description or "", n)
+                )
+            if corpus.has("cell_type") and self.uses("cell_types"):  # a join per sample: built where it is read
                 names = corpus.labels("cell_type", flat)
                 text["cell_types"] = encode(np.array([", ".join(names[a:b]) for a, b in zip(off[:-1], off[1:])]))
             if corpus.has("tissue"):  # tissue is a grouping key: a sample never mixes tissues
