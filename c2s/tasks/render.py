@@ -123,11 +123,9 @@ def _fill_texts(
     values = {f: SENT for f in fields}  # an un-numbered gene field
     values |= {f: cols.text[f][1] for f in text_fields}
     if "organism" in values and pf != "c2s":
-        values["organism"] = (
-            organism_name(values["organism"], pf)
-            if values["organism"] is SENT
-            else np.array([organism_name(o, pf) for o in values["organism"]], dtype=object)
-        )
+        o = values["organism"]
+        mapped = [organism_name(x, pf) for x in o] if "organism" in cols.text else None
+        values["organism"] = organism_name(o, pf) if mapped is None else np.array(mapped, dtype=object)
     columns = {f: np.asarray(values[f], dtype=object)[rows[:, j]] for j, f in enumerate(text_fields)}
     for j, f in enumerate(lines):
         counts, back = np.unique(rows[:, len(text_fields) + j], return_inverse=True)

@@ -1,6 +1,6 @@
 """A template formatted for many rows at once: ``fmt.format(**row)`` for every row, built by joining
-its literal pieces and per-field columns (about 10x faster than a dict and a ``format`` call per row,
-which cost the render 2.8 s at 1M cells: the multi-cell tasks have one distinct prompt per example)."""
+its literal pieces and per-field columns instead of a dict and a ``format`` call per row (filling the
+skeletons of 1M cells' jobs: 2.8 -> 1.2 s; the multi-cell tasks have one distinct prompt per example)."""
 
 from __future__ import annotations
 
