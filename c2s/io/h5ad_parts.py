@@ -151,7 +151,8 @@ class CsrRows:
     package metadata on every read to pick an index check, 3 ms a call: 28% of converting 1M
     cells, and 4.8 of 22.6 s planning a directory of 1,000 files.)"""
 
-    GAP = 1 << 10  # stored values read and dropped rather than starting a new read (~10 us each)
+    GAP = 1 << 14  # stored values (128 KB at most) read and dropped rather than starting a new read: 20k
+    # scattered rows of 1M (82 values each) for marker genes read in 0.23 s, against 0.65 s with 1,024
     SPAN = 1 << 20  # stored values per read at most (bounded memory for any selection)
 
     def __init__(self, parts: H5adParts, name: str) -> None:
