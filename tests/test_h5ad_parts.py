@@ -20,8 +20,9 @@ from tests.conftest import SYNTHETIC_DATA
 
 @pytest.fixture(scope="module")
 def rich(tmp_path_factory):
-    """Synthetic cells with a missing label, string/int/bool obs columns, a layer and .raw."""
+    """Synthetic cells with non-ASCII ids, a missing label, string/int/bool obs columns, a layer and .raw."""
     a = make_synthetic(n_cells=300, n_genes=60, seed=4)
+    a.obs_names = [f"{n}-naïve-細胞" if i % 3 == 0 else n for i, n in enumerate(a.obs_names)]  # UTF-8 ids
     a.obs["note"] = [f"n{i % 7}" if i % 11 else None for i in range(a.n_obs)]
     a.obs["count"] = np.arange(a.n_obs) * 3
     a.obs["flag"] = np.arange(a.n_obs) % 2 == 0
