@@ -1,6 +1,6 @@
 """Helpers of the benchmarks (not a benchmark): parse a cell count, the cached synthetic input, run a child command
-while sampling the peak RSS of its process tree (and, every 0.5 s, the largest process's RSS and the tree's PSS),
-size a directory."""
+while sampling the peak RSS of its process tree (and, if asked, every 0.5 s the largest process's RSS and the
+tree's PSS), size a directory."""
 
 from __future__ import annotations
 
@@ -61,8 +61,9 @@ def _sample_detail(proc: psutil.Process) -> None:
     PEAKS["tree_pss"] = max(PEAKS.get("tree_pss", 0), pss)
 
 
-def run_measured(cmd: list[str], env: dict | None = None) -> tuple[float, int, str]:
-    """(wall seconds, peak RSS of the process tree in bytes, stdout) of a child command."""
+def run_measured(cmd: list[str], env: dict | None = None, detail: bool = False) -> tuple[float, int, str]:
+    """(wall seconds, peak RSS of the process tree in bytes, stdout) of a child command; with ``detail``, PEAKS
+    too (smaps reads take CPU from the child on a small machine: 0.4-1 s of a 43 s prepare on 2 cores)."""
     start = time.perf_counter()
     p = subprocess.Popen(
         cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, env={**os.environ, **(env or {})}
@@ -74,7 +75,7 @@ def run_measured(cmd: list[str], env: dict | None = None) -> tuple[float, int, s
     reader.start()
     while p.poll() is None:
         peak = max(peak, tree_rss(proc))
-        if tick % 10 == 0:  # smaps reads are slow: every 0.5 s
+        if detail and tick % 10 == 0:  # smaps reads are slow: every 0.5 s
             _sample_detail(proc)
         tick += 1
         time.sleep(0.05)

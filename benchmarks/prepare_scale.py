@@ -137,7 +137,9 @@ def main() -> None:
         f"{wall / cold:.1f}x as a fresh process)"
     )
     for w in (0, 2):
-        _, rss, out = run_measured([sys.executable, "-c", STREAM, str(shards), str(w), str(args.stream_seconds)])
+        _, rss, out = run_measured(
+            [sys.executable, "-c", STREAM, str(shards), str(w), str(args.stream_seconds)], detail=True
+        )
         s = json.loads(out.strip().splitlines()[-1])
         print(
             f"DataModule workers={w}: {s['tokens'] / 1e6:.0f}M tokens, setup {s['setup_s']:.1f} s, "
