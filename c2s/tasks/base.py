@@ -8,7 +8,6 @@ may implement ``records`` (dicts) instead of ``columns``."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from string import Formatter
 from typing import Any, ClassVar, Iterator
 
 import numpy as np
@@ -19,6 +18,7 @@ from c2s.scoring.metric import Metric
 from c2s.tasks.columns import BATCH, Columns, batched, cells_field, coded, const, encode
 from c2s.tasks.columns import Genes as Genes  # re-exported: a plugin's records() fills its gene slots with it
 from c2s.tasks.formats import C2S_SCALE
+from c2s.tasks.template_rows import template_fields
 
 
 @dataclass(frozen=True)
@@ -90,9 +90,7 @@ class Task:
 
     def uses(self, field: str) -> bool:
         """Whether ``field`` is the answer or appears in a template: a text field nothing reads need not be built."""
-        return field == self.target_field or any(
-            f == field for t in self.templates for _, f, _, _ in Formatter().parse(t)
-        )
+        return field == self.target_field or any(field in template_fields(t) for t in self.templates)
 
     def uses_interactions(self) -> bool:
         """Whether rendering needs the corpus's interaction table (the plan builds it only then)."""

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import logging
-import string
 import zlib
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -27,7 +26,7 @@ from c2s.corpus.splits import SPLITS
 from c2s.tasks.base import Task
 from c2s.tasks.columns import Columns, GeneField
 from c2s.tasks.formats import CELL_LINES, organism_name
-from c2s.tasks.template_rows import format_rows
+from c2s.tasks.template_rows import format_rows, template_fields
 
 log = logging.getLogger(__name__)
 SENT = "\ue000"  # private-use character marking a gene list in a skeleton
@@ -68,12 +67,6 @@ class SkeletonBatch:
 def task_rng(seed: int, task: str, split: str) -> np.random.Generator:
     """Independent stream per (seed, task, split): adding a task never changes another's examples."""
     return np.random.default_rng([seed, zlib.crc32(task.encode()), SPLITS.index(split)])
-
-
-@lru_cache(maxsize=None)
-def template_fields(template: str) -> tuple[str, ...]:
-    """Field names of ``template`` in order of appearance."""
-    return tuple(f for _, f, _, _ in string.Formatter().parse(template) if f)
 
 
 @lru_cache(maxsize=256)
