@@ -25,6 +25,10 @@ def _run(args, cwd):
     [
         (["-m", "c2s.cli.prepare", "data=h5ad", "data.path=missing.h5ad"], "no such file"),
         (["-m", "c2s.cli.prepare", "data=h5ad", "data.path=in", "top_k=0"], "top_k=0 must be a positive integer"),
+        (  # render workers already started (early): ended, and the error still one line
+            ["-m", "c2s.cli.prepare", "data=h5ad", "data.path=in", "workers=2", "data.cell_type_key=nope"],
+            "cell_type_key='nope' is not an obs column",
+        ),
         (
             ["-m", "c2s.cli.sentences", "data=h5ad", "data.path=in", "out_dir=s"],
             "is a directory, and this step reads one",

@@ -15,12 +15,17 @@ register_configs()
 def run(cfg: DictConfig) -> None:
     from c2s.config.prepare import PrepareConfig
     from c2s.config.validate import validate_config
-    from c2s.data.prepare import prepare
+    from c2s.data.cores import workers_for
+    from c2s.data.processes import early_workers
     from c2s.training.names import check_data_names
 
     config = validate_config(cfg, PrepareConfig, outputs=("shards_root",))
     check_data_names(config)
-    print(prepare(config))
+    workers = workers_for(config)
+    pool = early_workers(config, workers)  # before the heavy imports below, which the workers then overlap
+    from c2s.data.prepare import prepare
+
+    print(prepare(config, workers, pool))
 
 
 @hydra.main(config_path=CONFIG_DIR, config_name="prepare", version_base="1.3")

@@ -9,12 +9,14 @@ import numpy as np
 @numba.njit(cache=True, nogil=True)
 def gather_prefixes(arr, rows, seg, off, flat):
     """For each i in ``seg``: ``flat[off[i]:off[i + 1]] = arr[rows[i], :off[i + 1] - off[i]]``.
-    ``arr``: (n_cells, top_k) gene ids; ``off``: int64 (len(rows) + 1,)."""
+    ``arr``: (n_cells, top_k) gene ids; ``off``: int64 (len(rows) + 1,). Indices are cast to unsigned: numba
+    then skips the negative-index wraparound on every access (see c2s.data.assemble)."""
+    U = numba.uint64
     for i in seg:
-        r = rows[i]
-        a = off[i]
-        for j in range(off[i + 1] - a):
-            flat[a + j] = arr[r, j]
+        r, a = U(rows[U(i)]), U(off[U(i)])
+        n = U(off[U(i) + U(1)]) - a
+        for j in range(n):
+            flat[a + U(j)] = arr[r, U(j)]
 
 
 def prefix_offsets(counts: np.ndarray) -> np.ndarray:

@@ -46,12 +46,18 @@ def _ragged(seqs: list) -> tuple[np.ndarray, np.ndarray]:
     return off, vals
 
 
+U = numba.uint64  # kernel indices are unsigned: numba then skips the wraparound check of a negative index on every
+# access, which kept the byte loops from being vectorised (the assembler: 0.20 -> 0.115 s on a sample of batches)
+
+
 @numba.njit(cache=True, inline="always")
 def _put(dst, at, src, lo, hi):
-    """Copy src[lo:hi] to dst[at:]; the number of elements."""
-    for q in range(lo, hi):
-        dst[at + q - lo] = src[q]
-    return hi - lo
+    """Copy src[lo:hi] to dst[at:]; where it ends in dst (all uint64)."""
+    while lo < hi:
+        dst[at] = src[lo]
+        at += U(1)
+        lo += U(1)
+    return at
 
 
 @numba.njit(cache=True)
@@ -84,33 +90,34 @@ def _assemble(
     they end (o_*[0] = 0). The v_* arrays need room for every example's (see :func:`_capacity`), and one byte
     more: a run's last gene writes a space past its end."""
     for e in range(psk.size):
-        r = run_off[e]
+        r = U(run_off[e])
         for side in range(2):
-            s = psk[e] if side == 0 else tsk[e]
-            at = o_pt[e] if side == 0 else o_tt[e]
-            ab = o_pb[e] if side == 0 else o_tb[e]
+            s = U(psk[e]) if side == 0 else U(tsk[e])
+            at = U(o_pt[e]) if side == 0 else U(o_tt[e])
+            ab = U(o_pb[e]) if side == 0 else U(o_tb[e])
             vt = v_pt if side == 0 else v_tt
             vb = v_pb if side == 0 else v_tb
-            for j in range(sk_nruns[s] + 1):
-                p = sk_first[s] + j
-                at += _put(vt, at, pc_tok, pc_off[p], pc_off[p + 1])
-                ab += _put(vb, ab, pb, pb_off[p], pb_off[p + 1])
-                if j < sk_nruns[s]:
-                    lo, hi = rg_off[r], rg_off[r + 1]
+            first, runs = U(sk_first[s]), U(sk_nruns[s])
+            for j in range(runs + U(1)):
+                p = first + U(j)
+                at = _put(vt, at, pc_tok, U(pc_off[p]), U(pc_off[p + U(1)]))
+                ab = _put(vb, ab, pb, U(pb_off[p]), U(pb_off[p + U(1)]))
+                if U(j) < runs:
+                    lo, hi = U(rg_off[r]), U(rg_off[r + U(1)])
                     for i in range(lo, hi):
-                        g = rg[i]
-                        a0 = g_off[g]
-                        if g_off[g + 1] - a0 == 1:  # most genes are one token
+                        g = U(rg[U(i)])
+                        a0, a1 = U(g_off[g]), U(g_off[g + U(1)])
+                        if a1 - a0 == U(1):  # most genes are one token
                             vt[at] = g_tok[a0]
-                            at += 1
+                            at += U(1)
                         else:
-                            at += _put(vt, at, g_tok, a0, g_off[g + 1])
-                        ab += _put(vb, ab, gb, gb_off[g], gb_off[g + 1])
+                            at = _put(vt, at, g_tok, a0, a1)
+                        ab = _put(vb, ab, gb, U(gb_off[g]), U(gb_off[g + U(1)]))
                         vb[ab] = 32  # a space after every gene name (no branch) ...
-                        ab += 1
+                        ab += U(1)
                     if hi > lo:
-                        ab -= 1  # ... but the last: what comes next overwrites it
-                    r += 1
+                        ab -= U(1)  # ... but the last: what comes next overwrites it
+                    r += U(1)
             if side == 0:
                 o_pt[e + 1] = at
                 o_pb[e + 1] = ab

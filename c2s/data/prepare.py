@@ -3,10 +3,9 @@
 Steps (``step=``): ``plan`` converts every source into an on-disk cell store and writes the
 corpus metadata, spatial neighbours and tokenizer into a work directory; ``render`` runs the
 render jobs (``part``/``num_parts`` pick a share, ``workers`` processes run it); ``merge`` moves
-the job files (and the tokenizer as transformers saves it, made by render or merge: see
-:func:`hf_tokenizer`) into ``<shards_root>/<data.name>-<hash>`` with the manifest. ``all`` runs the three.
-The same config finds and reuses its shards (after checking their checksums); any change to the
-config or to an input file's bytes writes a new directory.
+the job files (and the tokenizer as transformers saves it: :func:`hf_tokenizer`) into
+``<shards_root>/<data.name>-<hash>`` with the manifest. ``all`` runs the three. The same config reuses its
+shards (checksums checked); a change to the config or to an input file's bytes writes a new directory.
 """
 
 from __future__ import annotations
@@ -29,7 +28,7 @@ from c2s.corpus.splits import SPLITS
 from c2s.data.checksums import sealed
 from c2s.data.cores import workers_for
 from c2s.data.input_hash import content_hashes, side_file_hashes
-from c2s.data.processes import plan_then_workers, worker_pool
+from c2s.data.processes import RenderWorkers, in_child
 from c2s.data.render_jobs import BACKEND, Job, assign_parts, run_job
 from c2s.data.shards import FORMAT_VERSION, ShardSet
 from c2s.errors import C2SInputError
@@ -149,9 +148,9 @@ def _plan(cfg: PrepareConfig, work: Path, tasks: list) -> Path:
     return work
 
 
-def render(cfg: PrepareConfig, part: int = 0, num_parts: int = 1, workers: int = 1, pool=None) -> None:
+def render(cfg: PrepareConfig, part: int = 0, num_parts: int = 1, pool: RenderWorkers | None = None) -> None:
     """Step 2: run this part's jobs (already finished jobs are skipped: a re-run resumes), in
-    this process or, with ``workers`` > 1, in ``pool`` (see :func:`worker_pool`)."""
+    this process or in ``pool``'s workers."""
     from tqdm.auto import tqdm
 
     work = work_dir(cfg)
@@ -159,20 +158,14 @@ def render(cfg: PrepareConfig, part: int = 0, num_parts: int = 1, workers: int =
         raise C2SInputError(f"No plan in {work}: run step=plan first (or step=all).")
     jobs = [Job(**j) for j in json.loads((work / "plan.json").read_text())["jobs"]]
     mine = assign_parts(jobs, num_parts)[part]
-    if workers <= 1:
+    if pool is None:
         for job in tqdm(mine, desc="render jobs", unit="job"):
             run_job(str(work), job)
         return
-    own = pool is None
-    pool = pool or worker_pool(workers)
-    try:  # largest jobs first (assign_parts' order), handed out one at a time
-        done = pool.imap_unordered(_run, [(str(work), j) for j in mine])
-        hf_tokenizer(work)  # this process is idle while the workers render
-        for _ in tqdm(done, total=len(mine), desc="render jobs", unit="job"):
-            pass
-    finally:
-        if own:
-            pool.close()
+    done = pool.imap_unordered(_run, [(str(work), j) for j in mine])  # largest first, one at a time
+    hf_tokenizer(work)  # this process is idle while the workers render
+    for _ in tqdm(done, total=len(mine), desc="render jobs", unit="job"):
+        pass
 
 
 def _run(args: tuple[str, Job]) -> str:
@@ -255,34 +248,41 @@ def merge(cfg: PrepareConfig) -> Path:
     return out
 
 
-def prepare(cfg: PrepareConfig) -> Path:
+def prepare(cfg: PrepareConfig, workers: int | None = None, pool: RenderWorkers | None = None) -> Path:
     """Write (or reuse) the shard directory for ``cfg`` (a validated PrepareConfig, or a TrainConfig); one writer
-    at a time: another waits, then reuses it (render parts of a split job run side by side, as planned)."""
-    out = shard_dir(cfg)
-    if cfg.step == "render":
-        return _prepare(cfg, out)
-    with file_lock(Path(cfg.shards_root) / f".{out.name}.lock", out, "shards_root", wait=True, remove=True):
-        return _prepare(cfg, out)
+    at a time: another waits, then reuses it (render parts of a split job run side by side, as planned).
+    ``workers``: ``cfg.workers`` resolved (:func:`workers_for`); ``pool``: render workers already started
+    (:func:`c2s.data.processes.early_workers`), ended here whatever happens."""
+    try:
+        out = shard_dir(cfg)
+        if cfg.step == "render":
+            return _prepare(cfg, out, workers, pool)
+        with file_lock(Path(cfg.shards_root) / f".{out.name}.lock", out, "shards_root", wait=True, remove=True):
+            return _prepare(cfg, out, workers, pool)
+    finally:
+        if pool is not None:
+            pool.terminate()
 
 
-def _prepare(cfg: PrepareConfig, out: Path) -> Path:
+def _prepare(cfg: PrepareConfig, out: Path, workers: int | None, pool: RenderWorkers | None) -> Path:
     sweep_orphans(cfg.shards_root)  # temporaries of runs killed mid-write
     if (out / "manifest.json").exists():
         ShardSet(out)  # checksums verified; raises naming a corrupt file
         log.info("Reusing prepared shards in %s", out)
         return out
-    step, part, num_parts, workers = cfg.step, cfg.part, cfg.num_parts, workers_for(cfg)
-    pool = None
+    step, part, num_parts = cfg.step, cfg.part, cfg.num_parts
+    workers = pool.size if pool is not None else workers or workers_for(cfg)
+    if workers > 1 and step in ("all", "render"):  # started before the plan: no thread here yet, so it can fork
+        pool = pool or RenderWorkers(workers)
     t = time.perf_counter()
     try:
         if step in ("all", "plan"):
-            if workers > 1 and step == "all":  # a process of its own: the plan's memory is gone before rendering
-                pool = plan_then_workers(plan, cfg, workers, also=import_hf)  # hf_tokenizer's import, meanwhile
-            else:
-                plan(cfg)
+            # with workers, a process of its own (the plan's memory is gone before rendering), importing
+            # transformers here meanwhile (for hf_tokenizer)
+            in_child(plan, cfg, meanwhile=import_hf) if pool is not None else plan(cfg)
             t = _timed("plan", t)
         if step in ("all", "render"):
-            render(cfg, part, num_parts, workers, pool)
+            render(cfg, part, num_parts, pool)
             t = _timed(f"render (part {part} of {num_parts}, {workers} workers)", t)
     finally:
         if pool is not None:

@@ -1,10 +1,12 @@
 """Processes of a parallel prepare: the render workers and the one-off plan process.
 
 Render workers are spawned (fresh interpreters: forkserver would block this process while its server
-imports; fork would inherit the plan's threads). The plan process is forked where that is safe (see
-:func:`fork_is_safe`): it then starts with this process's imports instead of redoing them (1.2 s on 2 cores).
-Spawned children log like this process: the same level and format to stderr, and to the same log files
-(hydra's job log), appended; a forked one inherits the handlers.
+imports; fork would inherit the plan's threads), before the plan (on the command line even before the
+prepare code is imported: :func:`early_workers`), so that their imports use cores that would be idle.
+The plan process is forked where that is safe (see :func:`fork_is_safe`): it then starts with this
+process's imports instead of redoing them (1.2 s on 2 cores). Spawned children log like this process:
+the same level and format to stderr, and to the same log files (hydra's job log), appended; a forked
+one inherits the handlers.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ import os
 import sys
 import threading
 from concurrent.futures import ProcessPoolExecutor
-from typing import Any, Callable
+from multiprocessing.connection import wait
+from typing import Any, Callable, Iterable, Iterator
 
 
 def _logging_setup() -> tuple[int, str | None, list[str]]:
@@ -50,9 +53,91 @@ def _worker_init(level: int, fmt: str | None, files: list[str]) -> None:
     warm_up()  # and pay the first batch's one-off costs then too
 
 
-def worker_pool(workers: int):
-    """``workers`` render processes, started at once so that their imports overlap the plan."""
-    return mp.get_context("spawn").Pool(workers, initializer=_worker_init, initargs=_logging_setup())
+class RenderWorkers:
+    """``n`` spawned render processes, each fed one call at a time through its own pipe. Unlike
+    ``multiprocessing.Pool`` it starts no thread in this process (Pool starts three), so the plan process
+    can still be forked after the workers started (:func:`fork_is_safe`), and their imports can overlap
+    this process's own and the input hash. A worker that dies (killed, out of memory) is an error here,
+    not a hang: Pool would wait for its lost job for ever."""
+
+    def __init__(self, n: int) -> None:
+        ctx = mp.get_context("spawn")
+        self.size, self._procs, self._conns = n, [], []
+        setup = _logging_setup()
+        for i in range(n):
+            here, there = ctx.Pipe()
+            proc = ctx.Process(target=_serve, args=(there, setup), name=f"c2s-render-{i}", daemon=True)
+            proc.start()
+            there.close()
+            self._procs.append(proc)
+            self._conns.append(here)
+
+    def imap_unordered(self, fn: Callable[[Any], Any], items: Iterable[Any]) -> Iterator[Any]:
+        """``fn(item)`` for every item, in worker order of finishing; each worker gets its first item now (the
+        caller may do other work before it iterates), the rest one at a time as workers come free. A
+        worker's exception is raised here, and ends the pool."""
+        todo, busy = list(items)[::-1], set()
+        for conn in self._conns[: len(todo)]:
+            conn.send((fn, todo.pop()))
+            busy.add(conn)
+        return self._results(fn, todo, busy)
+
+    def _results(self, fn, todo: list, busy: set) -> Iterator[Any]:
+        try:
+            yield from self._drain(fn, todo, busy)
+        except BaseException:  # other workers may still be on their jobs: the pool cannot be used again
+            self.terminate()
+            raise
+
+    def _drain(self, fn, todo: list, busy: set) -> Iterator[Any]:
+        while busy:
+            for conn in wait(list(busy)):
+                try:
+                    ok, value = conn.recv()
+                except EOFError:
+                    proc = self._procs[self._conns.index(conn)]
+                    proc.join(1)
+                    raise RuntimeError(
+                        f"Render worker {proc.name} ended mid-job (exit code {proc.exitcode}; -9 is a kill, often "
+                        "for memory). Finished jobs are kept: run the same command again to resume, with fewer "
+                        "workers (workers=N) if memory ran short."
+                    ) from None
+                busy.remove(conn)
+                if not ok:
+                    raise value
+                if todo:
+                    conn.send((fn, todo.pop()))
+                    busy.add(conn)
+                yield value
+
+    def terminate(self) -> None:
+        for proc in self._procs:
+            proc.terminate()
+        for proc in self._procs:
+            proc.join()
+
+
+def _serve(conn, setup: tuple[int, str | None, list[str]]) -> None:
+    """A render worker: set up, then run what arrives until told to stop (None) or the parent is gone."""
+    _worker_init(*setup)
+    while True:
+        try:
+            task = conn.recv()
+        except (EOFError, OSError):
+            return
+        if task is None:
+            return
+        fn, arg = task
+        try:
+            out = (True, fn(arg))
+        except Exception as exc:  # noqa: BLE001 - raised again in the parent
+            out = (False, exc)
+        try:
+            conn.send(out)
+        except (BrokenPipeError, EOFError):
+            return
+        except Exception as exc:  # noqa: BLE001 - an exception that does not pickle: its text
+            conn.send((False, RuntimeError(f"{type(out[1]).__name__}: {out[1]}; (pickling it failed: {exc})")))
 
 
 def fork_is_safe() -> bool:
@@ -82,21 +167,14 @@ def in_child(fn: Callable[..., Any], *args: Any, meanwhile: Callable[[], Any] | 
         return future.result()
 
 
-def plan_then_workers(fn: Callable[[Any], Any], arg: Any, workers: int, also: Callable[[], Any] | None = None):
-    """``fn(arg)`` in a child process (:func:`in_child`) while ``workers`` render processes start, and ``also()``
-    runs here; returns their pool (terminated if ``fn`` fails)."""
-    pool = None
+def early_workers(cfg, workers: int) -> RenderWorkers | None:
+    """Render workers started before this process imports the prepare code and hashes the inputs, where a run
+    will render with several (``step=all``, ``workers`` > 1) and probably not reuse shards (none of this dataset
+    name in ``shards_root`` yet: a reuse would have started them for nothing). Their imports and warm-up, 1.6 s
+    of CPU each, then use the cores this process leaves idle before the plan starts (2 s at 1M cells on 2 cores)
+    instead of competing with the plan."""
+    from pathlib import Path
 
-    def meanwhile() -> None:
-        nonlocal pool
-        pool = worker_pool(workers)
-        if also is not None:
-            also()
-
-    try:
-        in_child(fn, arg, meanwhile=meanwhile)
-    except BaseException:
-        if pool is not None:
-            pool.terminate()
-        raise
-    return pool
+    if cfg.step != "all" or workers < 2 or any(Path(cfg.shards_root).glob(f"{cfg.data.name}-*/manifest.json")):
+        return None
+    return RenderWorkers(workers)

@@ -28,30 +28,35 @@ IDS = ("prompt_ids", "target_ids")
 GROUP_TOKENS = 4 << 20  # tokens per parquet row group (deterministic: groups follow the rows, not the workers)
 
 
+U = numba.uint64  # unsigned indices: no negative-index wraparound check per access (see c2s.data.assemble)
+
+
+@numba.njit(cache=True, inline="always")
+def _copy(dst, at, src, lo, n):
+    for q in range(n):
+        dst[at + U(q)] = src[lo + U(q)]
+
+
 @numba.njit(cache=True)
 def _join_ids(lengths, p_off, p_val, t_off, t_val, tokens):
     """Ragged prompt and target id columns -> a ``.tokens`` array (per row: prompt, target)."""
-    at = 0
+    at = U(0)
     for r in range(lengths.shape[0]):
-        for q in range(lengths[r, 0]):
-            tokens[at + q] = p_val[p_off[r] + q]
-        at += lengths[r, 0]
-        for q in range(lengths[r, 1]):
-            tokens[at + q] = t_val[t_off[r] + q]
-        at += lengths[r, 1]
+        lp, lt = U(lengths[r, 0]), U(lengths[r, 1])
+        _copy(tokens, at, p_val, U(p_off[r]), lp)
+        _copy(tokens, at + lp, t_val, U(t_off[r]), lt)
+        at += lp + lt
 
 
 @numba.njit(cache=True)
 def _split_ids(lengths, tokens, p_off, p_val, t_off, t_val):
     """The inverse of :func:`_join_ids`."""
-    at = 0
+    at = U(0)
     for r in range(lengths.shape[0]):
-        for q in range(lengths[r, 0]):
-            p_val[p_off[r] + q] = tokens[at + q]
-        at += lengths[r, 0]
-        for q in range(lengths[r, 1]):
-            t_val[t_off[r] + q] = tokens[at + q]
-        at += lengths[r, 1]
+        lp, lt = U(lengths[r, 0]), U(lengths[r, 1])
+        _copy(p_val, U(p_off[r]), tokens, at, lp)
+        _copy(t_val, U(t_off[r]), tokens, at + lp, lt)
+        at += lp + lt
 
 
 def _offsets(n: np.ndarray) -> np.ndarray:
