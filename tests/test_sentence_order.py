@@ -49,3 +49,23 @@ def test_cell_sentences_strings(pbmc):
     names = np.asarray(pbmc.raw.var_names)
     assert len(text) == pbmc.n_obs
     assert text[0].split() == list(names[reference_topk(x[0], 5)])
+
+
+@pytest.mark.parametrize("dtype", [np.uint16, np.int32])
+def test_store_rows_equals_the_numpy_mapping(dtype):
+    """The cell store's rows from one kernel pass equal numpy's mask, gather and bincount, empty cells dropped."""
+    from c2s.sentences.topk import store_rows
+
+    rng = np.random.default_rng(3)
+    x = sp.random(300, 40, density=0.15, format="csr", random_state=4, dtype=np.float32)
+    x.data = np.ceil(x.data * 5)  # ties
+    idx, lens = topk_indices(x, 8)
+    assert (lens == 0).any()  # some empty cells to drop
+    gmap = rng.permutation(60)[:40].astype(np.int64)
+    keep, valid = lens > 0, idx >= 0
+    want = np.zeros((int(keep.sum()), 10), dtype=dtype)  # k (10) wider than this source's top-k (8)
+    want[:, :8][valid[keep]] = gmap[idx[keep][valid[keep]]]
+    out, counts = np.zeros_like(want), np.zeros(60, dtype=np.int64)
+    store_rows(idx, lens, gmap, out, counts)
+    np.testing.assert_array_equal(out, want)
+    np.testing.assert_array_equal(counts, np.bincount(gmap[idx[valid]], minlength=60))

@@ -165,7 +165,7 @@ def convert(
 
     Memory: one chunk, plus 2 bytes and one bool per cell (lengths, kept mask).
     """
-    from c2s.sentences.topk import topk_indices  # numba-compiled: loaded only to convert
+    from c2s.sentences.topk import store_rows, topk_indices  # numba-compiled: loaded only to convert
 
     out = Path(out)
     if (out / "store.npz").is_file():
@@ -186,13 +186,10 @@ def convert(
                 for start, stop, chunk in s.iter_chunks(chunk_size):
                     idx, lens = topk_indices(chunk, min(k, s.n_vars))
                     keep = lens > 0
-                    idx, lens = idx[keep], lens[keep]
-                    ids = np.zeros((idx.shape[0], k), dtype=dtype)
-                    valid = idx >= 0
-                    ids[:, : idx.shape[1]][valid] = gmap[idx[valid]]
+                    ids = np.zeros((int(keep.sum()), k), dtype=dtype)
+                    store_rows(idx, lens, gmap, ids, counts)  # empty cells dropped; global gene ids, counted
                     f.write(ids.tobytes())
-                    counts += np.bincount(ids[:, : idx.shape[1]][valid].astype(np.int64), minlength=names.size)
-                    lengths.append(lens.astype(np.uint16))
+                    lengths.append(lens[keep].astype(np.uint16))
                     keep_rows.append(np.flatnonzero(keep) + start)
                     bar.update(stop - start)
                 kept.append(np.concatenate(keep_rows) if keep_rows else np.zeros(0, np.int64))

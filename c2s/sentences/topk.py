@@ -123,3 +123,21 @@ def topk_indices(matrix: sp.csr_matrix, k: int) -> tuple[np.ndarray, np.ndarray]
     elif matrix.shape[0]:
         _csr_topk(matrix.indptr, matrix.indices, data, k, out, lengths)
     return out, lengths
+
+
+@njit(cache=True, nogil=True)
+def store_rows(idx, lens, gmap, out, counts):
+    """The cell-store rows of a chunk's top-k columns: row m of ``out`` gets ``gmap`` of the first ``lens[r]``
+    columns of ``idx``'s m-th non-empty row r (the rest of ``out`` is left as it is: zeros), and ``counts[g]``
+    counts each gene id g written. ``idx``/``lens``: from :func:`topk_indices`; ``out``: (non-empty rows, k),
+    k >= idx.shape[1]. One pass in place of numpy's mask, gather, cast and bincount (0.5 s of a 1M-cell plan)."""
+    m = 0
+    for r in range(idx.shape[0]):
+        n = lens[r]
+        if n == 0:
+            continue
+        for j in range(n):
+            g = gmap[idx[r, j]]
+            out[m, j] = g
+            counts[g] += 1
+        m += 1
