@@ -118,16 +118,14 @@ class RenderWorkers:
 
 
 def _serve(conn, setup: tuple[int, str | None, list[str]]) -> None:
-    """A render worker: set up, then run what arrives until told to stop (None) or the parent is gone."""
+    """A render worker: set up, then run what arrives until the parent is gone (its end of the pipe closed) or
+    ends it."""
     _worker_init(*setup)
     while True:
         try:
-            task = conn.recv()
+            fn, arg = conn.recv()
         except (EOFError, OSError):
             return
-        if task is None:
-            return
-        fn, arg = task
         try:
             out = (True, fn(arg))
         except Exception as exc:  # noqa: BLE001 - raised again in the parent

@@ -33,6 +33,7 @@ U = numba.uint64  # unsigned indices: no negative-index wraparound check per acc
 
 @numba.njit(cache=True, inline="always")
 def _copy(dst, at, src, lo, n):
+    """dst[at:at + n] = src[lo:lo + n] (uint64 positions)."""
     for q in range(n):
         dst[at + U(q)] = src[lo + U(q)]
 
